@@ -1,0 +1,788 @@
+// Package boltstore is the embedded store: every room stream, projection,
+// account, session and connection in one bbolt file, so a local chat
+// survives a restart with nothing else installed.
+//
+// Each write is one bbolt transaction, which is both atomic and serialised:
+// the version check and the append cannot interleave with another writer.
+package boltstore
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// Top-level buckets. Each room has a bucket under rooms holding its head,
+// events, members, message ids and presence.
+var (
+	bucketRooms        = []byte("rooms")
+	bucketUserRooms    = []byte("user_rooms")
+	bucketUsers        = []byte("users")
+	bucketSessions     = []byte("sessions")
+	bucketSessionConns = []byte("session_connections")
+	bucketConns        = []byte("connections")
+	bucketConnRooms    = []byte("connection_rooms")
+
+	keyHead       = []byte("head")
+	bucketEvents  = []byte("events")
+	bucketMembers = []byte("members")
+	bucketMsgIDs  = []byte("message_ids")
+	bucketPresent = []byte("presence")
+)
+
+// Store is a bbolt-backed store.Store.
+type Store struct {
+	db *bolt.DB
+}
+
+// Open opens (creating if needed) the store file at path.
+func Open(path string) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("boltstore: create directory: %w", err)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{bucketRooms, bucketUserRooms, bucketUsers, bucketSessions, bucketSessionConns, bucketConns, bucketConnRooms} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+// head is the stored room head: the room's state without its members.
+type head struct {
+	Name           string    `json:"name"`
+	Owner          string    `json:"owner"`
+	CreatedAt      time.Time `json:"created_at"`
+	LastActivityAt time.Time `json:"last_activity_at"`
+	Version        int64     `json:"version"`
+	Deleted        bool      `json:"deleted,omitempty"`
+}
+
+func seqKey(seq int64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], uint64(seq))
+	return k[:]
+}
+
+func msgIDKey(username, clientMsgID string) []byte {
+	return []byte(username + "\x00" + clientMsgID)
+}
+
+func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
+	if b == nil {
+		return false, nil
+	}
+	raw := b.Get(key)
+	if raw == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(raw, v)
+}
+
+func putJSON(b *bolt.Bucket, key []byte, v any) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return b.Put(key, raw)
+}
+
+func (s *Store) view(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+func (s *Store) update(ctx context.Context, fn func(*bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
+// Append implements store.Rooms.
+func (s *Store) Append(ctx context.Context, req store.AppendRequest) (store.AppendResult, error) {
+	if err := store.CheckAppend(req); err != nil {
+		return store.AppendResult{}, err
+	}
+	var res store.AppendResult
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		rb, err := tx.Bucket(bucketRooms).CreateBucketIfNotExists([]byte(req.RoomID))
+		if err != nil {
+			return err
+		}
+		var h head
+		if _, err := getJSON(rb, keyHead, &h); err != nil {
+			return fmt.Errorf("read head: %w", err)
+		}
+		msgIDs, err := rb.CreateBucketIfNotExists(bucketMsgIDs)
+		if err != nil {
+			return err
+		}
+		events, err := rb.CreateBucketIfNotExists(bucketEvents)
+		if err != nil {
+			return err
+		}
+		// A repeated client_msg_id wins over a version conflict: the
+		// message is already stored, whatever was appended since.
+		for _, e := range req.Events {
+			if m, ok := e.Data.(chat.MessageSent); ok {
+				if raw := msgIDs.Get(msgIDKey(e.Username, m.ClientMsgID)); raw != nil {
+					orig, err := decodeEvent(req.RoomID, events.Get(raw))
+					if err != nil {
+						return err
+					}
+					res = store.AppendResult{Events: []chat.Event{orig}, Duplicate: true}
+					return nil
+				}
+			}
+		}
+		if h.Version != req.ExpectedVersion {
+			return store.ErrConcurrency
+		}
+		members, err := rb.CreateBucketIfNotExists(bucketMembers)
+		if err != nil {
+			return err
+		}
+		userRooms := tx.Bucket(bucketUserRooms)
+		for _, e := range req.Events {
+			raw, err := json.Marshal(e)
+			if err != nil {
+				return err
+			}
+			if err := events.Put(seqKey(e.Seq), raw); err != nil {
+				return err
+			}
+			if m, ok := e.Data.(chat.MessageSent); ok {
+				if err := msgIDs.Put(msgIDKey(e.Username, m.ClientMsgID), seqKey(e.Seq)); err != nil {
+					return err
+				}
+			}
+			changes := store.MemberChanges(e)
+			if _, ok := e.Data.(chat.RoomDeleted); ok {
+				changes = nil
+				err := members.ForEach(func(k, _ []byte) error {
+					changes = append(changes, store.MemberChange{Username: string(k), Removed: true})
+					return nil
+				})
+				if err != nil {
+					return err
+				}
+			}
+			for _, ch := range changes {
+				if err := applyMemberChange(members, userRooms, req.RoomID, ch); err != nil {
+					return err
+				}
+			}
+			h = applyHead(h, e)
+		}
+		if err := putJSON(rb, keyHead, h); err != nil {
+			return err
+		}
+		if err := s.presenceChange(tx, rb, req.RoomID, req.Join, req.Leave); err != nil {
+			return err
+		}
+		res = store.AppendResult{Events: req.Events}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrConcurrency) {
+			return store.AppendResult{}, err
+		}
+		return store.AppendResult{}, fmt.Errorf("boltstore: append to room %s: %w", req.RoomID, err)
+	}
+	return res, nil
+}
+
+func applyHead(h head, e chat.Event) head {
+	switch d := e.Data.(type) {
+	case chat.RoomCreated:
+		h.Name, h.Owner, h.CreatedAt = d.Name, e.Username, e.At
+	case chat.RoomRenamed:
+		h.Name = d.Name
+	case chat.RoomDeleted:
+		h.Deleted = true
+	}
+	h.Version, h.LastActivityAt = e.Seq, e.At
+	return h
+}
+
+func applyMemberChange(members, userRooms *bolt.Bucket, roomID string, ch store.MemberChange) error {
+	if ch.Removed {
+		if err := members.Delete([]byte(ch.Username)); err != nil {
+			return err
+		}
+		if ub := userRooms.Bucket([]byte(ch.Username)); ub != nil {
+			return ub.Delete([]byte(roomID))
+		}
+		return nil
+	}
+	if err := members.Put([]byte(ch.Username), []byte(ch.Role)); err != nil {
+		return err
+	}
+	ub, err := userRooms.CreateBucketIfNotExists([]byte(ch.Username))
+	if err != nil {
+		return err
+	}
+	return ub.Put([]byte(roomID), []byte(ch.Role))
+}
+
+func (s *Store) presenceChange(tx *bolt.Tx, rb *bolt.Bucket, roomID string, join, leave *store.Presence) error {
+	if join != nil {
+		pb, err := rb.CreateBucketIfNotExists(bucketPresent)
+		if err != nil {
+			return err
+		}
+		if err := putJSON(pb, []byte(join.ConnectionID), presenceValue{Username: join.Username, ExpiresAt: join.ExpiresAt}); err != nil {
+			return err
+		}
+		cb, err := tx.Bucket(bucketConnRooms).CreateBucketIfNotExists([]byte(join.ConnectionID))
+		if err != nil {
+			return err
+		}
+		if err := cb.Put([]byte(roomID), nil); err != nil {
+			return err
+		}
+	}
+	if leave != nil {
+		return removePresence(tx, roomID, leave.ConnectionID)
+	}
+	return nil
+}
+
+type presenceValue struct {
+	Username  string    `json:"username"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func removePresence(tx *bolt.Tx, roomID, connectionID string) error {
+	if rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID)); rb != nil {
+		if pb := rb.Bucket(bucketPresent); pb != nil {
+			if err := pb.Delete([]byte(connectionID)); err != nil {
+				return err
+			}
+		}
+	}
+	if cb := tx.Bucket(bucketConnRooms).Bucket([]byte(connectionID)); cb != nil {
+		return cb.Delete([]byte(roomID))
+	}
+	return nil
+}
+
+func decodeEvent(roomID string, raw []byte) (chat.Event, error) {
+	if raw == nil {
+		return chat.Event{}, fmt.Errorf("event missing")
+	}
+	var e chat.Event
+	if err := json.Unmarshal(raw, &e); err != nil {
+		return chat.Event{}, err
+	}
+	e.RoomID = roomID
+	return e, nil
+}
+
+func (s *Store) room(ctx context.Context, roomID string, only *string) (*chat.Room, error) {
+	var r *chat.Room
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID))
+		var h head
+		found, err := getJSON(rb, keyHead, &h)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return store.ErrNotFound
+		}
+		r = &chat.Room{ID: roomID, Name: h.Name, Owner: h.Owner, CreatedAt: h.CreatedAt, LastActivityAt: h.LastActivityAt,
+			Version: h.Version, Deleted: h.Deleted, Members: map[string]chat.Role{}}
+		mb := rb.Bucket(bucketMembers)
+		if mb == nil {
+			return nil
+		}
+		if only != nil {
+			if role := mb.Get([]byte(*only)); role != nil {
+				r.Members[*only] = chat.Role(role)
+			}
+			return nil
+		}
+		return mb.ForEach(func(k, v []byte) error {
+			r.Members[string(k)] = chat.Role(v)
+			return nil
+		})
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("boltstore: read room %s: %w", roomID, err)
+	}
+	return r, nil
+}
+
+// Room implements store.Rooms.
+func (s *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
+	return s.room(ctx, roomID, nil)
+}
+
+// RoomAs implements store.Rooms.
+func (s *Store) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
+	return s.room(ctx, roomID, &username)
+}
+
+// ReadForward implements store.Rooms.
+func (s *Store) ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return store.Page{}, err
+	}
+	var page store.Page
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		eb := eventsBucket(tx, roomID)
+		if eb == nil {
+			return nil
+		}
+		c := eb.Cursor()
+		for k, v := c.Seek(seqKey(max(afterSeq, 0) + 1)); k != nil; k, v = c.Next() {
+			if len(page.Events) == limit {
+				page.HasMore = true
+				return nil
+			}
+			e, err := decodeEvent(roomID, v)
+			if err != nil {
+				return err
+			}
+			page.Events = append(page.Events, e)
+		}
+		return nil
+	})
+	if err != nil {
+		return store.Page{}, fmt.Errorf("boltstore: read room %s: %w", roomID, err)
+	}
+	return page, nil
+}
+
+// ReadBackward implements store.Rooms.
+func (s *Store) ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (store.Page, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return store.Page{}, err
+	}
+	var page store.Page
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		eb := eventsBucket(tx, roomID)
+		if eb == nil {
+			return nil
+		}
+		c := eb.Cursor()
+		var k, v []byte
+		if beforeSeq <= 0 {
+			k, v = c.Last()
+		} else if k, v = c.Seek(seqKey(beforeSeq)); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+		for ; k != nil; k, v = c.Prev() {
+			if len(page.Events) == limit {
+				page.HasMore = true
+				break
+			}
+			e, err := decodeEvent(roomID, v)
+			if err != nil {
+				return err
+			}
+			page.Events = append(page.Events, e)
+		}
+		slices.Reverse(page.Events)
+		return nil
+	})
+	if err != nil {
+		return store.Page{}, fmt.Errorf("boltstore: read room %s: %w", roomID, err)
+	}
+	return page, nil
+}
+
+func eventsBucket(tx *bolt.Tx, roomID string) *bolt.Bucket {
+	rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID))
+	if rb == nil {
+		return nil
+	}
+	return rb.Bucket(bucketEvents)
+}
+
+// RoomsOf implements store.Rooms.
+func (s *Store) RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error) {
+	var out []store.RoomSummary
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		ub := tx.Bucket(bucketUserRooms).Bucket([]byte(username))
+		if ub == nil {
+			return nil
+		}
+		return ub.ForEach(func(k, v []byte) error {
+			var h head
+			found, err := getJSON(tx.Bucket(bucketRooms).Bucket(k), keyHead, &h)
+			if err != nil || !found || h.Deleted {
+				return err
+			}
+			out = append(out, store.RoomSummary{RoomID: string(k), Name: h.Name, Owner: h.Owner, Role: chat.Role(v),
+				LastSeq: h.Version, LastActivityAt: h.LastActivityAt})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: rooms of %s: %w", username, err)
+	}
+	store.SortSummaries(out)
+	return out, nil
+}
+
+type userValue struct {
+	PasswordHash string    `json:"password_hash"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// CreateUser implements store.Users.
+func (s *Store) CreateUser(ctx context.Context, u store.User) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		if b.Get([]byte(u.Username)) != nil {
+			return store.ErrExists
+		}
+		return putJSON(b, []byte(u.Username), userValue{PasswordHash: u.PasswordHash, CreatedAt: u.CreatedAt})
+	})
+	if err != nil && !errors.Is(err, store.ErrExists) {
+		return fmt.Errorf("boltstore: create user: %w", err)
+	}
+	return err
+}
+
+// User implements store.Users.
+func (s *Store) User(ctx context.Context, username string) (store.User, error) {
+	var v userValue
+	var found bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		found, err = getJSON(tx.Bucket(bucketUsers), []byte(username), &v)
+		return err
+	})
+	if err != nil {
+		return store.User{}, fmt.Errorf("boltstore: read user: %w", err)
+	}
+	if !found {
+		return store.User{}, store.ErrNotFound
+	}
+	return store.User{Username: username, PasswordHash: v.PasswordHash, CreatedAt: v.CreatedAt}, nil
+}
+
+// ExistingUsers implements store.Users.
+func (s *Store) ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error) {
+	out := make(map[string]bool, len(usernames))
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketUsers)
+		for _, u := range usernames {
+			if b.Get([]byte(u)) != nil {
+				out[u] = true
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: look up users: %w", err)
+	}
+	return out, nil
+}
+
+type sessionValue struct {
+	Username  string    `json:"username"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// CreateSession implements store.Sessions.
+func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		return putJSON(tx.Bucket(bucketSessions), []byte(se.TokenHash), sessionValue{Username: se.Username, CreatedAt: se.CreatedAt, ExpiresAt: se.ExpiresAt})
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: create session: %w", err)
+	}
+	return nil
+}
+
+// Session implements store.Sessions.
+func (s *Store) Session(ctx context.Context, tokenHash string) (store.Session, error) {
+	var v sessionValue
+	var found bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		found, err = getJSON(tx.Bucket(bucketSessions), []byte(tokenHash), &v)
+		return err
+	})
+	if err != nil {
+		return store.Session{}, fmt.Errorf("boltstore: read session: %w", err)
+	}
+	if !found {
+		return store.Session{}, store.ErrNotFound
+	}
+	return store.Session{TokenHash: tokenHash, Username: v.Username, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}, nil
+}
+
+// DeleteSession implements store.Sessions.
+func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketSessions).Delete([]byte(tokenHash))
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: delete session: %w", err)
+	}
+	return nil
+}
+
+// SessionConnections implements store.Sessions.
+func (s *Store) SessionConnections(ctx context.Context, tokenHash string) ([]string, error) {
+	return s.keys(ctx, bucketSessionConns, tokenHash)
+}
+
+func (s *Store) keys(ctx context.Context, top []byte, sub string) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(top).Bucket([]byte(sub))
+		if b == nil {
+			return nil
+		}
+		return b.ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: list %s of %s: %w", top, sub, err)
+	}
+	return out, nil
+}
+
+type connectionValue struct {
+	Username    string    `json:"username"`
+	SessionHash string    `json:"session_hash"`
+	ConnectedAt time.Time `json:"connected_at"`
+	ExpiresAt   time.Time `json:"expires_at"`
+}
+
+// PutConnection implements store.Connections.
+func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		if err := putJSON(tx.Bucket(bucketConns), []byte(c.ID), connectionValue{Username: c.Username, SessionHash: c.SessionHash, ConnectedAt: c.ConnectedAt, ExpiresAt: c.ExpiresAt}); err != nil {
+			return err
+		}
+		if c.SessionHash == "" {
+			return nil
+		}
+		sb, err := tx.Bucket(bucketSessionConns).CreateBucketIfNotExists([]byte(c.SessionHash))
+		if err != nil {
+			return err
+		}
+		return sb.Put([]byte(c.ID), nil)
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: put connection: %w", err)
+	}
+	return nil
+}
+
+// Connection implements store.Connections.
+func (s *Store) Connection(ctx context.Context, connectionID string) (store.Connection, error) {
+	var v connectionValue
+	var found bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		found, err = getJSON(tx.Bucket(bucketConns), []byte(connectionID), &v)
+		return err
+	})
+	if err != nil {
+		return store.Connection{}, fmt.Errorf("boltstore: read connection: %w", err)
+	}
+	if !found {
+		return store.Connection{}, store.ErrNotFound
+	}
+	return store.Connection{ID: connectionID, Username: v.Username, SessionHash: v.SessionHash, ConnectedAt: v.ConnectedAt, ExpiresAt: v.ExpiresAt}, nil
+}
+
+// DeleteConnection implements store.Connections.
+func (s *Store) DeleteConnection(ctx context.Context, connectionID string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		var v connectionValue
+		found, err := getJSON(tx.Bucket(bucketConns), []byte(connectionID), &v)
+		if err != nil {
+			return err
+		}
+		if found && v.SessionHash != "" {
+			if sb := tx.Bucket(bucketSessionConns).Bucket([]byte(v.SessionHash)); sb != nil {
+				if err := sb.Delete([]byte(connectionID)); err != nil {
+					return err
+				}
+			}
+		}
+		if cb := tx.Bucket(bucketConnRooms).Bucket([]byte(connectionID)); cb != nil {
+			var rooms []string
+			if err := cb.ForEach(func(k, _ []byte) error { rooms = append(rooms, string(k)); return nil }); err != nil {
+				return err
+			}
+			for _, roomID := range rooms {
+				if err := removePresence(tx, roomID, connectionID); err != nil {
+					return err
+				}
+			}
+			if err := tx.Bucket(bucketConnRooms).DeleteBucket([]byte(connectionID)); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketConns).Delete([]byte(connectionID))
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: delete connection: %w", err)
+	}
+	return nil
+}
+
+// ConnectionRooms implements store.Connections.
+func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]string, error) {
+	return s.keys(ctx, bucketConnRooms, connectionID)
+}
+
+// RoomConnections implements store.Connections.
+func (s *Store) RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error) {
+	var out []store.Presence
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID))
+		if rb == nil || rb.Bucket(bucketPresent) == nil {
+			return nil
+		}
+		return rb.Bucket(bucketPresent).ForEach(func(k, v []byte) error {
+			var p presenceValue
+			if err := json.Unmarshal(v, &p); err != nil {
+				return err
+			}
+			out = append(out, store.Presence{ConnectionID: string(k), Username: p.Username, ExpiresAt: p.ExpiresAt})
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: connections of room %s: %w", roomID, err)
+	}
+	return out, nil
+}
+
+// RemovePresence implements store.Connections.
+func (s *Store) RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		for _, id := range connectionIDs {
+			if err := removePresence(tx, roomID, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: remove presence in room %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// RoomIDs lists every stream, deleted rooms included, for the rebuild tool.
+func (s *Store) RoomIDs(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketRooms).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: list rooms: %w", err)
+	}
+	return out, nil
+}
+
+// Usernames lists every account, for the rebuild tool.
+func (s *Store) Usernames(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
+			out = append(out, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: list users: %w", err)
+	}
+	return out, nil
+}
+
+// ReplaceProjection overwrites the room's head, members and the user index
+// entries for it with r, the result of a replay. It is the rebuild tool's
+// repair.
+func (s *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		rb, err := tx.Bucket(bucketRooms).CreateBucketIfNotExists([]byte(r.ID))
+		if err != nil {
+			return err
+		}
+		h := head{Name: r.Name, Owner: r.Owner, CreatedAt: r.CreatedAt, LastActivityAt: r.LastActivityAt, Version: r.Version, Deleted: r.Deleted}
+		if err := putJSON(rb, keyHead, h); err != nil {
+			return err
+		}
+		if rb.Bucket(bucketMembers) != nil {
+			if err := rb.DeleteBucket(bucketMembers); err != nil {
+				return err
+			}
+		}
+		members, err := rb.CreateBucket(bucketMembers)
+		if err != nil {
+			return err
+		}
+		userRooms := tx.Bucket(bucketUserRooms)
+		// Drop every index entry for the room, then write the true ones.
+		err = userRooms.ForEachBucket(func(user []byte) error {
+			return userRooms.Bucket(user).Delete([]byte(r.ID))
+		})
+		if err != nil {
+			return err
+		}
+		for u, role := range r.Members {
+			if err := applyMemberChange(members, userRooms, r.ID, store.MemberChange{Username: u, Role: role}); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("boltstore: replace projection of room %s: %w", r.ID, err)
+	}
+	return nil
+}

@@ -1,0 +1,171 @@
+// Package store is the port between the chat's use cases and where their
+// data lives: each room's event stream with its projections (the room head,
+// its members, the rooms of each user), and the accounts, sessions,
+// connections and presence the handlers keep beside it.
+//
+// Two adapters implement it, and both pass the conformance suite in
+// storetest: dynamostore (DynamoDB, the cloud) and boltstore (a bbolt file,
+// the embedded default). Code that needs only part of the store declares
+// the smaller interface it uses; Store is what an adapter provides whole.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/chatroom/chat/internal/chat"
+)
+
+// Errors every adapter returns, compared with errors.Is.
+var (
+	// ErrConcurrency means the room's version was not the expected one:
+	// someone appended first. Re-read the room, decide again and retry.
+	ErrConcurrency = errors.New("store: version conflict")
+	// ErrNotFound means the item asked for does not exist.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists means a create found the key taken.
+	ErrExists = errors.New("store: already exists")
+)
+
+// User is an account.
+type User struct {
+	Username string
+	// PasswordHash is opaque to the store: the auth code encodes its
+	// algorithm and parameters in it.
+	PasswordHash string
+	CreatedAt    time.Time
+}
+
+// Session is a logged-in token, known only by the SHA-256 of the token.
+// Stores keep it until ExpiresAt at least; callers check the expiry, since
+// a TTL sweep may leave an expired item for a while.
+type Session struct {
+	TokenHash string
+	Username  string
+	CreatedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Connection is an open WebSocket connection and who opened it.
+type Connection struct {
+	ID          string
+	Username    string
+	SessionHash string
+	ConnectedAt time.Time
+	ExpiresAt   time.Time
+}
+
+// Presence is a connection joined to a room.
+type Presence struct {
+	ConnectionID string
+	Username     string
+	// ExpiresAt bounds how long the item outlives a connection that was
+	// never cleanly closed.
+	ExpiresAt time.Time
+}
+
+// RoomSummary is one line of a user's room list.
+type RoomSummary struct {
+	RoomID         string
+	Name           string
+	Owner          string
+	Role           chat.Role
+	LastSeq        int64
+	LastActivityAt time.Time
+}
+
+// Page is a run of events in ascending seq. HasMore says whether more
+// events lie beyond it in the direction it was read.
+type Page struct {
+	Events  []chat.Event
+	HasMore bool
+}
+
+// AppendRequest appends Events to one room's stream. Their seqs must follow
+// ExpectedVersion without gaps. Join and Leave, when set, record or remove
+// a connection's presence in the same atomic write as the events.
+type AppendRequest struct {
+	RoomID          string
+	ExpectedVersion int64
+	Events          []chat.Event
+	Join            *Presence
+	Leave           *Presence
+}
+
+// AppendResult is what an append stored. Duplicate is set when a
+// message_sent repeated the sender's client_msg_id in the room: nothing was
+// appended and Events holds the original message.
+type AppendResult struct {
+	Events    []chat.Event
+	Duplicate bool
+}
+
+// Rooms is the event store: append with optimistic concurrency, read pages
+// of a stream, and read the projections.
+type Rooms interface {
+	// Append stores the events and updates the projections atomically. It
+	// returns ErrConcurrency when the room's version is not ExpectedVersion.
+	Append(ctx context.Context, req AppendRequest) (AppendResult, error)
+	// Room returns the room's projected state with all its members, or
+	// ErrNotFound for a room never created. A deleted room is returned
+	// with Deleted set.
+	Room(ctx context.Context, roomID string) (*chat.Room, error)
+	// RoomAs is Room with Members holding only username's entry, if any:
+	// enough for commands that consult only the actor's role, and cheap
+	// in a room of a thousand.
+	RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error)
+	// ReadForward returns up to limit events with seq > afterSeq.
+	ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (Page, error)
+	// ReadBackward returns the last up to limit events with seq < beforeSeq
+	// (beforeSeq <= 0: the newest), still in ascending order.
+	ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (Page, error)
+	// RoomsOf lists the live rooms username is a member of, newest
+	// activity first.
+	RoomsOf(ctx context.Context, username string) ([]RoomSummary, error)
+}
+
+// Users holds accounts.
+type Users interface {
+	// CreateUser returns ErrExists when the username is taken.
+	CreateUser(ctx context.Context, u User) error
+	User(ctx context.Context, username string) (User, error)
+	// ExistingUsers reports which of usernames have an account.
+	ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error)
+}
+
+// Sessions holds login sessions by token hash.
+type Sessions interface {
+	CreateSession(ctx context.Context, s Session) error
+	Session(ctx context.Context, tokenHash string) (Session, error)
+	// DeleteSession is idempotent.
+	DeleteSession(ctx context.Context, tokenHash string) error
+	// SessionConnections lists the connections opened with the session.
+	SessionConnections(ctx context.Context, tokenHash string) ([]string, error)
+}
+
+// Connections holds open WebSocket connections and their presence in rooms.
+type Connections interface {
+	PutConnection(ctx context.Context, c Connection) error
+	Connection(ctx context.Context, connectionID string) (Connection, error)
+	// DeleteConnection removes the connection with its presence in every
+	// room and its link to the session. It is idempotent.
+	DeleteConnection(ctx context.Context, connectionID string) error
+	// ConnectionRooms lists the rooms the connection has joined.
+	ConnectionRooms(ctx context.Context, connectionID string) ([]string, error)
+	// RoomConnections lists the connections joined to the room: one query
+	// on the room, whatever the table holds besides.
+	RoomConnections(ctx context.Context, roomID string) ([]Presence, error)
+	// RemovePresence takes connections out of a room without an event (a
+	// removed member, a deleted room, a connection gone). Idempotent.
+	RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error
+}
+
+// Store is everything an adapter provides.
+type Store interface {
+	Rooms
+	Users
+	Sessions
+	Connections
+	Close() error
+}
