@@ -59,6 +59,8 @@ func CheckAppend(req AppendRequest) error {
 		}
 		if e.Data == nil {
 			errs = append(errs, fmt.Errorf("event %d has no data", i))
+		} else if (e.Seq == 1) != (e.Type() == chat.TypeRoomCreated) {
+			errs = append(errs, fmt.Errorf("event %d is %s at seq %d: seq 1 and only seq 1 is room_created", i, e.Type(), e.Seq))
 		}
 		if e.RoomID != "" && e.RoomID != req.RoomID {
 			errs = append(errs, fmt.Errorf("event %d belongs to room %s", i, e.RoomID))

@@ -261,8 +261,12 @@ func testVersionConflict(t *testing.T, s store.Store) {
 		t.Fatal(err)
 	}
 	before := readAll(t, s, id)
+	// Creating a room whose id is taken is a conflict too.
+	if _, err := s.Append(ctx, store.AppendRequest{RoomID: id, Events: must(t)(chat.CreateRoom(id, "mallory", "taken over", nil, allExist, epoch))}); !errors.Is(err, store.ErrConcurrency) {
+		t.Fatalf("second room_created: error %v, want ErrConcurrency", err)
+	}
 	events := must(t)(r.Rename("alice", "taken over", epoch))
-	for _, expected := range []int64{0, 2, 7} {
+	for _, expected := range []int64{2, 7} {
 		events[0].Seq = expected + 1
 		_, err := s.Append(ctx, store.AppendRequest{RoomID: id, ExpectedVersion: expected, Events: events})
 		if !errors.Is(err, store.ErrConcurrency) {

@@ -1,0 +1,299 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/store"
+)
+
+// CreateUser implements store.Users.
+func (st *Store) CreateUser(ctx context.Context, u store.User) error {
+	it := item(key(userPK(u.Username), skProfile))
+	it[attrUsername], it[attrPasswordHash], it[attrCreatedAt] = s(u.Username), s(u.PasswordHash), ts(u.CreatedAt)
+	_, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: it, ConditionExpression: aws.String("attribute_not_exists(PK)")})
+	var taken *types.ConditionalCheckFailedException
+	if errors.As(err, &taken) {
+		return store.ErrExists
+	}
+	if err != nil {
+		return fmt.Errorf("dynamostore: create user: %w", err)
+	}
+	return nil
+}
+
+func (st *Store) get(ctx context.Context, pk, sk string) (item, error) {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(pk, sk), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, err
+	}
+	if out.Item == nil {
+		return nil, store.ErrNotFound
+	}
+	return out.Item, nil
+}
+
+func (st *Store) delete(ctx context.Context, pk, sk string) error {
+	_, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: st.table, Key: key(pk, sk)})
+	return err
+}
+
+func wrapRead(what string, err error) error {
+	if errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return fmt.Errorf("dynamostore: read %s: %w", what, err)
+}
+
+// User implements store.Users.
+func (st *Store) User(ctx context.Context, username string) (store.User, error) {
+	it, err := st.get(ctx, userPK(username), skProfile)
+	if err != nil {
+		return store.User{}, wrapRead("user", err)
+	}
+	return store.User{Username: it.str(attrUsername), PasswordHash: it.str(attrPasswordHash), CreatedAt: it.time(attrCreatedAt)}, nil
+}
+
+// ExistingUsers implements store.Users.
+func (st *Store) ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error) {
+	seen := make(map[string]bool, len(usernames))
+	keys := make([]map[string]types.AttributeValue, 0, len(usernames))
+	for _, u := range usernames {
+		if !seen[u] { // BatchGetItem refuses a repeated key
+			seen[u] = true
+			keys = append(keys, key(userPK(u), skProfile))
+		}
+	}
+	rows, err := st.batchGet(ctx, keys, false, "#pk")
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: look up users: %w", err)
+	}
+	out := make(map[string]bool, len(rows))
+	for _, r := range rows {
+		out[strings.TrimPrefix(r.str(AttrPK), "USER#")] = true
+	}
+	return out, nil
+}
+
+// CreateSession implements store.Sessions.
+func (st *Store) CreateSession(ctx context.Context, se store.Session) error {
+	it := item(key(sessionPK(se.TokenHash), skSession))
+	it[attrUsername], it[attrCreatedAt], it[AttrExpiresAt] = s(se.Username), ts(se.CreatedAt), n(se.ExpiresAt.Unix())
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: it}); err != nil {
+		return fmt.Errorf("dynamostore: create session: %w", err)
+	}
+	return nil
+}
+
+// Session implements store.Sessions.
+func (st *Store) Session(ctx context.Context, tokenHash string) (store.Session, error) {
+	it, err := st.get(ctx, sessionPK(tokenHash), skSession)
+	if err != nil {
+		return store.Session{}, wrapRead("session", err)
+	}
+	return store.Session{TokenHash: tokenHash, Username: it.str(attrUsername), CreatedAt: it.time(attrCreatedAt), ExpiresAt: it.epoch(AttrExpiresAt)}, nil
+}
+
+// DeleteSession implements store.Sessions.
+func (st *Store) DeleteSession(ctx context.Context, tokenHash string) error {
+	if err := st.delete(ctx, sessionPK(tokenHash), skSession); err != nil {
+		return fmt.Errorf("dynamostore: delete session: %w", err)
+	}
+	return nil
+}
+
+// sortKeysUnder lists the sort keys under pk that start with prefix, with
+// the prefix cut off.
+func (st *Store) sortKeysUnder(ctx context.Context, pk, prefix string) ([]string, error) {
+	rows, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":p": s(prefix)},
+		ProjectionExpression:      aws.String("SK"),
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]string, len(rows))
+	for i, r := range rows {
+		out[i] = strings.TrimPrefix(r.str(AttrSK), prefix)
+	}
+	return out, nil
+}
+
+// SessionConnections implements store.Sessions.
+func (st *Store) SessionConnections(ctx context.Context, tokenHash string) ([]string, error) {
+	out, err := st.sortKeysUnder(ctx, sessionPK(tokenHash), "CONN#")
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: connections of session: %w", err)
+	}
+	return out, nil
+}
+
+// PutConnection implements store.Connections: the connection and its link
+// from the session, together.
+func (st *Store) PutConnection(ctx context.Context, c store.Connection) error {
+	it := item(key(connPK(c.ID), skConn))
+	it[attrUsername], it[attrSessionHash] = s(c.Username), s(c.SessionHash)
+	it[attrConnectedAt], it[AttrExpiresAt] = ts(c.ConnectedAt), n(c.ExpiresAt.Unix())
+	writes := []types.TransactWriteItem{{Put: &types.Put{TableName: st.table, Item: it}}}
+	if c.SessionHash != "" {
+		link := item(key(sessionPK(c.SessionHash), "CONN#"+c.ID))
+		link[AttrExpiresAt] = n(c.ExpiresAt.Unix())
+		writes = append(writes, types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: link}})
+	}
+	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes}); err != nil {
+		return fmt.Errorf("dynamostore: put connection: %w", err)
+	}
+	return nil
+}
+
+// Connection implements store.Connections.
+func (st *Store) Connection(ctx context.Context, connectionID string) (store.Connection, error) {
+	it, err := st.get(ctx, connPK(connectionID), skConn)
+	if err != nil {
+		return store.Connection{}, wrapRead("connection", err)
+	}
+	return store.Connection{ID: connectionID, Username: it.str(attrUsername), SessionHash: it.str(attrSessionHash),
+		ConnectedAt: it.time(attrConnectedAt), ExpiresAt: it.epoch(AttrExpiresAt)}, nil
+}
+
+// DeleteConnection implements store.Connections. It removes the presence
+// rows before the connection row, so a retry after a failure still finds
+// what is left.
+func (st *Store) DeleteConnection(ctx context.Context, connectionID string) error {
+	rooms, err := st.ConnectionRooms(ctx, connectionID)
+	if err != nil {
+		return err
+	}
+	var keys []map[string]types.AttributeValue
+	for _, r := range rooms {
+		keys = append(keys, key(roomPK(r), presenceSK(connectionID)), key(connPK(connectionID), roomPK(r)))
+	}
+	c, err := st.Connection(ctx, connectionID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	if c.SessionHash != "" {
+		keys = append(keys, key(sessionPK(c.SessionHash), "CONN#"+connectionID))
+	}
+	if err := st.batchDelete(ctx, keys); err != nil {
+		return fmt.Errorf("dynamostore: delete connection: %w", err)
+	}
+	if err := st.delete(ctx, connPK(connectionID), skConn); err != nil {
+		return fmt.Errorf("dynamostore: delete connection: %w", err)
+	}
+	return nil
+}
+
+// ConnectionRooms implements store.Connections.
+func (st *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]string, error) {
+	out, err := st.sortKeysUnder(ctx, connPK(connectionID), "ROOM#")
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: rooms of connection: %w", err)
+	}
+	return out, nil
+}
+
+// RoomConnections implements store.Connections: one Query on the room's
+// partition, never a Scan.
+func (st *Store) RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error) {
+	rows, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(roomPK(roomID)), ":p": s("CONN#")},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: connections of room %s: %w", roomID, err)
+	}
+	out := make([]store.Presence, len(rows))
+	for i, r := range rows {
+		out[i] = store.Presence{ConnectionID: strings.TrimPrefix(r.str(AttrSK), "CONN#"), Username: r.str(attrUsername), ExpiresAt: r.epoch(AttrExpiresAt)}
+	}
+	return out, nil
+}
+
+// RemovePresence implements store.Connections.
+func (st *Store) RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error {
+	var keys []map[string]types.AttributeValue
+	for _, c := range connectionIDs {
+		keys = append(keys, key(roomPK(roomID), presenceSK(c)), key(connPK(c), roomPK(roomID)))
+	}
+	if err := st.batchDelete(ctx, keys); err != nil {
+		return fmt.Errorf("dynamostore: remove presence in room %s: %w", roomID, err)
+	}
+	return nil
+}
+
+// scanKeys lists the partition keys of the items whose sort key is sk. It
+// scans the whole table: for the rebuild tool, never for a request.
+func (st *Store) scanKeys(ctx context.Context, sk, prefix string) ([]string, error) {
+	in := &dynamodb.ScanInput{
+		TableName:                 st.table,
+		FilterExpression:          aws.String("SK = :sk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":sk": s(sk)},
+		ProjectionExpression:      aws.String("PK"),
+	}
+	var out []string
+	for {
+		res, err := st.db.Scan(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: scan: %w", err)
+		}
+		for _, r := range res.Items {
+			out = append(out, strings.TrimPrefix(item(r).str(AttrPK), prefix))
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+// RoomIDs lists every stream, deleted rooms included, for the rebuild tool.
+func (st *Store) RoomIDs(ctx context.Context) ([]string, error) {
+	return st.scanKeys(ctx, skHead, "ROOM#")
+}
+
+// Usernames lists every account, for the rebuild tool.
+func (st *Store) Usernames(ctx context.Context) ([]string, error) {
+	return st.scanKeys(ctx, skProfile, "USER#")
+}
+
+// ReplaceProjection overwrites the room's head and member rows with r, the
+// result of a replay: the rebuild tool's repair. The member rows are the
+// user index too (through GSI1), so that is repaired with them.
+func (st *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
+	head := item(key(roomPK(r.ID), skHead))
+	head[attrName], head[attrOwner], head[attrCreatedAt] = s(r.Name), s(r.Owner), ts(r.CreatedAt)
+	head[attrVersion], head[attrLastActivity] = n(r.Version), ts(r.LastActivityAt)
+	if r.Deleted {
+		head[attrDeleted] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	stored, err := st.sortKeysUnder(ctx, roomPK(r.ID), "MEMBER#")
+	if err != nil {
+		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
+	}
+	var writes []types.WriteRequest
+	for _, u := range stored {
+		if _, keep := r.Members[u]; !keep {
+			writes = append(writes, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(roomPK(r.ID), memberSK(u))}})
+		}
+	}
+	for u, role := range r.Members {
+		p := st.memberWrite(r.ID, store.MemberChange{Username: u, Role: role})
+		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: p.write.Put.Item}})
+	}
+	writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: head}})
+	if err := st.batchWrite(ctx, writes); err != nil {
+		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
+	}
+	return nil
+}

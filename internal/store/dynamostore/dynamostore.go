@@ -1,0 +1,660 @@
+// Package dynamostore is the cloud store: the single-table DynamoDB design
+// of the architecture, written with aws-sdk-go-v2.
+//
+// Items, by partition:
+//
+//	ROOM#<id>     HEAD                      name, owner, version, last activity, deleted
+//	ROOM#<id>     EVT#<seq, 20 digits>      one event of the stream (its JSON)
+//	ROOM#<id>     MEMBER#<user>             role; GSI1 = USER#<user> / ROOM#<id>
+//	ROOM#<id>     MSGID#<user>#<client id>  seq of the message, for idempotent sends
+//	ROOM#<id>     CONN#<connection>         presence, with a TTL
+//	USER#<user>   PROFILE                   password hash
+//	SESSION#<h>   SESSION                   username, with a TTL
+//	SESSION#<h>   CONN#<connection>         connections opened with the session
+//	CONN#<id>     CONN                      username, session, with a TTL
+//	CONN#<id>     ROOM#<room>               rooms the connection joined
+//
+// An append is one TransactWriteItems: the events, the head's version
+// check-and-set, the member rows and message ids, and the presence change,
+// so the projections never disagree with the stream.
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/store"
+)
+
+var _ store.Store = (*Store)(nil)
+
+// API is the part of the DynamoDB client the store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	DeleteItem(ctx context.Context, in *dynamodb.DeleteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.DeleteItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
+	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
+}
+
+// Store is a DynamoDB-backed store.Store.
+type Store struct {
+	db     API
+	table  *string
+	logger *slog.Logger
+}
+
+// New returns a store on the named table.
+func New(db API, table string, logger *slog.Logger) (*Store, error) {
+	var errs []error
+	if db == nil {
+		errs = append(errs, errors.New("no DynamoDB client"))
+	}
+	if table == "" {
+		errs = append(errs, errors.New("no table name"))
+	}
+	if logger == nil {
+		errs = append(errs, errors.New("no logger"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("dynamostore: %w", err)
+	}
+	return &Store{db: db, table: aws.String(table), logger: logger}, nil
+}
+
+// Close releases nothing: the client belongs to the caller.
+func (s *Store) Close() error { return nil }
+
+// Attribute names besides the keys.
+const (
+	attrName         = "name"
+	attrOwner        = "owner"
+	attrCreatedAt    = "created_at"
+	attrLastActivity = "last_activity_at"
+	attrVersion      = "version"
+	attrDeleted      = "deleted"
+	attrSeq          = "seq"
+	attrEvent        = "event"
+	attrRole         = "role"
+	attrUsername     = "username"
+	attrPasswordHash = "password_hash"
+	attrSessionHash  = "session_hash"
+	attrConnectedAt  = "connected_at"
+)
+
+const (
+	skHead    = "HEAD"
+	skProfile = "PROFILE"
+	skSession = "SESSION"
+	skConn    = "CONN"
+	// A transaction holds at most 100 writes.
+	maxTransactItems = 100
+	// BatchWriteItem takes 25 writes, BatchGetItem 100 keys.
+	maxBatchWrite = 25
+	maxBatchGet   = 100
+	// How often an append retries a transaction that lost a race with
+	// another transaction on the same items (not a version conflict).
+	maxConflictRetries = 6
+)
+
+func roomPK(id string) string    { return "ROOM#" + id }
+func userPK(u string) string     { return "USER#" + u }
+func sessionPK(h string) string  { return "SESSION#" + h }
+func connPK(id string) string    { return "CONN#" + id }
+func memberSK(u string) string   { return "MEMBER#" + u }
+func presenceSK(c string) string { return "CONN#" + c }
+func eventSK(seq int64) string   { return fmt.Sprintf("EVT#%020d", seq) }
+func msgIDSK(user, cmid string) string {
+	return "MSGID#" + user + "#" + cmid
+}
+
+func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
+func n(v int64) types.AttributeValue {
+	return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+}
+func ts(t time.Time) types.AttributeValue {
+	return s(t.UTC().Format(chat.TimeFormat))
+}
+
+func key(pk, sk string) map[string]types.AttributeValue {
+	return map[string]types.AttributeValue{AttrPK: s(pk), AttrSK: s(sk)}
+}
+
+type item map[string]types.AttributeValue
+
+func (it item) str(name string) string {
+	if v, ok := it[name].(*types.AttributeValueMemberS); ok {
+		return v.Value
+	}
+	return ""
+}
+
+func (it item) num(name string) int64 {
+	if v, ok := it[name].(*types.AttributeValueMemberN); ok {
+		n, _ := strconv.ParseInt(v.Value, 10, 64)
+		return n
+	}
+	return 0
+}
+
+func (it item) bool(name string) bool {
+	v, ok := it[name].(*types.AttributeValueMemberBOOL)
+	return ok && v.Value
+}
+
+func (it item) time(name string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, it.str(name))
+	return t.UTC()
+}
+
+func (it item) epoch(name string) time.Time {
+	if it[name] == nil {
+		return time.Time{}
+	}
+	return time.Unix(it.num(name), 0).UTC()
+}
+
+// part is one write of an append's transaction, with what a failed
+// condition on it means.
+type part struct {
+	write types.TransactWriteItem
+	kind  partKind
+}
+
+type partKind int
+
+const (
+	partOther partKind = iota
+	partHead
+	partMsgID
+)
+
+// Append implements store.Rooms.
+func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.AppendResult, error) {
+	if err := store.CheckAppend(req); err != nil {
+		return store.AppendResult{}, err
+	}
+	parts, err := st.appendParts(req)
+	if err != nil {
+		return store.AppendResult{}, err
+	}
+	if len(parts) > maxTransactItems {
+		return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s needs %d writes, more than one transaction holds", req.RoomID, len(parts))
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: make([]types.TransactWriteItem, len(parts))}
+	for i, p := range parts {
+		in.TransactItems[i] = p.write
+	}
+	for attempt := 0; ; attempt++ {
+		_, err = st.db.TransactWriteItems(ctx, in)
+		if err == nil {
+			break
+		}
+		var canceled *types.TransactionCanceledException
+		if !errors.As(err, &canceled) {
+			return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: %w", req.RoomID, err)
+		}
+		switch why, at := cancellation(canceled.CancellationReasons, parts); why {
+		case cancelDuplicate:
+			return st.duplicate(ctx, req.RoomID, item(canceled.CancellationReasons[at].Item), parts[at].write.Put.Item)
+		case cancelVersion:
+			return store.AppendResult{}, store.ErrConcurrency
+		case cancelRaced:
+			if attempt < maxConflictRetries {
+				sleep(ctx, attempt)
+				continue
+			}
+			return store.AppendResult{}, store.ErrConcurrency
+		default:
+			return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: %w", req.RoomID, err)
+		}
+	}
+	if _, ok := req.Events[len(req.Events)-1].Data.(chat.RoomDeleted); ok {
+		// The head now says deleted, and every reader checks it; the
+		// member rows of a large room would overflow the transaction, so
+		// they go afterwards. What is left by a crash here is harmless
+		// and the rebuild tool removes it.
+		if err := st.deleteMembers(ctx, req.RoomID); err != nil {
+			st.logger.WarnContext(ctx, "member rows of a deleted room left behind", "room_id", req.RoomID, "error", err)
+		}
+	}
+	return store.AppendResult{Events: req.Events}, nil
+}
+
+type cancelReason int
+
+const (
+	cancelOther cancelReason = iota
+	// Another transaction held one of the items: nothing was decided, try
+	// the same write again.
+	cancelRaced
+	// The head moved (or, belt and braces, the event slot was taken):
+	// someone appended first.
+	cancelVersion
+	// The sender's client_msg_id is already in the room.
+	cancelDuplicate
+)
+
+// cancellation tells why a transaction was cancelled, the most telling
+// reason first, and at which part.
+func cancellation(reasons []types.CancellationReason, parts []part) (cancelReason, int) {
+	why, at := cancelOther, -1
+	for i, r := range reasons {
+		switch aws.ToString(r.Code) {
+		case "ConditionalCheckFailed":
+			if i < len(parts) && parts[i].kind == partMsgID {
+				return cancelDuplicate, i
+			}
+			why, at = cancelVersion, i
+		case "TransactionConflict":
+			if why == cancelOther {
+				why, at = cancelRaced, i
+			}
+		}
+	}
+	return why, at
+}
+
+func sleep(ctx context.Context, attempt int) {
+	d := time.Duration(1<<attempt)*5*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
+	pk := roomPK(req.RoomID)
+	var parts []part
+	headDone := false
+	last := req.Events[len(req.Events)-1]
+	if req.ExpectedVersion == 0 {
+		r := chat.NewRoom(req.RoomID)
+		for _, e := range req.Events {
+			if err := r.Apply(e); err != nil {
+				return nil, fmt.Errorf("dynamostore: %w", err)
+			}
+		}
+		head := item(key(pk, skHead))
+		head[attrName], head[attrOwner], head[attrCreatedAt] = s(r.Name), s(r.Owner), ts(r.CreatedAt)
+		head[attrVersion], head[attrLastActivity] = n(r.Version), ts(r.LastActivityAt)
+		if r.Deleted {
+			head[attrDeleted] = &types.AttributeValueMemberBOOL{Value: true}
+		}
+		parts = append(parts, part{kind: partHead, write: types.TransactWriteItem{Put: &types.Put{
+			TableName: st.table, Item: head, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		}}})
+		headDone = true
+	}
+	set := []string{"#v = :v", "#la = :la"}
+	names := map[string]string{"#v": attrVersion, "#la": attrLastActivity}
+	values := map[string]types.AttributeValue{":v": n(last.Seq), ":la": ts(last.At), ":expected": n(req.ExpectedVersion)}
+	for _, e := range req.Events {
+		raw, err := e.MarshalJSON()
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: encode event %d: %w", e.Seq, err)
+		}
+		ev := item(key(pk, eventSK(e.Seq)))
+		ev[attrSeq], ev[attrEvent] = n(e.Seq), s(string(raw))
+		parts = append(parts, part{write: types.TransactWriteItem{Put: &types.Put{
+			TableName: st.table, Item: ev, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+		}}})
+		switch d := e.Data.(type) {
+		case chat.MessageSent:
+			m := item(key(pk, msgIDSK(e.Username, d.ClientMsgID)))
+			m[attrSeq] = n(e.Seq)
+			parts = append(parts, part{kind: partMsgID, write: types.TransactWriteItem{Put: &types.Put{
+				TableName: st.table, Item: m, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+			}}})
+		case chat.RoomRenamed:
+			if !slicesContains(set, "#n = :n") {
+				set = append(set, "#n = :n")
+			}
+			names["#n"], values[":n"] = attrName, s(d.Name)
+		case chat.RoomDeleted:
+			set = append(set, "#d = :d")
+			names["#d"], values[":d"] = attrDeleted, &types.AttributeValueMemberBOOL{Value: true}
+		}
+		for _, ch := range store.MemberChanges(e) {
+			parts = append(parts, st.memberWrite(req.RoomID, ch))
+		}
+	}
+	if !headDone {
+		parts = append(parts, part{kind: partHead, write: types.TransactWriteItem{Update: &types.Update{
+			TableName: st.table, Key: key(pk, skHead),
+			UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+			ConditionExpression:       aws.String("#v = :expected"),
+			ExpressionAttributeNames:  names,
+			ExpressionAttributeValues: values,
+		}}})
+	}
+	if j := req.Join; j != nil {
+		pres := item(key(pk, presenceSK(j.ConnectionID)))
+		pres[attrUsername], pres[AttrExpiresAt] = s(j.Username), n(j.ExpiresAt.Unix())
+		back := item(key(connPK(j.ConnectionID), pk))
+		back[AttrExpiresAt] = n(j.ExpiresAt.Unix())
+		parts = append(parts,
+			part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: pres}}},
+			part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: back}}})
+	}
+	if l := req.Leave; l != nil {
+		parts = append(parts,
+			part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(pk, presenceSK(l.ConnectionID))}}},
+			part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(connPK(l.ConnectionID), pk)}}})
+	}
+	return parts, nil
+}
+
+func slicesContains(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func (st *Store) memberWrite(roomID string, ch store.MemberChange) part {
+	k := key(roomPK(roomID), memberSK(ch.Username))
+	if ch.Removed {
+		return part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: k}}}
+	}
+	m := item(k)
+	m[attrUsername], m[attrRole] = s(ch.Username), s(string(ch.Role))
+	m[AttrGSI1PK], m[AttrGSI1SK] = s(userPK(ch.Username)), s(roomPK(roomID))
+	return part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: m}}}
+}
+
+// duplicate answers a send whose client_msg_id the room already holds: it
+// returns the stored original.
+func (st *Store) duplicate(ctx context.Context, roomID string, old, attempted item) (store.AppendResult, error) {
+	seq := old.num(attrSeq)
+	if seq == 0 {
+		// Not every DynamoDB returns the item with the cancellation.
+		out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(attempted.str(AttrPK), attempted.str(AttrSK)), ConsistentRead: aws.Bool(true)})
+		if err != nil {
+			return store.AppendResult{}, fmt.Errorf("dynamostore: read message id: %w", err)
+		}
+		seq = item(out.Item).num(attrSeq)
+	}
+	page, err := st.readEvents(ctx, roomID, seq, seq, 1, true)
+	if err != nil {
+		return store.AppendResult{}, err
+	}
+	if len(page.Events) != 1 {
+		return store.AppendResult{}, fmt.Errorf("dynamostore: room %s: message id points at missing event %d", roomID, seq)
+	}
+	return store.AppendResult{Events: page.Events, Duplicate: true}, nil
+}
+
+func (st *Store) deleteMembers(ctx context.Context, roomID string) error {
+	rows, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :sk)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(roomPK(roomID)), ":sk": s("MEMBER#")},
+		ProjectionExpression:      aws.String("PK, SK"),
+	})
+	if err != nil {
+		return err
+	}
+	keys := make([]map[string]types.AttributeValue, len(rows))
+	for i, r := range rows {
+		keys[i] = key(r.str(AttrPK), r.str(AttrSK))
+	}
+	return st.batchDelete(ctx, keys)
+}
+
+// query runs a Query on the table to its end, following pages.
+func (st *Store) query(ctx context.Context, in *dynamodb.QueryInput) ([]item, error) {
+	in.TableName = st.table
+	var out []item
+	for {
+		res, err := st.db.Query(ctx, in)
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: query: %w", err)
+		}
+		for _, it := range res.Items {
+			out = append(out, it)
+		}
+		if len(res.LastEvaluatedKey) == 0 {
+			return out, nil
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+}
+
+func (st *Store) batchDelete(ctx context.Context, keys []map[string]types.AttributeValue) error {
+	var writes []types.WriteRequest
+	for _, k := range keys {
+		writes = append(writes, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: k}})
+	}
+	return st.batchWrite(ctx, writes)
+}
+
+func (st *Store) batchWrite(ctx context.Context, writes []types.WriteRequest) error {
+	for len(writes) > 0 {
+		chunk := writes[:min(maxBatchWrite, len(writes))]
+		writes = writes[len(chunk):]
+		for attempt := 0; len(chunk) > 0; attempt++ {
+			out, err := st.db.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{*st.table: chunk}})
+			if err != nil {
+				return fmt.Errorf("dynamostore: batch write: %w", err)
+			}
+			chunk = out.UnprocessedItems[*st.table]
+			if len(chunk) > 0 {
+				sleep(ctx, min(attempt, 6))
+			}
+		}
+	}
+	return nil
+}
+
+// batchGet reads the keys (any number), consistently when asked.
+func (st *Store) batchGet(ctx context.Context, keys []map[string]types.AttributeValue, consistent bool, projection string) ([]item, error) {
+	var out []item
+	for len(keys) > 0 {
+		chunk := keys[:min(maxBatchGet, len(keys))]
+		keys = keys[len(chunk):]
+		ka := &types.KeysAndAttributes{Keys: chunk, ConsistentRead: aws.Bool(consistent)}
+		if projection != "" {
+			ka.ProjectionExpression = aws.String(projection)
+			ka.ExpressionAttributeNames = map[string]string{"#pk": AttrPK}
+		}
+		req := map[string]types.KeysAndAttributes{*st.table: *ka}
+		for attempt := 0; len(req) > 0; attempt++ {
+			res, err := st.db.BatchGetItem(ctx, &dynamodb.BatchGetItemInput{RequestItems: req})
+			if err != nil {
+				return nil, fmt.Errorf("dynamostore: batch get: %w", err)
+			}
+			for _, it := range res.Responses[*st.table] {
+				out = append(out, it)
+			}
+			req = res.UnprocessedKeys
+			if len(req) > 0 {
+				sleep(ctx, min(attempt, 6))
+			}
+		}
+	}
+	return out, nil
+}
+
+func roomFromHead(roomID string, head item) *chat.Room {
+	return &chat.Room{
+		ID: roomID, Name: head.str(attrName), Owner: head.str(attrOwner),
+		CreatedAt: head.time(attrCreatedAt), LastActivityAt: head.time(attrLastActivity),
+		Version: head.num(attrVersion), Deleted: head.bool(attrDeleted), Members: map[string]chat.Role{},
+	}
+}
+
+// Room implements store.Rooms with one Query: the head and the member rows
+// sort next to each other ("HEAD" < "MEMBER#..." < "MSGID#...").
+func (st *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
+	rows, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(roomPK(roomID)), ":from": s(skHead), ":to": s("MEMBER$")},
+		ConsistentRead:            aws.Bool(true),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: read room %s: %w", roomID, err)
+	}
+	if len(rows) == 0 || rows[0].str(AttrSK) != skHead {
+		return nil, store.ErrNotFound
+	}
+	r := roomFromHead(roomID, rows[0])
+	if r.Deleted {
+		return r, nil // member rows may linger until the cleanup runs
+	}
+	for _, m := range rows[1:] {
+		r.Members[m.str(attrUsername)] = chat.Role(m.str(attrRole))
+	}
+	return r, nil
+}
+
+// RoomAs implements store.Rooms: the head and one member row.
+func (st *Store) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
+	rows, err := st.batchGet(ctx, []map[string]types.AttributeValue{key(roomPK(roomID), skHead), key(roomPK(roomID), memberSK(username))}, true, "")
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: read room %s: %w", roomID, err)
+	}
+	var r *chat.Room
+	var role chat.Role
+	for _, row := range rows {
+		if row.str(AttrSK) == skHead {
+			r = roomFromHead(roomID, row)
+		} else {
+			role = chat.Role(row.str(attrRole))
+		}
+	}
+	if r == nil {
+		return nil, store.ErrNotFound
+	}
+	if role != "" && !r.Deleted {
+		r.Members[username] = role
+	}
+	return r, nil
+}
+
+// readEvents reads events with from <= seq <= to in one direction, stopping
+// after limit of them; HasMore says whether the range held more.
+func (st *Store) readEvents(ctx context.Context, roomID string, from, to int64, limit int, forward bool) (store.Page, error) {
+	var page store.Page
+	if from > to {
+		return page, nil
+	}
+	in := &dynamodb.QueryInput{
+		TableName:              st.table,
+		KeyConditionExpression: aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{
+			":pk": s(roomPK(roomID)), ":from": s(eventSK(from)), ":to": s(eventSK(to)),
+		},
+		ProjectionExpression:     aws.String("#e"),
+		ExpressionAttributeNames: map[string]string{"#e": attrEvent},
+		ConsistentRead:           aws.Bool(true),
+		ScanIndexForward:         aws.Bool(forward),
+	}
+	for {
+		// One more than asked tells whether there is more.
+		in.Limit = aws.Int32(int32(limit + 1 - len(page.Events)))
+		res, err := st.db.Query(ctx, in)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("dynamostore: read room %s: %w", roomID, err)
+		}
+		for _, row := range res.Items {
+			if len(page.Events) == limit {
+				page.HasMore = true
+				break
+			}
+			var e chat.Event
+			if err := e.UnmarshalJSON([]byte(item(row).str(attrEvent))); err != nil {
+				return store.Page{}, fmt.Errorf("dynamostore: room %s: %w", roomID, err)
+			}
+			e.RoomID = roomID
+			page.Events = append(page.Events, e)
+		}
+		if page.HasMore || len(res.LastEvaluatedKey) == 0 {
+			break
+		}
+		in.ExclusiveStartKey = res.LastEvaluatedKey
+	}
+	if !forward {
+		for i, j := 0, len(page.Events)-1; i < j; i, j = i+1, j-1 {
+			page.Events[i], page.Events[j] = page.Events[j], page.Events[i]
+		}
+	}
+	return page, nil
+}
+
+const maxSeq = 1<<63 - 1
+
+// ReadForward implements store.Rooms.
+func (st *Store) ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return store.Page{}, err
+	}
+	return st.readEvents(ctx, roomID, max(afterSeq, 0)+1, maxSeq, limit, true)
+}
+
+// ReadBackward implements store.Rooms.
+func (st *Store) ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (store.Page, error) {
+	if err := store.CheckLimit(limit); err != nil {
+		return store.Page{}, err
+	}
+	to := int64(maxSeq)
+	if beforeSeq > 0 {
+		to = beforeSeq - 1
+	}
+	return st.readEvents(ctx, roomID, 1, to, limit, false)
+}
+
+// RoomsOf implements store.Rooms: the index gives the user's member rows,
+// the heads give names and activity, and a deleted head drops the room.
+func (st *Store) RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error) {
+	in := &dynamodb.QueryInput{
+		IndexName:                 aws.String(IndexUserRoom),
+		KeyConditionExpression:    aws.String("GSI1PK = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(userPK(username))},
+	}
+	rows, err := st.query(ctx, in)
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: rooms of %s: %w", username, err)
+	}
+	roles := make(map[string]chat.Role, len(rows))
+	keys := make([]map[string]types.AttributeValue, 0, len(rows))
+	for _, r := range rows {
+		roles[r.str(AttrPK)] = chat.Role(r.str(attrRole))
+		keys = append(keys, key(r.str(AttrPK), skHead))
+	}
+	heads, err := st.batchGet(ctx, keys, false, "")
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: rooms of %s: %w", username, err)
+	}
+	out := make([]store.RoomSummary, 0, len(heads))
+	for _, h := range heads {
+		if h.bool(attrDeleted) {
+			continue
+		}
+		pk := h.str(AttrPK)
+		out = append(out, store.RoomSummary{
+			RoomID: strings.TrimPrefix(pk, "ROOM#"), Name: h.str(attrName), Owner: h.str(attrOwner),
+			Role: roles[pk], LastSeq: h.num(attrVersion), LastActivityAt: h.time(attrLastActivity),
+		})
+	}
+	store.SortSummaries(out)
+	return out, nil
+}
