@@ -40,6 +40,16 @@ type Event struct {
 // Type returns the event's type name.
 func (e Event) Type() EventType { return e.Data.EventType() }
 
+// IsActivity reports whether the event moves the room up a member's list:
+// everything but people opening and leaving it.
+func (e Event) IsActivity() bool {
+	switch e.Data.(type) {
+	case UserJoined, UserLeft:
+		return false
+	}
+	return true
+}
+
 // EventData is the part of an event that depends on its type. Only the
 // types of this package implement it.
 type EventData interface {

@@ -59,6 +59,9 @@ func Replay(id string, events []Event) (*Room, error) {
 // Apply folds one event into the state. The event must be the next in the
 // stream.
 func (r *Room) Apply(e Event) error {
+	if e.Data == nil {
+		return fmt.Errorf("chat: room %s: event %d has no data", r.ID, e.Seq)
+	}
 	if e.Seq != r.Version+1 {
 		return fmt.Errorf("chat: room %s: event seq %d does not follow version %d", r.ID, e.Seq, r.Version)
 	}
@@ -83,8 +86,14 @@ func (r *Room) Apply(e Event) error {
 	case RoomRenamed:
 		r.Name = d.Name
 	case MemberAdded:
+		if d.Member == r.Owner || d.Role == RoleOwner {
+			return fmt.Errorf("chat: room %s: event %d changes who owns the room", r.ID, e.Seq)
+		}
 		r.Members[d.Member] = d.Role
 	case MemberRemoved:
+		if d.Member == r.Owner {
+			return fmt.Errorf("chat: room %s: event %d removes the owner", r.ID, e.Seq)
+		}
 		delete(r.Members, d.Member)
 	case RoomDeleted:
 		r.Deleted = true
@@ -94,7 +103,9 @@ func (r *Room) Apply(e Event) error {
 		return fmt.Errorf("chat: room %s: unknown event data %T", r.ID, e.Data)
 	}
 	r.Version = e.Seq
-	r.LastActivityAt = e.At
+	if e.IsActivity() {
+		r.LastActivityAt = e.At
+	}
 	return nil
 }
 
@@ -143,12 +154,17 @@ func (r *Room) MemberList() []Member {
 type UserExists func(username string) bool
 
 // NormalizeMemberList lower-cases and checks each username, drops repeats
-// and refuses lists longer than one change may carry.
+// and refuses lists that add more people than one change may carry.
 func NormalizeMemberList(usernames []string) ([]string, error) {
-	if len(usernames) > MaxMembersPerChange {
-		return nil, errorf(CodeTooManyMembers, "at most %d people can be added at once", MaxMembersPerChange)
+	out, err := normalizeNames(usernames)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]string, 0, len(usernames))
+	return out, checkChangeSize(out)
+}
+
+func normalizeNames(usernames []string) ([]string, error) {
+	out := make([]string, 0, min(len(usernames), MaxMembers+1))
 	seen := make(map[string]bool, len(usernames))
 	for _, raw := range usernames {
 		u, err := NormalizeUsername(raw)
@@ -161,6 +177,13 @@ func NormalizeMemberList(usernames []string) ([]string, error) {
 		}
 	}
 	return out, nil
+}
+
+func checkChangeSize(people []string) error {
+	if len(people) > MaxMembersPerChange {
+		return errorf(CodeTooManyMembers, "at most %d people can be added at once", MaxMembersPerChange)
+	}
+	return nil
 }
 
 func unknownUsers(usernames []string, exists UserExists) error {
@@ -188,11 +211,14 @@ func CreateRoom(id, owner, name string, members []string, exists UserExists, at 
 	if err != nil {
 		return nil, err
 	}
-	members, err = NormalizeMemberList(members)
+	members, err = normalizeNames(members)
 	if err != nil {
 		return nil, err
 	}
 	members = slices.DeleteFunc(members, func(u string) bool { return u == owner })
+	if err := checkChangeSize(members); err != nil {
+		return nil, err
+	}
 	if err := unknownUsers(members, exists); err != nil {
 		return nil, err
 	}
@@ -269,17 +295,15 @@ func (r *Room) RemoveMember(actor, member string, at time.Time) ([]Event, error)
 		return nil, err
 	}
 	target, err := NormalizeUsername(member)
-	if err != nil {
-		return nil, errorf(CodeUserNotFound, "%q is not a member of this room", member)
-	}
-	if target == r.Owner {
-		return nil, errorf(CodeForbidden, "the owner cannot be removed")
-	}
-	if target != actor && !role.CanManage() {
+	self := err == nil && target == actor
+	if !self && !role.CanManage() {
 		return nil, ErrForbidden
 	}
-	if _, ok := r.Members[target]; !ok {
-		return nil, &Error{Code: CodeUserNotFound, Message: target + " is not a member of this room", Usernames: []string{target}}
+	if err == nil && target == r.Owner {
+		return nil, errorf(CodeForbidden, "the owner cannot be removed")
+	}
+	if _, ok := r.Members[target]; err != nil || !ok {
+		return nil, &Error{Code: CodeUserNotFound, Message: fmt.Sprintf("%q is not a member of this room", member), Usernames: []string{member}}
 	}
 	return []Event{r.next(0, actor, at, MemberRemoved{Member: target})}, nil
 }
