@@ -43,6 +43,9 @@ var (
 	bucketPresent = []byte("presence")
 )
 
+// DefaultFile is the store's file name inside the data directory.
+const DefaultFile = "chat.db"
+
 // Store is a bbolt-backed store.Store.
 type Store struct {
 	db *bolt.DB
@@ -231,7 +234,10 @@ func applyHead(h head, e chat.Event) head {
 	case chat.RoomDeleted:
 		h.Deleted = true
 	}
-	h.Version, h.LastActivityAt = e.Seq, e.At
+	h.Version = e.Seq
+	if e.IsActivity() {
+		h.LastActivityAt = e.At
+	}
 	return h
 }
 

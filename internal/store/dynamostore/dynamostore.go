@@ -302,10 +302,16 @@ func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
 		}}})
 		headDone = true
 	}
-	set := []string{"#v = :v", "#la = :la"}
-	names := map[string]string{"#v": attrVersion, "#la": attrLastActivity}
-	values := map[string]types.AttributeValue{":v": n(last.Seq), ":la": ts(last.At), ":expected": n(req.ExpectedVersion)}
+	set := []string{"#v = :v"}
+	names := map[string]string{"#v": attrVersion}
+	values := map[string]types.AttributeValue{":v": n(last.Seq), ":expected": n(req.ExpectedVersion)}
 	for _, e := range req.Events {
+		if e.IsActivity() {
+			if _, ok := names["#la"]; !ok {
+				set = append(set, "#la = :la")
+			}
+			names["#la"], values[":la"] = attrLastActivity, ts(e.At)
+		}
 		raw, err := e.MarshalJSON()
 		if err != nil {
 			return nil, fmt.Errorf("dynamostore: encode event %d: %w", e.Seq, err)
@@ -324,7 +330,7 @@ func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}}})
 		case chat.RoomRenamed:
-			if !slicesContains(set, "#n = :n") {
+			if _, ok := names["#n"]; !ok {
 				set = append(set, "#n = :n")
 			}
 			names["#n"], values[":n"] = attrName, s(d.Name)
@@ -360,15 +366,6 @@ func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
 			part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(connPK(l.ConnectionID), pk)}}})
 	}
 	return parts, nil
-}
-
-func slicesContains(list []string, v string) bool {
-	for _, x := range list {
-		if x == v {
-			return true
-		}
-	}
-	return false
 }
 
 func (st *Store) memberWrite(roomID string, ch store.MemberChange) part {

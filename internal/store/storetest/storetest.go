@@ -584,7 +584,11 @@ func testRoomsOfOrder(t *testing.T, s store.Store) {
 	c := createRoom(t, s, "carol", "bob")
 	for i, id := range []string{b, a, c} {
 		appendAs(t, s, id, func(r *chat.Room) ([]chat.Event, error) {
-			return r.Join("bob", epoch.Add(time.Duration(10-i)*time.Minute))
+			return r.SendMessage("bob", newID(), "c", "hi", epoch.Add(time.Duration(10-i)*time.Minute))
+		})
+		// Opening a room is not activity: it must not reorder the list.
+		appendAs(t, s, id, func(r *chat.Room) ([]chat.Event, error) {
+			return r.Join("bob", epoch.Add(time.Hour))
 		})
 	}
 	rooms, err := s.RoomsOf(ctx, "bob")
