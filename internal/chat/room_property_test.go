@@ -111,11 +111,6 @@ type expectation struct {
 func ok(types ...chat.EventType) expectation { return expectation{types: types} }
 func refused(code chat.Code) expectation     { return expectation{code: code} }
 
-func codeOf(err error) chat.Code {
-	c, _ := chat.CodeOf(err)
-	return c
-}
-
 func runRandom(t *testing.T, seed uint64, steps int) {
 	g := &randRun{rng: rand.New(rand.NewPCG(seed, 0x5eed_c4a7)), clock: t0}
 	id := fmt.Sprintf("room-%d", seed)

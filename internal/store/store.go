@@ -161,11 +161,22 @@ type Connections interface {
 	RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error
 }
 
+// Counters are named counts that expire, for rate limits that must hold
+// across every process serving the chat.
+type Counters interface {
+	// IncrementCounter adds one and returns the new count. A counter past
+	// its expiry starts again from zero; expiresAt is set on every call.
+	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
+	// Counter returns the count, 0 for a counter unknown or expired.
+	Counter(ctx context.Context, name string) (int64, error)
+}
+
 // Store is everything an adapter provides.
 type Store interface {
 	Rooms
 	Users
 	Sessions
 	Connections
+	Counters
 	Close() error
 }

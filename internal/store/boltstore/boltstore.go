@@ -35,6 +35,7 @@ var (
 	bucketSessionConns = []byte("session_connections")
 	bucketConns        = []byte("connections")
 	bucketConnRooms    = []byte("connection_rooms")
+	bucketCounters     = []byte("counters")
 
 	keyHead       = []byte("head")
 	bucketEvents  = []byte("events")
@@ -61,7 +62,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRooms, bucketUserRooms, bucketUsers, bucketSessions, bucketSessionConns, bucketConns, bucketConnRooms} {
+		for _, b := range [][]byte{bucketRooms, bucketUserRooms, bucketUsers, bucketSessions, bucketSessionConns, bucketConns, bucketConnRooms, bucketCounters} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -409,8 +410,8 @@ func (s *Store) ReadBackward(ctx context.Context, roomID string, beforeSeq int64
 		var k, v []byte
 		if beforeSeq <= 0 {
 			k, v = c.Last()
-		} else if k, v = c.Seek(seqKey(beforeSeq)); k == nil {
-			k, v = c.Last()
+		} else if k, _ = c.Seek(seqKey(beforeSeq)); k == nil {
+			k, v = c.Last() // every event is before beforeSeq
 		} else {
 			k, v = c.Prev()
 		}
@@ -791,4 +792,46 @@ func (s *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
 		return fmt.Errorf("boltstore: replace projection of room %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+type counterValue struct {
+	Count     int64     `json:"count"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// IncrementCounter implements store.Counters.
+func (s *Store) IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error) {
+	var v counterValue
+	err := s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketCounters)
+		if _, err := getJSON(b, []byte(name), &v); err != nil {
+			return err
+		}
+		if !time.Now().Before(v.ExpiresAt) {
+			v.Count = 0
+		}
+		v.Count++
+		v.ExpiresAt = expiresAt
+		return putJSON(b, []byte(name), v)
+	})
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: increment counter: %w", err)
+	}
+	return v.Count, nil
+}
+
+// Counter implements store.Counters.
+func (s *Store) Counter(ctx context.Context, name string) (int64, error) {
+	var v counterValue
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		_, err := getJSON(tx.Bucket(bucketCounters), []byte(name), &v)
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("boltstore: read counter: %w", err)
+	}
+	if !time.Now().Before(v.ExpiresAt) {
+		return 0, nil
+	}
+	return v.Count, nil
 }

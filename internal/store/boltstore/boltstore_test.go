@@ -12,7 +12,7 @@ import (
 	"github.com/chatroom/chat/internal/store/storetest"
 )
 
-func open(t *testing.T) store.Store {
+func open(t testing.TB) store.Store {
 	s, err := boltstore.Open(filepath.Join(t.TempDir(), "chat.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -21,8 +21,12 @@ func open(t *testing.T) store.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
+func TestConformanceBbolt(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, open)
 }
 
 // TestSurvivesReopen is invariant 5 for the embedded store: what an append

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -296,4 +297,60 @@ func (st *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
 		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
 	}
 	return nil
+}
+
+func counterKey(name string) map[string]types.AttributeValue { return key("COUNTER#"+name, "COUNTER") }
+
+// IncrementCounter implements store.Counters: one atomic ADD while the
+// counter is live; an expired one that the TTL sweep has not removed yet
+// is started again with a conditional put.
+func (st *Store) IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error) {
+	now := time.Now().Unix()
+	out, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName:                 st.table,
+		Key:                       counterKey(name),
+		UpdateExpression:          aws.String("ADD #c :one SET #e = :e"),
+		ConditionExpression:       aws.String("attribute_not_exists(#e) OR #e > :now"),
+		ExpressionAttributeNames:  map[string]string{"#c": attrCount, "#e": AttrExpiresAt},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":one": n(1), ":e": n(expiresAt.Unix()), ":now": n(now)},
+		ReturnValues:              types.ReturnValueUpdatedNew,
+	})
+	var expired *types.ConditionalCheckFailedException
+	if errors.As(err, &expired) {
+		it := item(counterKey(name))
+		it[attrCount], it[AttrExpiresAt] = n(1), n(expiresAt.Unix())
+		_, err = st.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: st.table, Item: it,
+			ConditionExpression:       aws.String("#e <= :now"),
+			ExpressionAttributeNames:  map[string]string{"#e": AttrExpiresAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(now)},
+		})
+		if errors.As(err, &expired) {
+			// Someone restarted it first: count on top of theirs.
+			return st.IncrementCounter(ctx, name, expiresAt)
+		}
+		if err != nil {
+			return 0, fmt.Errorf("dynamostore: restart counter: %w", err)
+		}
+		return 1, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("dynamostore: increment counter: %w", err)
+	}
+	return item(out.Attributes).num(attrCount), nil
+}
+
+// Counter implements store.Counters.
+func (st *Store) Counter(ctx context.Context, name string) (int64, error) {
+	it, err := st.get(ctx, "COUNTER#"+name, "COUNTER")
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("dynamostore: read counter: %w", err)
+	}
+	if it.epoch(AttrExpiresAt).Unix() <= time.Now().Unix() {
+		return 0, nil
+	}
+	return it.num(attrCount), nil
 }

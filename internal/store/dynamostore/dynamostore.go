@@ -13,6 +13,7 @@
 //	SESSION#<h>   CONN#<connection>         connections opened with the session
 //	CONN#<id>     CONN                      username, session, with a TTL
 //	CONN#<id>     ROOM#<room>               rooms the connection joined
+//	COUNTER#<n>   COUNTER                   a rate-limit count, with a TTL
 //
 // An append is one TransactWriteItems: the events, the head's version
 // check-and-set, the member rows and message ids, and the presence change,
@@ -48,6 +49,7 @@ type API interface {
 	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
 	BatchGetItem(ctx context.Context, in *dynamodb.BatchGetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchGetItemOutput, error)
 	BatchWriteItem(ctx context.Context, in *dynamodb.BatchWriteItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.BatchWriteItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
 	TransactWriteItems(ctx context.Context, in *dynamodb.TransactWriteItemsInput, opts ...func(*dynamodb.Options)) (*dynamodb.TransactWriteItemsOutput, error)
 }
 
@@ -94,6 +96,7 @@ const (
 	attrPasswordHash = "password_hash"
 	attrSessionHash  = "session_hash"
 	attrConnectedAt  = "connected_at"
+	attrCount        = "count"
 )
 
 const (

@@ -14,7 +14,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 
 // open gives each test a fresh table on the shared DynamoDB Local.
-func open(t *testing.T) store.Store {
+func open(t testing.TB) store.Store {
 	client := dynamolocaltest.Client(t)
 	table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("chat"))
 	s, err := dynamostore.New(client, table, slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
@@ -24,8 +24,12 @@ func open(t *testing.T) store.Store {
 	return s
 }
 
-func TestConformance(t *testing.T) {
+func TestConformanceDynamoDBLocal(t *testing.T) {
 	storetest.Run(t, open)
+}
+
+func BenchmarkStore(b *testing.B) {
+	storetest.Bench(b, open)
 }
 
 func TestNewRefusesMissingDependencies(t *testing.T) {

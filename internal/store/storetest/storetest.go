@@ -23,7 +23,7 @@ import (
 
 // Opener returns a fresh, empty store for one test. The adapter's test
 // closes it (t.Cleanup).
-type Opener func(t *testing.T) store.Store
+type Opener func(t testing.TB) store.Store
 
 // Run runs the whole suite against the adapter.
 func Run(t *testing.T, open Opener) {
@@ -45,6 +45,7 @@ func Run(t *testing.T, open Opener) {
 		{"Users", testUsers},
 		{"Sessions", testSessions},
 		{"ConnectionsAndPresence", testConnections},
+		{"Counters", testCounters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -777,5 +778,41 @@ func testConnections(t *testing.T, s store.Store) {
 	}
 	if err := s.DeleteConnection(ctx, "conn-a"); err != nil {
 		t.Fatalf("second DeleteConnection: %v, want nil", err)
+	}
+}
+
+func testCounters(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	later := time.Now().Add(time.Minute)
+	if n, err := s.Counter(ctx, "c"); err != nil || n != 0 {
+		t.Fatalf("unknown counter = %d, %v; want 0", n, err)
+	}
+	var wg sync.WaitGroup
+	for range 10 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := s.IncrementCounter(ctx, "c", later); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if n, err := s.Counter(ctx, "c"); err != nil || n != 10 {
+		t.Fatalf("after 10 concurrent increments = %d, %v; want 10", n, err)
+	}
+	if n, _ := s.Counter(ctx, "other"); n != 0 {
+		t.Fatalf("another counter = %d, want 0", n)
+	}
+	// An expired counter reads as zero and starts again.
+	past := time.Now().Add(-time.Minute)
+	if _, err := s.IncrementCounter(ctx, "old", past); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := s.Counter(ctx, "old"); n != 0 {
+		t.Fatalf("expired counter = %d, want 0", n)
+	}
+	if n, err := s.IncrementCounter(ctx, "old", later); err != nil || n != 1 {
+		t.Fatalf("increment of an expired counter = %d, %v; want 1", n, err)
 	}
 }
