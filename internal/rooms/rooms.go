@@ -1,0 +1,292 @@
+// Package rooms runs the chat's use cases on rooms: it loads a room's state
+// from the store, lets the domain decide, and appends the events with
+// optimistic concurrency, deciding again when another writer got there
+// first. The HTTP and WebSocket layers call it; it knows neither.
+package rooms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"time"
+
+	"github.com/oklog/ulid/v2"
+
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/store"
+)
+
+// Store is what the use cases need of the store.
+type Store interface {
+	Append(ctx context.Context, req store.AppendRequest) (store.AppendResult, error)
+	Room(ctx context.Context, roomID string) (*chat.Room, error)
+	RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error)
+	ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error)
+	ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (store.Page, error)
+	RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error)
+	ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error)
+}
+
+// Service runs the room use cases.
+type Service struct {
+	store  Store
+	now    func() time.Time
+	newID  func() string
+	logger *slog.Logger
+}
+
+// NewService returns the service. now and newID may be nil for the
+// system clock and ULIDs.
+func NewService(s Store, logger *slog.Logger, now func() time.Time, newID func() string) (*Service, error) {
+	if s == nil || logger == nil {
+		return nil, errors.New("rooms: a store and a logger are required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	if newID == nil {
+		newID = func() string { return ulid.Make().String() }
+	}
+	return &Service{store: s, now: now, newID: newID, logger: logger}, nil
+}
+
+// Change is the outcome of a command: the room after it and the events it
+// appended (none when nothing needed to change).
+type Change struct {
+	Room   *chat.Room
+	Events []chat.Event
+	// Duplicate is set when a message repeated its client_msg_id: Events
+	// then holds the message stored the first time.
+	Duplicate bool
+}
+
+// maxAttempts bounds how often a command is decided again after losing a
+// race; with the backoff below that is well over a second of contention.
+const maxAttempts = 50
+
+// load reads the room; a room never created is an empty one, so the
+// domain answers room_not_found like for any non-member.
+func (s *Service) load(ctx context.Context, roomID, actor string, allMembers bool) (*chat.Room, error) {
+	var r *chat.Room
+	var err error
+	if allMembers {
+		r, err = s.store.Room(ctx, roomID)
+	} else {
+		r, err = s.store.RoomAs(ctx, roomID, actor)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return chat.NewRoom(roomID), nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("rooms: load %s: %w", roomID, err)
+	}
+	return r, nil
+}
+
+// command describes one run of the decide-append loop.
+type command struct {
+	roomID string
+	actor  string
+	// allMembers loads every member; otherwise only the actor's row.
+	allMembers bool
+	decide     func(r *chat.Room, now time.Time) ([]chat.Event, error)
+	join       *store.Presence
+	leave      *store.Presence
+}
+
+func (s *Service) execute(ctx context.Context, c command) (Change, error) {
+	for attempt := 1; ; attempt++ {
+		r, err := s.load(ctx, c.roomID, c.actor, c.allMembers)
+		if err != nil {
+			return Change{}, err
+		}
+		events, err := c.decide(r, s.now())
+		if err != nil {
+			return Change{}, err
+		}
+		if len(events) == 0 {
+			return Change{Room: r}, nil
+		}
+		res, err := s.store.Append(ctx, store.AppendRequest{RoomID: c.roomID, ExpectedVersion: r.Version, Events: events, Join: c.join, Leave: c.leave})
+		if errors.Is(err, store.ErrConcurrency) && attempt < maxAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				return Change{}, err
+			}
+			continue
+		}
+		if err != nil {
+			return Change{}, fmt.Errorf("rooms: append to %s: %w", c.roomID, err)
+		}
+		if res.Duplicate {
+			return Change{Room: r, Events: res.Events, Duplicate: true}, nil
+		}
+		for _, e := range res.Events {
+			if err := r.Apply(e); err != nil {
+				return Change{}, fmt.Errorf("rooms: %w", err)
+			}
+		}
+		return Change{Room: r, Events: res.Events}, nil
+	}
+}
+
+// backoff waits a little longer after each lost race, with jitter so the
+// losers do not collide again in step.
+func backoff(ctx context.Context, attempt int) error {
+	ceiling := time.Millisecond << min(attempt, 6)
+	t := time.NewTimer(time.Duration(rand.Int64N(int64(ceiling))) + time.Millisecond)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// lookup asks the store which of usernames exist, once per command.
+func (s *Service) lookup(ctx context.Context, usernames []string) (chat.UserExists, error) {
+	if len(usernames) == 0 {
+		return func(string) bool { return false }, nil
+	}
+	found, err := s.store.ExistingUsers(ctx, usernames)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: look up users: %w", err)
+	}
+	return func(u string) bool { return found[u] }, nil
+}
+
+func anyone(string) bool { return true }
+
+// Create opens a room owned by actor with the named people as members.
+func (s *Service) Create(ctx context.Context, actor, name string, members []string) (*chat.Room, error) {
+	// Check everything but existence first, so a malformed request costs
+	// no lookups; the events carry the normalised member list.
+	draft, err := chat.CreateRoom("draft", actor, name, members, anyone, s.now())
+	if err != nil {
+		return nil, err
+	}
+	exists, err := s.lookup(ctx, draft[0].Data.(chat.RoomCreated).Members)
+	if err != nil {
+		return nil, err
+	}
+	for attempt := 1; ; attempt++ {
+		id := s.newID()
+		change, err := s.execute(ctx, command{roomID: id, actor: actor, allMembers: true,
+			decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
+				if r.Version != 0 {
+					return nil, store.ErrConcurrency // the id is taken: draw another
+				}
+				return chat.CreateRoom(id, actor, name, members, exists, now)
+			}})
+		if errors.Is(err, store.ErrConcurrency) && attempt < 3 {
+			continue
+		}
+		return change.Room, err
+	}
+}
+
+// Get returns the room for a member; anyone else gets room_not_found.
+func (s *Service) Get(ctx context.Context, actor, roomID string) (*chat.Room, error) {
+	r, err := s.load(ctx, roomID, actor, true)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.CheckMember(actor); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// CheckMember answers room_not_found unless actor is a member of the room:
+// what transports ask before telling a caller their request is malformed.
+func (s *Service) CheckMember(ctx context.Context, actor, roomID string) error {
+	r, err := s.load(ctx, roomID, actor, false)
+	if err != nil {
+		return err
+	}
+	_, err = r.CheckMember(actor)
+	return err
+}
+
+// List returns the rooms actor is in, newest activity first.
+func (s *Service) List(ctx context.Context, actor string) ([]store.RoomSummary, error) {
+	rooms, err := s.store.RoomsOf(ctx, actor)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: list for %s: %w", actor, err)
+	}
+	return rooms, nil
+}
+
+// Rename gives the room a new name.
+func (s *Service) Rename(ctx context.Context, actor, roomID, name string) (Change, error) {
+	return s.execute(ctx, command{roomID: roomID, actor: actor, allMembers: true,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) { return r.Rename(actor, name, now) }})
+}
+
+// AddMembers adds people, all or none; with admin set they become admins.
+func (s *Service) AddMembers(ctx context.Context, actor, roomID string, usernames []string, admin bool) (Change, error) {
+	var exists chat.UserExists
+	return s.execute(ctx, command{roomID: roomID, actor: actor, allMembers: true,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
+			if exists == nil {
+				// The contract's order: membership and the request's
+				// shape before anything is looked up.
+				if _, err := r.CheckMember(actor); err != nil {
+					return nil, err
+				}
+				names, err := chat.NormalizeMemberList(usernames)
+				if err != nil {
+					return nil, err
+				}
+				if exists, err = s.lookup(ctx, names); err != nil {
+					return nil, err
+				}
+			}
+			return r.AddMembers(actor, usernames, admin, exists, now)
+		}})
+}
+
+// RemoveMember takes member out of the room.
+func (s *Service) RemoveMember(ctx context.Context, actor, roomID, member string) (Change, error) {
+	return s.execute(ctx, command{roomID: roomID, actor: actor, allMembers: true,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) { return r.RemoveMember(actor, member, now) }})
+}
+
+// Delete closes the room for good.
+func (s *Service) Delete(ctx context.Context, actor, roomID string) (Change, error) {
+	return s.execute(ctx, command{roomID: roomID, actor: actor, allMembers: true,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) { return r.Delete(actor, now) }})
+}
+
+// Page asks for a page of a room's stream: the events just before Before,
+// or just after After, or (neither set) the newest.
+type Page struct {
+	Before *int64
+	After  *int64
+	Limit  int
+}
+
+// Events returns a page of the stream to a member.
+func (s *Service) Events(ctx context.Context, actor, roomID string, p Page) (store.Page, error) {
+	if err := s.CheckMember(ctx, actor, roomID); err != nil {
+		return store.Page{}, err
+	}
+	var page store.Page
+	var err error
+	switch {
+	case p.After != nil:
+		page, err = s.store.ReadForward(ctx, roomID, *p.After, p.Limit)
+	case p.Before == nil:
+		page, err = s.store.ReadBackward(ctx, roomID, 0, p.Limit)
+	case *p.Before <= 1:
+		// Nothing comes before the first event.
+	default:
+		page, err = s.store.ReadBackward(ctx, roomID, *p.Before, p.Limit)
+	}
+	if err != nil {
+		return store.Page{}, fmt.Errorf("rooms: read %s: %w", roomID, err)
+	}
+	return page, nil
+}
