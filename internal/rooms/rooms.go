@@ -290,3 +290,61 @@ func (s *Service) Events(ctx context.Context, actor, roomID string, p Page) (sto
 	}
 	return page, nil
 }
+
+// Join records that actor opened the room on a connection: user_joined is
+// appended and the connection's presence recorded in the same write.
+func (s *Service) Join(ctx context.Context, actor, roomID string, p store.Presence) (Change, error) {
+	return s.execute(ctx, command{roomID: roomID, actor: actor, join: &p,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) { return r.Join(actor, now) }})
+}
+
+// Leave records that actor left the room on a connection: user_left is
+// appended and the connection's presence removed in the same write.
+func (s *Service) Leave(ctx context.Context, actor, roomID string, p store.Presence) (Change, error) {
+	return s.execute(ctx, command{roomID: roomID, actor: actor, leave: &p,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) { return r.Leave(actor, now) }})
+}
+
+// Send posts a message. A repeated client_msg_id from the same sender
+// appends nothing and returns the original (Change.Duplicate).
+func (s *Service) Send(ctx context.Context, actor, roomID, clientMsgID, text string) (Change, error) {
+	messageID := s.newID()
+	return s.execute(ctx, command{roomID: roomID, actor: actor,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
+			return r.SendMessage(actor, messageID, clientMsgID, text, now)
+		}})
+}
+
+// HistoryLimit is the most events a history frame carries.
+const HistoryLimit = 100
+
+// History returns what a connection that joined with the event at joinSeq
+// missed: the events right after afterSeq when the client resumes, else
+// the newest ones; never joinSeq or later. HasMore says, for a resume,
+// that newer events remain to page forwards, and otherwise that older
+// events exist.
+func (s *Service) History(ctx context.Context, roomID string, joinSeq int64, afterSeq *int64) (store.Page, error) {
+	last := joinSeq - 1
+	if afterSeq == nil {
+		page, err := s.store.ReadBackward(ctx, roomID, joinSeq, HistoryLimit)
+		if err != nil {
+			return store.Page{}, fmt.Errorf("rooms: history of %s: %w", roomID, err)
+		}
+		return page, nil
+	}
+	if *afterSeq >= last {
+		return store.Page{}, nil
+	}
+	page, err := s.store.ReadForward(ctx, roomID, *afterSeq, HistoryLimit)
+	if err != nil {
+		return store.Page{}, fmt.Errorf("rooms: history of %s: %w", roomID, err)
+	}
+	// Events appended since the join arrive live; cut them off here.
+	n := 0
+	for n < len(page.Events) && page.Events[n].Seq <= last {
+		n++
+	}
+	page.Events = page.Events[:n]
+	page.HasMore = n > 0 && page.Events[n-1].Seq < last
+	return page, nil
+}

@@ -1,0 +1,14 @@
+// Command auth is the Lambda function behind the HTTP API's auth routes.
+package main
+
+import "github.com/chatroom/chat/internal/app"
+
+func main() {
+	app.Start(func(a *app.App) (any, error) {
+		h, err := a.AuthAPI()
+		if err != nil {
+			return nil, err
+		}
+		return h.Handle, nil
+	})
+}

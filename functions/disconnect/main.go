@@ -1,0 +1,8 @@
+// Command disconnect is the Lambda function behind the WebSocket API's $disconnect route.
+package main
+
+import "github.com/chatroom/chat/internal/app"
+
+func main() {
+	app.Start(func(a *app.App) (any, error) { return a.Sockets.Disconnect, nil })
+}

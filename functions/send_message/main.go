@@ -1,0 +1,8 @@
+// Command send_message is the Lambda function behind the WebSocket API's send_message route.
+package main
+
+import "github.com/chatroom/chat/internal/app"
+
+func main() {
+	app.Start(func(a *app.App) (any, error) { return a.Sockets.SendMessage, nil })
+}

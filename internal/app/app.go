@@ -1,0 +1,173 @@
+// Package app is the composition root: it builds the store, the push
+// client, the use cases and the handlers, once per process. NewCloud wires
+// them for Lambda from the environment (DynamoDB, the API Gateway
+// management API); NewLocal wires the same core around a store and a pusher
+// the caller already has (the local emulator, tests).
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/dynamolocal"
+	"github.com/chatroom/chat/internal/httpapi"
+	"github.com/chatroom/chat/internal/push"
+	"github.com/chatroom/chat/internal/rooms"
+	"github.com/chatroom/chat/internal/store"
+	"github.com/chatroom/chat/internal/store/dynamostore"
+	"github.com/chatroom/chat/internal/wsapi"
+)
+
+// Environment variables the functions read; template.yaml sets them.
+const (
+	EnvTableName          = "TABLE_NAME"
+	EnvManagementEndpoint = "WS_MANAGEMENT_ENDPOINT"
+	// EnvDynamoDBEndpoint points the store at DynamoDB Local instead of AWS.
+	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
+	EnvLogLevel         = "LOG_LEVEL"
+)
+
+// Config is what a function needs from its environment.
+type Config struct {
+	TableName          string
+	ManagementEndpoint string
+	DynamoDBEndpoint   string
+	LogLevel           slog.Level
+}
+
+// ConfigFromEnv reads the configuration and reports every problem at once.
+func ConfigFromEnv(getenv func(string) string) (Config, error) {
+	c := Config{
+		TableName:          getenv(EnvTableName),
+		ManagementEndpoint: getenv(EnvManagementEndpoint),
+		DynamoDBEndpoint:   getenv(EnvDynamoDBEndpoint),
+	}
+	var errs []error
+	if c.TableName == "" {
+		errs = append(errs, fmt.Errorf("%s is not set", EnvTableName))
+	}
+	if c.ManagementEndpoint == "" {
+		errs = append(errs, fmt.Errorf("%s is not set", EnvManagementEndpoint))
+	} else if !strings.HasPrefix(c.ManagementEndpoint, "https://") && !strings.HasPrefix(c.ManagementEndpoint, "http://") {
+		errs = append(errs, fmt.Errorf("%s must be an http(s) URL", EnvManagementEndpoint))
+	}
+	if lvl := getenv(EnvLogLevel); lvl != "" {
+		if err := c.LogLevel.UnmarshalText([]byte(lvl)); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", EnvLogLevel, err))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return Config{}, fmt.Errorf("app: configuration: %w", err)
+	}
+	return c, nil
+}
+
+// App holds everything a process serves with.
+type App struct {
+	Store    store.Store
+	Auth     *auth.Service
+	Rooms    *rooms.Service
+	Notifier *wsapi.Notifier
+	Sockets  *wsapi.Handlers
+	Logger   *slog.Logger
+}
+
+// NewCloud wires the app for Lambda: DynamoDB and the management API.
+func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) {
+	awsCfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("app: AWS configuration: %w", err)
+	}
+	var db *dynamodb.Client
+	if c.DynamoDBEndpoint != "" {
+		db = dynamolocal.NewClient(c.DynamoDBEndpoint)
+	} else {
+		db = dynamodb.NewFromConfig(awsCfg)
+	}
+	st, err := dynamostore.New(db, c.TableName, logger)
+	if err != nil {
+		return nil, err
+	}
+	if strings.HasPrefix(c.ManagementEndpoint, "http://") {
+		// A local endpoint (the emulator) checks no signature, and a
+		// developer's machine may have no AWS credentials at all.
+		awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+		if awsCfg.Region == "" {
+			awsCfg.Region = "us-east-1"
+		}
+	}
+	pusher, err := push.NewManagementAPI(push.NewClient(awsCfg, c.ManagementEndpoint), logger)
+	if err != nil {
+		return nil, err
+	}
+	return NewLocal(st, pusher, auth.DefaultConfig(), logger)
+}
+
+// NewLocal wires the app around a store and a pusher.
+func NewLocal(st store.Store, p push.Pusher, authCfg auth.Config, logger *slog.Logger) (*App, error) {
+	a, err := auth.NewService(st, authCfg, logger)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := rooms.NewService(st, logger, authCfg.Now, nil)
+	if err != nil {
+		return nil, err
+	}
+	n, err := wsapi.NewNotifier(st, p, logger)
+	if err != nil {
+		return nil, err
+	}
+	ws, err := wsapi.New(a, rs, st, p, logger, authCfg.Now)
+	if err != nil {
+		return nil, err
+	}
+	return &App{Store: st, Auth: a, Rooms: rs, Notifier: n, Sockets: ws, Logger: logger}, nil
+}
+
+// AuthAPI is the auth function's handler.
+func (a *App) AuthAPI() (*httpapi.Handler, error) { return httpapi.NewAuthAPI(a.Auth, a.Notifier, a.Logger) }
+
+// RoomsAPI is the rooms function's handler.
+func (a *App) RoomsAPI() (*httpapi.Handler, error) {
+	return httpapi.NewRoomsAPI(a.Auth, a.Rooms, a.Notifier, a.Logger)
+}
+
+// NewLogger is the functions' logger: JSON lines on stdout, which Lambda
+// sends to CloudWatch.
+func NewLogger(level slog.Level) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
+}
+
+// Start is a function's main: it wires the app from the environment, asks
+// handler for the function's handler, and serves Lambda invocations. A
+// configuration error ends the process with one log line saying what.
+func Start(handler func(a *App) (any, error)) {
+	ctx := context.Background()
+	c, err := ConfigFromEnv(os.Getenv)
+	logger := NewLogger(c.LogLevel)
+	if err != nil {
+		logger.Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	a, err := NewCloud(ctx, c, logger)
+	if err != nil {
+		logger.Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	h, err := handler(a)
+	if err != nil {
+		logger.Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h)
+}

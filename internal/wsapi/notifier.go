@@ -1,0 +1,106 @@
+package wsapi
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/push"
+	"github.com/chatroom/chat/internal/rooms"
+	"github.com/chatroom/chat/internal/store"
+)
+
+// Notifier carries changes made over the HTTP API to the sockets concerned:
+// room_updated to a room's connections after a rename or a membership
+// change, removed_from_room to a removed member's, room_deleted to all of a
+// deleted room's; and a logout closes the sockets opened with its token.
+type Notifier struct {
+	store  Store
+	push   push.Pusher
+	logger *slog.Logger
+}
+
+// NewNotifier returns the notifier.
+func NewNotifier(s Store, p push.Pusher, logger *slog.Logger) (*Notifier, error) {
+	if s == nil || p == nil || logger == nil {
+		return nil, errors.New("wsapi: the notifier needs a store, a pusher and a logger")
+	}
+	return &Notifier{store: s, push: p, logger: logger}, nil
+}
+
+// SessionEnded closes every socket opened with the session. API Gateway
+// then runs $disconnect for each, which announces the leaves.
+func (n *Notifier) SessionEnded(ctx context.Context, id auth.Identity) error {
+	conns, err := n.store.SessionConnections(ctx, id.TokenHash)
+	if err != nil {
+		return fmt.Errorf("wsapi: connections of session: %w", err)
+	}
+	var errs []error
+	for _, c := range conns {
+		err := n.push.Disconnect(ctx, c)
+		if errors.Is(err, push.ErrGone) {
+			err = n.store.DeleteConnection(ctx, c)
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// RoomChanged pushes one frame per change to the room's connections.
+func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
+	if len(c.Events) == 0 {
+		return nil
+	}
+	roomID := c.Room.ID
+	present, err := n.store.RoomConnections(ctx, roomID)
+	if err != nil {
+		return fmt.Errorf("wsapi: connections of room %s: %w", roomID, err)
+	}
+	if _, deleted := c.Events[len(c.Events)-1].Data.(chat.RoomDeleted); deleted {
+		return n.close(ctx, roomID, present, "room_deleted")
+	}
+	// Removed members' sockets stop receiving the room; the rest hear of
+	// the change.
+	var stay, removed []store.Presence
+	for _, p := range present {
+		if _, member := c.Room.Members[p.Username]; member {
+			stay = append(stay, p)
+		} else {
+			removed = append(removed, p)
+		}
+	}
+	err = n.close(ctx, roomID, removed, "removed_from_room")
+	last := c.Events[len(c.Events)-1]
+	frame := roomUpdatedFrame{Type: "room_updated", RoomID: roomID, Seq: last.Seq, Name: c.Room.Name, Members: c.Room.MemberList()}
+	n.deliver(ctx, stay, encode(frame))
+	return err
+}
+
+// close takes connections out of the room, then tells them why.
+func (n *Notifier) close(ctx context.Context, roomID string, present []store.Presence, why string) error {
+	if len(present) == 0 {
+		return nil
+	}
+	ids := make([]string, len(present))
+	for i, p := range present {
+		ids[i] = p.ConnectionID
+	}
+	if err := n.store.RemovePresence(ctx, roomID, ids...); err != nil {
+		return fmt.Errorf("wsapi: remove presence in %s: %w", roomID, err)
+	}
+	n.deliver(ctx, present, encode(roomFrame{Type: why, RoomID: roomID}))
+	return nil
+}
+
+func (n *Notifier) deliver(ctx context.Context, present []store.Presence, frame []byte) {
+	ids := make([]string, len(present))
+	for i, p := range present {
+		ids[i] = p.ConnectionID
+	}
+	forgetGone(ctx, n.store, n.logger, n.push.Post(ctx, ids, frame))
+}

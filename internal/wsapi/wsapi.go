@@ -1,0 +1,421 @@
+// Package wsapi is the WebSocket side of the wire contract: one handler per
+// API Gateway WebSocket route ($connect, $disconnect, join_room,
+// send_message, leave_room, $default), each taking the route's event,
+// appending to the room's stream through the rooms use cases, and then
+// pushing frames to the room's connections through the push port.
+//
+// Append before broadcast: a frame is only ever sent for an event that is
+// stored, so a client that resumes from the last seq it saw misses nothing
+// even when a push fails half way.
+package wsapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"slices"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/push"
+	"github.com/chatroom/chat/internal/rooms"
+	"github.com/chatroom/chat/internal/store"
+)
+
+// Store is what the socket handlers need of the store beside the rooms
+// use cases.
+type Store interface {
+	PutConnection(ctx context.Context, c store.Connection) error
+	Connection(ctx context.Context, connectionID string) (store.Connection, error)
+	DeleteConnection(ctx context.Context, connectionID string) error
+	ConnectionRooms(ctx context.Context, connectionID string) ([]string, error)
+	RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error)
+	RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error
+	SessionConnections(ctx context.Context, tokenHash string) ([]string, error)
+}
+
+// ConnectionTTL is how long connection and presence items outlive a
+// connection that never ran $disconnect: API Gateway ends every connection
+// within two hours.
+const ConnectionTTL = 2*time.Hour + 10*time.Minute
+
+// Handlers serve the WebSocket routes.
+type Handlers struct {
+	auth   *auth.Service
+	rooms  *rooms.Service
+	store  Store
+	push   push.Pusher
+	logger *slog.Logger
+	now    func() time.Time
+}
+
+// New returns the handlers. now may be nil for the system clock.
+func New(a *auth.Service, rs *rooms.Service, s Store, p push.Pusher, logger *slog.Logger, now func() time.Time) (*Handlers, error) {
+	if a == nil || rs == nil || s == nil || p == nil || logger == nil {
+		return nil, errors.New("wsapi: auth, rooms, store, pusher and logger are all required")
+	}
+	if now == nil {
+		now = time.Now
+	}
+	return &Handlers{auth: a, rooms: rs, store: s, push: p, logger: logger, now: now}, nil
+}
+
+// Event and Response are the Lambda types of a WebSocket route.
+type (
+	Event    = events.APIGatewayWebsocketProxyRequest
+	Response = events.APIGatewayProxyResponse
+)
+
+var ok = Response{StatusCode: http.StatusOK}
+
+// Connect authenticates the token query parameter and records the
+// connection. Any answer but 2xx makes API Gateway refuse the handshake.
+func (h *Handlers) Connect(ctx context.Context, ev Event) (resp Response, _ error) {
+	defer h.recover(ctx, &ev, &resp)
+	id, err := h.auth.Authenticate(ctx, ev.QueryStringParameters["token"])
+	if errors.Is(err, auth.ErrUnauthenticated) {
+		return Response{StatusCode: http.StatusUnauthorized}, nil
+	}
+	if err != nil {
+		return h.failed(ctx, &ev, err), nil
+	}
+	now := h.now().UTC()
+	c := store.Connection{ID: ev.RequestContext.ConnectionID, Username: id.Username, SessionHash: id.TokenHash, ConnectedAt: now, ExpiresAt: now.Add(ConnectionTTL)}
+	if err := h.store.PutConnection(ctx, c); err != nil {
+		return h.failed(ctx, &ev, err), nil
+	}
+	return ok, nil
+}
+
+// Disconnect leaves every room the connection joined, announcing it to
+// the others, then forgets the connection.
+func (h *Handlers) Disconnect(ctx context.Context, ev Event) (resp Response, _ error) {
+	defer h.recover(ctx, &ev, &resp)
+	connID := ev.RequestContext.ConnectionID
+	c, err := h.store.Connection(ctx, connID)
+	if errors.Is(err, store.ErrNotFound) {
+		return ok, nil // never recorded, or already cleaned up
+	}
+	if err != nil {
+		return h.failed(ctx, &ev, err), nil
+	}
+	joined, err := h.store.ConnectionRooms(ctx, connID)
+	if err != nil {
+		return h.failed(ctx, &ev, err), nil
+	}
+	var errs []error
+	for _, roomID := range joined {
+		if err := h.leave(ctx, c, roomID, false); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := h.store.DeleteConnection(ctx, connID); err != nil {
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return h.failed(ctx, &ev, err), nil
+	}
+	return ok, nil
+}
+
+// request is a client frame, its fields kept raw so a wrongly typed one
+// can be told from a missing one.
+type request struct {
+	action string
+	fields map[string]json.RawMessage
+}
+
+// parse reads a frame. A frame that is not one JSON object is
+// invalid_json; one whose action is missing or not a string has action "".
+func parse(body string) (*request, error) {
+	var fields map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
+	if err := dec.Decode(&fields); err != nil || dec.More() || fields == nil {
+		return nil, errors.New("not a JSON object")
+	}
+	r := &request{fields: fields}
+	_ = json.Unmarshal(fields["action"], &r.action)
+	return r, nil
+}
+
+// str reads a required, non-empty string field.
+func (r *request) str(name string) (string, bool) {
+	var s string
+	if err := json.Unmarshal(r.fields[name], &s); err != nil || s == "" {
+		return "", false
+	}
+	return s, true
+}
+
+// optionalSeq reads an optional non-negative integer field.
+func (r *request) optionalSeq(name string) (*int64, bool) {
+	raw, present := r.fields[name]
+	if !present || string(raw) == "null" {
+		return nil, true
+	}
+	var n int64
+	if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
+		return nil, false
+	}
+	return &n, true
+}
+
+func invalid(msg string) error { return &chat.Error{Code: chat.CodeInvalidMessage, Message: msg} }
+
+var (
+	errNotJoined     = &chat.Error{Code: codeNotJoined, Message: "join the room on this connection first"}
+	errUnknownAction = &chat.Error{Code: codeUnknownAction, Message: "unknown action"}
+	errInvalidJSON   = &chat.Error{Code: codeInvalidJSON, Message: "a frame must be one JSON object"}
+)
+
+// route runs an action handler: it parses the frame, finds who is on the
+// connection, and turns a refused request into an error frame to the
+// caller alone.
+func (h *Handlers) route(ctx context.Context, ev *Event, want string, handle func(ctx context.Context, c store.Connection, r *request) error) (resp Response, _ error) {
+	defer h.recover(ctx, ev, &resp)
+	connID := ev.RequestContext.ConnectionID
+	r, err := parse(ev.Body)
+	if err != nil {
+		return h.refuse(ctx, ev, connID, nil, errInvalidJSON), nil
+	}
+	if want != "" && r.action != want || want == "" && r.action != "typing" {
+		return h.refuse(ctx, ev, connID, r, errUnknownAction), nil
+	}
+	c, err := h.store.Connection(ctx, connID)
+	if err != nil {
+		return h.refuse(ctx, ev, connID, r, fmt.Errorf("wsapi: connection %s: %w", connID, err)), nil
+	}
+	if err := handle(ctx, c, r); err != nil {
+		return h.refuse(ctx, ev, connID, r, err), nil
+	}
+	return ok, nil
+}
+
+// refuse sends the caller an error frame. A rule of the contract goes out
+// with its code; anything else is logged and goes out as internal.
+func (h *Handlers) refuse(ctx context.Context, ev *Event, connID string, r *request, err error) Response {
+	f := errorFrame{Type: "error"}
+	var ce *chat.Error
+	if errors.As(err, &ce) {
+		f.Code, f.Message = string(ce.Code), ce.Message
+	} else {
+		h.logFailure(ctx, ev, err)
+		f.Code, f.Message = string(codeInternal), "something went wrong on our side; try again"
+	}
+	if r != nil {
+		f.Action = r.action
+		f.RoomID, _ = r.str("room_id")
+		f.ClientMsgID, _ = r.str("client_msg_id")
+	}
+	h.send(ctx, []string{connID}, encode(f))
+	return ok
+}
+
+// JoinRoom joins the connection to a room: user_joined is appended with the
+// presence, the caller alone gets the history it missed, then everyone in
+// the room, the caller included, gets the announcement.
+func (h *Handlers) JoinRoom(ctx context.Context, ev Event) (Response, error) {
+	return h.route(ctx, &ev, "join_room", func(ctx context.Context, c store.Connection, r *request) error {
+		roomID, okID := r.str("room_id")
+		after, okSeq := r.optionalSeq("after_seq")
+		if !okID || !okSeq {
+			return invalid("join_room needs room_id and, optionally, after_seq as a non-negative integer")
+		}
+		change, err := h.rooms.Join(ctx, c.Username, roomID, store.Presence{ConnectionID: c.ID, Username: c.Username, ExpiresAt: h.now().Add(ConnectionTTL)})
+		if err != nil {
+			return err
+		}
+		joined := change.Events[0]
+		page, err := h.rooms.History(ctx, roomID, joined.Seq, after)
+		if err != nil {
+			return err
+		}
+		present, err := h.store.RoomConnections(ctx, roomID)
+		if err != nil {
+			return err
+		}
+		history := historyFrame{Type: "history", RoomID: roomID, Events: page.Events, HasMore: page.HasMore, LastSeq: joined.Seq - 1, Online: online(present)}
+		if history.Events == nil {
+			history.Events = []chat.Event{}
+		}
+		h.send(ctx, []string{c.ID}, encode(history))
+		h.deliver(ctx, roomID, present, eventFrame(joined), nil)
+		return nil
+	})
+}
+
+func online(present []store.Presence) []string {
+	var names []string
+	for _, p := range present {
+		names = append(names, p.Username)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}
+
+// joined reports whether the connection has joined the room.
+func (h *Handlers) joined(ctx context.Context, c store.Connection, roomID string) error {
+	rooms, err := h.store.ConnectionRooms(ctx, c.ID)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(rooms, roomID) {
+		return errNotJoined
+	}
+	return nil
+}
+
+// SendMessage appends a message and pushes it to everyone in the room, the
+// sender included. A repeated client_msg_id gets the original back, to
+// this connection alone.
+func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) {
+	return h.route(ctx, &ev, "send_message", func(ctx context.Context, c store.Connection, r *request) error {
+		roomID, okID := r.str("room_id")
+		cmid, okCmid := r.str("client_msg_id")
+		text, okText := r.str("text")
+		if !okID || !okCmid || !okText {
+			return invalid("send_message needs room_id, client_msg_id and text as non-empty strings")
+		}
+		if err := chat.ValidateClientMsgID(cmid); err != nil {
+			return err
+		}
+		if _, err := chat.NormalizeMessageText(text); err != nil {
+			return err
+		}
+		if err := h.joined(ctx, c, roomID); err != nil {
+			return err
+		}
+		change, err := h.rooms.Send(ctx, c.Username, roomID, cmid, text)
+		if err != nil {
+			return err
+		}
+		if change.Duplicate {
+			h.send(ctx, []string{c.ID}, encode(eventFrame(change.Events[0])))
+			return nil
+		}
+		h.broadcast(ctx, roomID, eventFrame(change.Events[0]), nil)
+		return nil
+	})
+}
+
+// LeaveRoom takes the connection out of a room and tells everyone in it,
+// the leaver included.
+func (h *Handlers) LeaveRoom(ctx context.Context, ev Event) (Response, error) {
+	return h.route(ctx, &ev, "leave_room", func(ctx context.Context, c store.Connection, r *request) error {
+		roomID, okID := r.str("room_id")
+		if !okID {
+			return invalid("leave_room needs room_id")
+		}
+		if err := h.joined(ctx, c, roomID); err != nil {
+			return err
+		}
+		return h.leave(ctx, c, roomID, true)
+	})
+}
+
+// leave appends user_left with the presence removal and announces it; the
+// leaver's connection hears it too when it is still open.
+func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string, tellLeaver bool) error {
+	p := store.Presence{ConnectionID: c.ID, Username: c.Username}
+	change, err := h.rooms.Leave(ctx, c.Username, roomID, p)
+	if errors.Is(err, chat.ErrRoomNotFound) {
+		// No longer a member (removed, or the room deleted): nothing to
+		// announce, just forget the presence.
+		return h.store.RemovePresence(ctx, roomID, c.ID)
+	}
+	if err != nil {
+		return err
+	}
+	var extra []string
+	if tellLeaver {
+		extra = []string{c.ID}
+	}
+	h.broadcast(ctx, roomID, eventFrame(change.Events[0]), extra)
+	return nil
+}
+
+// Default answers frames no route took: typing, which is not stored, and
+// anything else, which is unknown_action (or invalid_json).
+func (h *Handlers) Default(ctx context.Context, ev Event) (Response, error) {
+	return h.route(ctx, &ev, "", func(ctx context.Context, c store.Connection, r *request) error {
+		roomID, okID := r.str("room_id")
+		if !okID {
+			return invalid("typing needs room_id")
+		}
+		if err := h.joined(ctx, c, roomID); err != nil {
+			return err
+		}
+		present, err := h.store.RoomConnections(ctx, roomID)
+		if err != nil {
+			return err
+		}
+		others := slices.DeleteFunc(present, func(p store.Presence) bool { return p.ConnectionID == c.ID })
+		h.deliver(ctx, roomID, others, typingFrame{Type: "typing", RoomID: roomID, Username: c.Username}, nil)
+		return nil
+	})
+}
+
+// broadcast sends a frame to every connection joined to the room, plus
+// extra ones: one Query on the room's partition, one encoding.
+func (h *Handlers) broadcast(ctx context.Context, roomID string, frame any, extra []string) {
+	present, err := h.store.RoomConnections(ctx, roomID)
+	if err != nil {
+		// The event is stored; clients that resume will get it.
+		h.logger.ErrorContext(ctx, "broadcast: list connections", "room_id", roomID, "error", err.Error())
+		return
+	}
+	h.deliver(ctx, roomID, present, frame, extra)
+}
+
+func (h *Handlers) deliver(ctx context.Context, roomID string, present []store.Presence, frame any, extra []string) {
+	ids := make([]string, 0, len(present)+len(extra))
+	for _, p := range present {
+		ids = append(ids, p.ConnectionID)
+	}
+	for _, id := range extra {
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	h.send(ctx, ids, encode(frame))
+}
+
+// send posts a frame and forgets the connections that are gone.
+func (h *Handlers) send(ctx context.Context, ids []string, frame []byte) {
+	forgetGone(ctx, h.store, h.logger, h.push.Post(ctx, ids, frame))
+}
+
+func forgetGone(ctx context.Context, s Store, logger *slog.Logger, res push.Result) {
+	for _, id := range res.Gone {
+		if err := s.DeleteConnection(ctx, id); err != nil {
+			logger.WarnContext(ctx, "gone connection not removed", "connection_id", id, "error", err.Error())
+		}
+	}
+}
+
+func (h *Handlers) failed(ctx context.Context, ev *Event, err error) Response {
+	h.logFailure(ctx, ev, err)
+	return Response{StatusCode: http.StatusInternalServerError}
+}
+
+func (h *Handlers) logFailure(ctx context.Context, ev *Event, err error) {
+	h.logger.ErrorContext(ctx, "request failed",
+		"request_id", ev.RequestContext.RequestID,
+		"route", ev.RequestContext.RouteKey,
+		"connection_id", ev.RequestContext.ConnectionID,
+		"error", err.Error())
+}
+
+func (h *Handlers) recover(ctx context.Context, ev *Event, resp *Response) {
+	if p := recover(); p != nil {
+		*resp = h.failed(ctx, ev, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+	}
+}
