@@ -135,7 +135,9 @@ func NewLocal(st store.Store, p push.Pusher, authCfg auth.Config, logger *slog.L
 }
 
 // AuthAPI is the auth function's handler.
-func (a *App) AuthAPI() (*httpapi.Handler, error) { return httpapi.NewAuthAPI(a.Auth, a.Notifier, a.Logger) }
+func (a *App) AuthAPI() (*httpapi.Handler, error) {
+	return httpapi.NewAuthAPI(a.Auth, a.Notifier, a.Logger)
+}
 
 // RoomsAPI is the rooms function's handler.
 func (a *App) RoomsAPI() (*httpapi.Handler, error) {
