@@ -38,6 +38,22 @@ staticcheck: ## staticcheck (honnef.co/go/tools).
 bench: ## Benchmarks of the event stores (append, read) on bbolt and DynamoDB Local.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/...
 
+# ---- Lambda builds. SAM's makefile build method runs `make build-<LogicalId>`
+# with ARTIFACTS_DIR set; each writes a static linux/arm64 `bootstrap`.
+LAMBDA_GOFLAGS := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
+LAMBDA_BUILD    = $(LAMBDA_GOFLAGS) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
+
+.PHONY: build-AuthFunction build-RoomsFunction build-ConnectFunction build-DisconnectFunction \
+        build-JoinRoomFunction build-SendMessageFunction build-LeaveRoomFunction build-DefaultFunction
+build-AuthFunction:        ; $(LAMBDA_BUILD) ./functions/auth
+build-RoomsFunction:       ; $(LAMBDA_BUILD) ./functions/rooms
+build-ConnectFunction:     ; $(LAMBDA_BUILD) ./functions/connect
+build-DisconnectFunction:  ; $(LAMBDA_BUILD) ./functions/disconnect
+build-JoinRoomFunction:    ; $(LAMBDA_BUILD) ./functions/join_room
+build-SendMessageFunction: ; $(LAMBDA_BUILD) ./functions/send_message
+build-LeaveRoomFunction:   ; $(LAMBDA_BUILD) ./functions/leave_room
+build-DefaultFunction:     ; $(LAMBDA_BUILD) ./functions/default
+
 .PHONY: rebuild-verify
 rebuild-verify: ## Replay every stream of the embedded store and report projections that differ.
 	$(GO) run ./infra/rebuild -data $(DATA_DIR) -verify
