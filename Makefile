@@ -14,10 +14,12 @@ help: ## List the targets.
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 .PHONY: run
-run: ## Run the chat on http://localhost:3000 (embedded store under .data/).
-	@echo "make run: the local API Gateway emulator that serves the chat is not built yet." >&2
-	@echo "Until it lands, 'make test' exercises the domain and both event stores." >&2
-	@exit 1
+run: ## Run the chat on http://localhost:3000 (embedded store under .data/; PORT=... to change).
+	$(GO) run ./infra/emulator -data $(DATA_DIR)
+
+.PHONY: run-dynamodb
+run-dynamodb: ## Run the chat against DynamoDB Local (needs Java 17 and npm; fetched once).
+	$(GO) run ./infra/emulator -store dynamodb
 
 .PHONY: test
 test: vet staticcheck ## Vet, lint and run every test under the race detector (DynamoDB Local included).

@@ -3,12 +3,4 @@ package main
 
 import "github.com/chatroom/chat/internal/app"
 
-func main() {
-	app.Start(func(a *app.App) (any, error) {
-		h, err := a.AuthAPI()
-		if err != nil {
-			return nil, err
-		}
-		return h.Handle, nil
-	})
-}
+func main() { app.Start("auth") }

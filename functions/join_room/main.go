@@ -3,6 +3,4 @@ package main
 
 import "github.com/chatroom/chat/internal/app"
 
-func main() {
-	app.Start(func(a *app.App) (any, error) { return a.Sockets.JoinRoom, nil })
-}
+func main() { app.Start("join_room") }

@@ -150,13 +150,38 @@ func NewLogger(level slog.Level) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(os.Stdout, &slog.HandlerOptions{Level: level}))
 }
 
-// Start is a function's main: it wires the app from the environment, asks
-// handler for the function's handler, and serves Lambda invocations. A
+// Functions names every Lambda function of the stack by its directory
+// under functions/, with the handler it serves. The functions' main.go
+// and the local emulator both take their handlers from here, so the two
+// cannot drift apart.
+func (a *App) Functions() (map[string]any, error) {
+	authAPI, err := a.AuthAPI()
+	if err != nil {
+		return nil, err
+	}
+	roomsAPI, err := a.RoomsAPI()
+	if err != nil {
+		return nil, err
+	}
+	return map[string]any{
+		"auth":         authAPI.Handle,
+		"rooms":        roomsAPI.Handle,
+		"connect":      a.Sockets.Connect,
+		"disconnect":   a.Sockets.Disconnect,
+		"join_room":    a.Sockets.JoinRoom,
+		"send_message": a.Sockets.SendMessage,
+		"leave_room":   a.Sockets.LeaveRoom,
+		"default":      a.Sockets.Default,
+	}, nil
+}
+
+// Start is a function's main: it wires the app from the environment and
+// serves Lambda invocations with the named function's handler. A
 // configuration error ends the process with one log line saying what.
-func Start(handler func(a *App) (any, error)) {
+func Start(function string) {
 	ctx := context.Background()
 	c, err := ConfigFromEnv(os.Getenv)
-	logger := NewLogger(c.LogLevel)
+	logger := NewLogger(c.LogLevel).With("function", function)
 	if err != nil {
 		logger.Error("cannot start", "error", err.Error())
 		os.Exit(1)
@@ -166,9 +191,14 @@ func Start(handler func(a *App) (any, error)) {
 		logger.Error("cannot start", "error", err.Error())
 		os.Exit(1)
 	}
-	h, err := handler(a)
+	handlers, err := a.Functions()
 	if err != nil {
 		logger.Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	h, ok := handlers[function]
+	if !ok {
+		logger.Error("cannot start: no such function")
 		os.Exit(1)
 	}
 	lambda.Start(h)

@@ -14,6 +14,7 @@ import (
 
 // Template is a parsed template.
 type Template struct {
+	Globals    map[string]any
 	Parameters map[string]any
 	Resources  map[string]Resource
 	Outputs    map[string]any
@@ -42,8 +43,9 @@ func Load(path string) (*Template, error) {
 	return Parse(raw)
 }
 
-// Parse parses a template.
-func Parse(raw []byte) (*Template, error) {
+// ParseDocument parses a template into plain values: mappings, lists,
+// scalars and Tagged.
+func ParseDocument(raw []byte) (map[string]any, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(raw, &doc); err != nil {
 		return nil, fmt.Errorf("samtemplate: %w", err)
@@ -59,7 +61,17 @@ func Parse(raw []byte) (*Template, error) {
 	if !ok {
 		return nil, fmt.Errorf("samtemplate: the template is not a mapping")
 	}
+	return top, nil
+}
+
+// Parse parses a template.
+func Parse(raw []byte) (*Template, error) {
+	top, err := ParseDocument(raw)
+	if err != nil {
+		return nil, err
+	}
 	t := &Template{Resources: map[string]Resource{}}
+	t.Globals, _ = top["Globals"].(map[string]any)
 	t.Parameters, _ = top["Parameters"].(map[string]any)
 	t.Outputs, _ = top["Outputs"].(map[string]any)
 	resources, _ := top["Resources"].(map[string]any)

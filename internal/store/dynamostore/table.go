@@ -1,6 +1,11 @@
 package dynamostore
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
@@ -58,4 +63,48 @@ func TimeToLive(name string) *dynamodb.UpdateTimeToLiveInput {
 			Enabled:       aws.Bool(true),
 		},
 	}
+}
+
+// TableAdmin is the part of the DynamoDB client that creates tables.
+type TableAdmin interface {
+	CreateTable(ctx context.Context, in *dynamodb.CreateTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.CreateTableOutput, error)
+	DescribeTable(ctx context.Context, in *dynamodb.DescribeTableInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTableOutput, error)
+	UpdateTimeToLive(ctx context.Context, in *dynamodb.UpdateTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateTimeToLiveOutput, error)
+	DescribeTimeToLive(ctx context.Context, in *dynamodb.DescribeTimeToLiveInput, opts ...func(*dynamodb.Options)) (*dynamodb.DescribeTimeToLiveOutput, error)
+}
+
+// EnsureTable creates the chat table when it does not exist yet, waits
+// until it is active and turns on its TTL: for DynamoDB Local, where no
+// stack creates it. In AWS the template does.
+func EnsureTable(ctx context.Context, db TableAdmin, name string) error {
+	_, err := db.CreateTable(ctx, TableDefinition(name))
+	var inUse *types.ResourceInUseException
+	if err != nil && !errors.As(err, &inUse) {
+		return fmt.Errorf("dynamostore: create table %s: %w", name, err)
+	}
+	for {
+		out, err := db.DescribeTable(ctx, &dynamodb.DescribeTableInput{TableName: aws.String(name)})
+		if err != nil {
+			return fmt.Errorf("dynamostore: describe table %s: %w", name, err)
+		}
+		if out.Table.TableStatus == types.TableStatusActive {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	ttl, err := db.DescribeTimeToLive(ctx, &dynamodb.DescribeTimeToLiveInput{TableName: aws.String(name)})
+	if err != nil {
+		return fmt.Errorf("dynamostore: describe TTL of %s: %w", name, err)
+	}
+	if d := ttl.TimeToLiveDescription; d != nil && (d.TimeToLiveStatus == types.TimeToLiveStatusEnabled || d.TimeToLiveStatus == types.TimeToLiveStatusEnabling) {
+		return nil
+	}
+	if _, err := db.UpdateTimeToLive(ctx, TimeToLive(name)); err != nil {
+		return fmt.Errorf("dynamostore: turn on TTL for %s: %w", name, err)
+	}
+	return nil
 }

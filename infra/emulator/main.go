@@ -1,0 +1,82 @@
+// Command emulator runs the whole chat locally: the API Gateway stand-in
+// driven by template.yaml, the functions' handlers, and the store.
+//
+//	go run ./infra/emulator                      # http://localhost:3000, bbolt under .data/
+//	go run ./infra/emulator -store dynamodb      # starts DynamoDB Local (Java 17)
+//	go run ./infra/emulator -lambda-endpoint http://127.0.0.1:3001   # behind `sam local start-lambda`
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/chatroom/chat/internal/emulator"
+)
+
+func main() {
+	var o emulator.Options
+	port := flag.Int("port", envInt("PORT", 3000), "port to listen on (env PORT)")
+	host := flag.String("host", "localhost", "interface to listen on")
+	flag.StringVar(&o.DataDir, "data", envOr("DATA_DIR", ".data"), "directory of the embedded store (env DATA_DIR)")
+	flag.StringVar(&o.Store, "store", envOr("STORE", "bolt"), "bolt or dynamodb (env STORE)")
+	flag.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "a running DynamoDB Local to use instead of starting one")
+	flag.StringVar(&o.Table, "table", "chat", "DynamoDB table name")
+	flag.StringVar(&o.LambdaEndpoint, "lambda-endpoint", "", "invoke the functions through the Lambda API there (sam local start-lambda) instead of in-process")
+	flag.BoolVar(&o.DirectPush, "direct-push", false, "write frames straight to sockets instead of through the management API")
+	flag.BoolVar(&o.Verbose, "v", false, "log every event and answer")
+	root := flag.String("root", ".", "project directory holding template.yaml, Makefile and web/")
+	flag.Parse()
+	o.Root = *root
+	o.Addr = fmt.Sprintf("%s:%d", *host, *port)
+	o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	e, err := emulator.Start(ctx, o)
+	if err != nil {
+		o.Logger.Error("cannot start", "error", err.Error())
+		os.Exit(1)
+	}
+	fmt.Fprintf(os.Stderr, "\n  Chat is running at http://localhost:%d  (Ctrl-C to stop)\n\n", *port)
+	select {
+	case <-ctx.Done():
+	case err := <-wait(e):
+		if err != nil {
+			o.Logger.Error("server stopped", "error", err.Error())
+			os.Exit(1)
+		}
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.Shutdown(shutdown); err != nil {
+		o.Logger.Error("shutdown", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+func wait(e *emulator.Emulator) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- e.Wait() }()
+	return ch
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
+
+func envInt(k string, def int) int {
+	var n int
+	if _, err := fmt.Sscan(os.Getenv(k), &n); err == nil {
+		return n
+	}
+	return def
+}

@@ -1,0 +1,247 @@
+// Package emulator runs the whole chat on one machine: the store (the
+// embedded bbolt file, or DynamoDB Local), the functions' handlers wired
+// exactly as in Lambda, and the API Gateway stand-in in front of them,
+// driven by template.yaml. `make run` is this.
+package emulator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+
+	"github.com/chatroom/chat/internal/app"
+	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/dynamolocal"
+	"github.com/chatroom/chat/internal/gateway"
+	"github.com/chatroom/chat/internal/push"
+	"github.com/chatroom/chat/internal/store"
+	"github.com/chatroom/chat/internal/store/boltstore"
+	"github.com/chatroom/chat/internal/store/dynamostore"
+)
+
+// Options configure a run.
+type Options struct {
+	// Addr to listen on, e.g. "localhost:3000" or "127.0.0.1:0".
+	Addr string
+	// Root is the project directory: template.yaml, Makefile, web/.
+	Root string
+	// DataDir holds the embedded store's file.
+	DataDir string
+	// Store is "bolt" (default) or "dynamodb".
+	Store string
+	// DynamoDBEndpoint uses a running DynamoDB Local instead of starting
+	// one (Store "dynamodb").
+	DynamoDBEndpoint string
+	// Table is the DynamoDB table (created if missing).
+	Table string
+	// LambdaEndpoint invokes the functions through the Lambda Invoke API
+	// there (`sam local start-lambda`) instead of in this process.
+	LambdaEndpoint string
+	// DirectPush writes frames straight to the sockets instead of through
+	// the management API (a fast mode for benchmarks).
+	DirectPush bool
+	Verbose    bool
+	Logger     *slog.Logger
+	// Auth overrides the auth configuration (tests use cheap hashing).
+	Auth *auth.Config
+	// IdleTimeout and MaxConnectionTime override API Gateway's limits.
+	IdleTimeout, MaxConnectionTime time.Duration
+}
+
+// Emulator is a running chat.
+type Emulator struct {
+	// URL is the base address, e.g. http://127.0.0.1:3000.
+	URL     string
+	Gateway *gateway.Gateway
+	Store   store.Store
+	server  *http.Server
+	done    chan error
+	closers []func() error
+	once    sync.Once
+}
+
+// Start brings the chat up and returns once it is serving.
+func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Emulator{done: make(chan error, 1)}
+	defer func() {
+		if err != nil {
+			e.closeAll()
+		}
+	}()
+	ln, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("emulator: listen on %s: %w", o.Addr, err)
+	}
+	e.closers = append(e.closers, func() error { return ignoreClosed(ln.Close()) })
+	e.URL = "http://" + ln.Addr().String()
+
+	st, tableName, err := e.openStore(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	e.Store = st
+	routes, err := gateway.LoadRoutes(filepath.Join(o.Root, "template.yaml"), filepath.Join(o.Root, "Makefile"), gateway.Resolve{
+		"ChatTable": tableName, "WebSocketApi": "local", "StageName": "local",
+		"AWS::Region": "us-east-1", "AWS::AccountId": "000000000000", "AWS::Partition": "aws", "AWS::StackName": "chat",
+	})
+	if err != nil {
+		return nil, fmt.Errorf("emulator: template.yaml: %w", err)
+	}
+	// Every function must be able to start with the environment the
+	// template gives it, pointed here instead of at AWS.
+	for _, fn := range routes.Functions {
+		fn.Env[app.EnvManagementEndpoint] = e.URL
+		if _, err := app.ConfigFromEnv(func(k string) string { return fn.Env[k] }); err != nil {
+			return nil, fmt.Errorf("emulator: function %s: %w", fn.LogicalID, err)
+		}
+	}
+
+	// The pusher must exist before the gateway, and the direct one needs
+	// the gateway: a small indirection breaks the cycle.
+	var pusher push.Pusher
+	lazy := &lazyPusher{}
+	if o.DirectPush {
+		pusher = lazy
+	} else {
+		client := push.NewClient(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}, e.URL)
+		if pusher, err = push.NewManagementAPI(client, o.Logger); err != nil {
+			return nil, err
+		}
+	}
+	authCfg := auth.DefaultConfig()
+	if o.Auth != nil {
+		authCfg = *o.Auth
+	}
+	a, err := app.NewLocal(st, pusher, authCfg, o.Logger)
+	if err != nil {
+		return nil, err
+	}
+	handlers, err := a.Functions()
+	if err != nil {
+		return nil, err
+	}
+	if err := routes.Check(handlers); err != nil {
+		return nil, fmt.Errorf("emulator: template.yaml and the handlers disagree: %w", err)
+	}
+	var invoker gateway.Invoker = gateway.NewInProcess(handlers)
+	if o.LambdaEndpoint != "" {
+		client := awslambda.New(awslambda.Options{
+			Region: "us-east-1", BaseEndpoint: aws.String(o.LambdaEndpoint),
+			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+		})
+		invoker = gateway.NewRemote(client)
+	}
+	gw, err := gateway.New(gateway.Config{
+		Routes: routes, Invoker: invoker, WebDir: filepath.Join(o.Root, "web"), Stage: "local",
+		Logger: o.Logger, Verbose: o.Verbose, IdleTimeout: o.IdleTimeout, MaxConnectionTime: o.MaxConnectionTime,
+	})
+	if err != nil {
+		return nil, err
+	}
+	lazy.target = gateway.Direct{Gateway: gw}
+	e.Gateway = gw
+	e.server = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() { e.done <- e.server.Serve(ln) }()
+	o.Logger.Info("chat is running", "url", e.URL, "store", storeName(o), "functions", len(routes.Functions),
+		"http_routes", len(routes.HTTP), "websocket_routes", len(routes.WebSocket))
+	return e, nil
+}
+
+func storeName(o Options) string {
+	if o.Store == "" {
+		return "bolt"
+	}
+	return o.Store
+}
+
+func (e *Emulator) openStore(ctx context.Context, o Options) (store.Store, string, error) {
+	switch storeName(o) {
+	case "bolt":
+		st, err := boltstore.Open(filepath.Join(o.DataDir, boltstore.DefaultFile))
+		if err != nil {
+			return nil, "", err
+		}
+		e.closers = append(e.closers, st.Close)
+		return st, "chat", nil
+	case "dynamodb":
+		endpoint := o.DynamoDBEndpoint
+		if endpoint == "" {
+			dir, err := dynamolocal.Fetch(ctx, o.Logger)
+			if err != nil {
+				return nil, "", err
+			}
+			srv, err := dynamolocal.Start(ctx, dir, o.Logger)
+			if err != nil {
+				return nil, "", err
+			}
+			e.closers = append(e.closers, srv.Stop)
+			endpoint = srv.Endpoint
+		}
+		table := o.Table
+		if table == "" {
+			table = "chat"
+		}
+		client := dynamolocal.NewClient(endpoint)
+		if err := dynamostore.EnsureTable(ctx, client, table); err != nil {
+			return nil, "", err
+		}
+		st, err := dynamostore.New(client, table, o.Logger)
+		return st, table, err
+	}
+	return nil, "", fmt.Errorf("emulator: unknown store %q: use bolt or dynamodb", o.Store)
+}
+
+// lazyPusher forwards to a pusher set after construction.
+type lazyPusher struct{ target push.Pusher }
+
+func (l *lazyPusher) Post(ctx context.Context, ids []string, frame []byte) push.Result {
+	return l.target.Post(ctx, ids, frame)
+}
+
+func (l *lazyPusher) Disconnect(ctx context.Context, id string) error {
+	return l.target.Disconnect(ctx, id)
+}
+
+// Wait blocks until the server stops.
+func (e *Emulator) Wait() error { return ignoreClosed(<-e.done) }
+
+// Shutdown closes every socket (each gets its $disconnect), stops serving,
+// and closes the store, so nothing acknowledged is lost.
+func (e *Emulator) Shutdown(ctx context.Context) error {
+	var errs []error
+	e.once.Do(func() {
+		errs = append(errs, e.Gateway.Shutdown(ctx))
+		errs = append(errs, e.server.Shutdown(ctx))
+		errs = append(errs, e.closeAll())
+	})
+	return errors.Join(errs...)
+}
+
+func (e *Emulator) closeAll() error {
+	var errs []error
+	for i := len(e.closers) - 1; i >= 0; i-- {
+		errs = append(errs, e.closers[i]())
+	}
+	e.closers = nil
+	return errors.Join(errs...)
+}
+
+func ignoreClosed(err error) error {
+	if errors.Is(err, http.ErrServerClosed) || errors.Is(err, net.ErrClosed) {
+		return nil
+	}
+	return err
+}

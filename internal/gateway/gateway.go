@@ -1,0 +1,568 @@
+// Package gateway is the local stand-in for API Gateway: it reads
+// template.yaml, serves the HTTP API and the WebSocket API on one port,
+// invokes each route's function with the event API Gateway would send, and
+// answers the management API (/@connections) the functions push through.
+// `sam local start-api` serves no WebSocket APIs; this does, with the same
+// handlers, unmodified.
+//
+// It reproduces what a client can tell: route selection on
+// $request.body.action with $default, a $connect refused by a non-2xx
+// answer, $disconnect on close, the 128 KiB message limit (close 1009), the
+// 10 minute idle and 2 hour connection limits, and the requestContext
+// fields the handlers read.
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/coder/websocket"
+)
+
+// API Gateway's limits that a client can notice.
+const (
+	MaxMessageBytes   = 128 << 10
+	IdleTimeout       = 10 * time.Minute
+	MaxConnectionTime = 2 * time.Hour
+	// maxHTTPBody is API Gateway's HTTP API payload limit.
+	maxHTTPBody = 10 << 20
+)
+
+// Config configures the gateway.
+type Config struct {
+	Routes  *Routes
+	Invoker Invoker
+	// WebDir is served at /; empty serves nothing there.
+	WebDir string
+	// Stage is the stage name in events and the management API's path.
+	Stage  string
+	Logger *slog.Logger
+	// Verbose logs every event and answer.
+	Verbose bool
+	// IdleTimeout and MaxConnectionTime override API Gateway's limits
+	// (tests shorten them).
+	IdleTimeout       time.Duration
+	MaxConnectionTime time.Duration
+}
+
+// Gateway serves the APIs.
+type Gateway struct {
+	cfg   Config
+	mu    sync.Mutex
+	conns map[string]*conn
+	wg    sync.WaitGroup
+}
+
+// New returns a gateway.
+func New(cfg Config) (*Gateway, error) {
+	if cfg.Routes == nil || cfg.Invoker == nil || cfg.Logger == nil {
+		return nil, errors.New("gateway: routes, an invoker and a logger are required")
+	}
+	if cfg.Stage == "" {
+		cfg.Stage = "local"
+	}
+	if cfg.IdleTimeout == 0 {
+		cfg.IdleTimeout = IdleTimeout
+	}
+	if cfg.MaxConnectionTime == 0 {
+		cfg.MaxConnectionTime = MaxConnectionTime
+	}
+	return &Gateway{cfg: cfg, conns: map[string]*conn{}}, nil
+}
+
+// Handler returns the HTTP handler serving everything on one port.
+func (g *Gateway) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/api/", g.serveHTTPAPI)
+	mux.HandleFunc("/ws", g.serveWebSocket)
+	mux.HandleFunc("/@connections/{id}", g.serveConnections)
+	mux.HandleFunc("/"+g.cfg.Stage+"/@connections/{id}", g.serveConnections)
+	mux.HandleFunc("/config.json", g.serveConfig)
+	if g.cfg.WebDir != "" {
+		mux.Handle("/", http.FileServer(http.Dir(g.cfg.WebDir)))
+	}
+	return mux
+}
+
+func newID(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// connectionID looks like API Gateway's: 12 random bytes, base64.
+func connectionID() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+func (g *Gateway) invoke(ctx context.Context, fn *Function, route string, event any, answer any) error {
+	payload, err := json.Marshal(event)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	out, err := g.cfg.Invoker.Invoke(ctx, fn, payload)
+	attrs := []any{"route", route, "function", fn.LogicalID, "duration_ms", time.Since(start).Milliseconds()}
+	if g.cfg.Verbose {
+		attrs = append(attrs, "event", json.RawMessage(payload), "answer", string(out))
+	}
+	if err != nil {
+		g.cfg.Logger.ErrorContext(ctx, "invocation failed", append(attrs, "error", err.Error())...)
+		return err
+	}
+	if err := json.Unmarshal(out, answer); err != nil {
+		g.cfg.Logger.ErrorContext(ctx, "invocation answered no JSON", append(attrs, "error", err.Error())...)
+		return err
+	}
+	status := 0
+	switch a := answer.(type) {
+	case *events.APIGatewayV2HTTPResponse:
+		status = a.StatusCode
+	case *events.APIGatewayProxyResponse:
+		status = a.StatusCode
+	}
+	g.cfg.Logger.InfoContext(ctx, "invoked", append(attrs, "status", status)...)
+	return nil
+}
+
+// serveHTTPAPI turns a request under /api into an HTTP API payload 2.0
+// event for the route's function, and its answer into the response.
+func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request) {
+	path := strings.TrimPrefix(r.URL.Path, "/api")
+	route, params, ok := g.cfg.Routes.MatchHTTP(r.Method, path)
+	if !ok {
+		// What API Gateway answers for a request no route takes.
+		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxHTTPBody+1))
+	if err != nil {
+		http.Error(w, "reading the body failed", http.StatusBadRequest)
+		return
+	}
+	if len(body) > maxHTTPBody {
+		writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "Request Entity Too Large"})
+		return
+	}
+	now := time.Now()
+	ev := events.APIGatewayV2HTTPRequest{
+		Version:               "2.0",
+		RouteKey:              route.Key(),
+		RawPath:               path,
+		RawQueryString:        r.URL.RawQuery,
+		Headers:               map[string]string{},
+		QueryStringParameters: map[string]string{},
+		PathParameters:        params,
+		RequestContext: events.APIGatewayV2HTTPRequestContext{
+			AccountID: "000000000000", APIID: "local", DomainName: r.Host, DomainPrefix: "local",
+			RequestID: newID(16), RouteKey: route.Key(), Stage: "$default",
+			Time: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), TimeEpoch: now.UnixMilli(),
+			HTTP: events.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method: r.Method, Path: path, Protocol: r.Proto, SourceIP: sourceIP(r), UserAgent: r.UserAgent(),
+			},
+		},
+	}
+	for k, vs := range r.Header {
+		if strings.EqualFold(k, "Cookie") {
+			ev.Cookies = append(ev.Cookies, vs...)
+			continue
+		}
+		ev.Headers[strings.ToLower(k)] = strings.Join(vs, ",")
+	}
+	for k, vs := range r.URL.Query() {
+		ev.QueryStringParameters[k] = strings.Join(vs, ",")
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	var resp events.APIGatewayV2HTTPResponse
+	if err := g.invoke(r.Context(), g.cfg.Routes.Functions[route.Function], route.Key(), ev, &resp); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"})
+		return
+	}
+	for k, v := range resp.Headers {
+		w.Header().Set(k, v)
+	}
+	for k, vs := range resp.MultiValueHeaders {
+		for _, v := range vs {
+			w.Header().Add(k, v)
+		}
+	}
+	for _, c := range resp.Cookies {
+		w.Header().Add("Set-Cookie", c)
+	}
+	out := []byte(resp.Body)
+	if resp.IsBase64Encoded {
+		if out, err = base64.StdEncoding.DecodeString(resp.Body); err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"})
+			return
+		}
+	}
+	if resp.StatusCode == 0 {
+		resp.StatusCode = http.StatusOK
+	}
+	w.WriteHeader(resp.StatusCode)
+	_, _ = w.Write(out)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+// serveConfig tells the web client where the APIs are.
+func (g *Gateway) serveConfig(w http.ResponseWriter, r *http.Request) {
+	scheme, wsScheme := "http", "ws"
+	if r.TLS != nil {
+		scheme, wsScheme = "https", "wss"
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, http.StatusOK, map[string]string{
+		"httpApiUrl":   fmt.Sprintf("%s://%s/api", scheme, r.Host),
+		"webSocketUrl": fmt.Sprintf("%s://%s/ws", wsScheme, r.Host),
+	})
+}
+
+// conn is one open WebSocket connection.
+type conn struct {
+	id          string
+	ws          *websocket.Conn
+	connectedAt time.Time
+	sourceIP    string
+	userAgent   string
+	mu          sync.Mutex
+	lastActive  time.Time
+	closeCode   websocket.StatusCode
+	closeReason string
+	activity    chan struct{}
+	cancel      context.CancelFunc
+}
+
+func (c *conn) touch() {
+	c.mu.Lock()
+	c.lastActive = time.Now()
+	c.mu.Unlock()
+	select {
+	case c.activity <- struct{}{}:
+	default:
+	}
+}
+
+// closeWith ends the connection with a status, once.
+func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+	c.mu.Lock()
+	if c.closeCode == 0 {
+		c.closeCode, c.closeReason = code, reason
+	}
+	c.mu.Unlock()
+	_ = c.ws.Close(code, reason)
+	c.cancel()
+}
+
+func (g *Gateway) wsEvent(c *conn, routeKey, eventType string, headers http.Header, query map[string]string, body string) events.APIGatewayWebsocketProxyRequest {
+	now := time.Now()
+	ev := events.APIGatewayWebsocketProxyRequest{
+		QueryStringParameters: query,
+		Body:                  body,
+		RequestContext: events.APIGatewayWebsocketProxyRequestContext{
+			AccountID: "000000000000", APIID: "local", Stage: g.cfg.Stage,
+			RequestID: newID(16), ExtendedRequestID: newID(16),
+			ConnectionID: c.id, ConnectedAt: c.connectedAt.UnixMilli(),
+			DomainName: "", EventType: eventType, MessageDirection: "IN", RouteKey: routeKey,
+			RequestTime: now.UTC().Format("02/Jan/2006:15:04:05 -0700"), RequestTimeEpoch: now.UnixMilli(),
+			Identity: events.APIGatewayRequestIdentity{SourceIP: c.sourceIP, UserAgent: c.userAgent},
+		},
+	}
+	if eventType == "MESSAGE" {
+		ev.RequestContext.MessageID = newID(8)
+	}
+	if headers != nil {
+		ev.Headers, ev.MultiValueHeaders = map[string]string{}, map[string][]string{}
+		for k, vs := range headers {
+			ev.Headers[k] = strings.Join(vs, ",")
+			ev.MultiValueHeaders[k] = vs
+		}
+	}
+	return ev
+}
+
+// serveWebSocket runs $connect before the upgrade, then one invocation per
+// message, then $disconnect.
+func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	connectFn, ok := g.function("$connect")
+	c := &conn{id: connectionID(), connectedAt: time.Now(), sourceIP: sourceIP(r), userAgent: r.UserAgent(), activity: make(chan struct{}, 1)}
+	if ok {
+		query := map[string]string{}
+		for k, vs := range r.URL.Query() {
+			query[k] = strings.Join(vs, ",")
+		}
+		ev := g.wsEvent(c, "$connect", "CONNECT", r.Header, query, "")
+		ev.RequestContext.DomainName = r.Host
+		var resp events.APIGatewayProxyResponse
+		if err := g.invoke(r.Context(), connectFn, "$connect", ev, &resp); err != nil {
+			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			return
+		}
+		if resp.StatusCode < 200 || resp.StatusCode > 299 {
+			// API Gateway refuses the handshake with the function's status.
+			w.WriteHeader(resp.StatusCode)
+			return
+		}
+	}
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: true, // the web client may come from another local port
+		CompressionMode:    websocket.CompressionDisabled,
+	})
+	if err != nil {
+		return
+	}
+	ws.SetReadLimit(MaxMessageBytes)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
+	c.ws, c.cancel, c.lastActive = ws, cancel, time.Now()
+	g.mu.Lock()
+	g.conns[c.id] = c
+	g.mu.Unlock()
+	g.wg.Add(1)
+	defer g.wg.Done()
+	host := r.Host
+	go g.watch(ctx, c)
+	g.readLoop(ctx, c, host)
+	g.disconnect(c, host)
+}
+
+// watch ends the connection after the idle time or the maximum lifetime.
+func (g *Gateway) watch(ctx context.Context, c *conn) {
+	life := time.NewTimer(g.cfg.MaxConnectionTime)
+	defer life.Stop()
+	idle := time.NewTimer(g.cfg.IdleTimeout)
+	defer idle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.activity:
+			if !idle.Stop() {
+				select {
+				case <-idle.C:
+				default:
+				}
+			}
+			idle.Reset(g.cfg.IdleTimeout)
+		case <-idle.C:
+			c.closeWith(websocket.StatusGoingAway, "Going away: idle timeout")
+			return
+		case <-life.C:
+			c.closeWith(websocket.StatusGoingAway, "Going away: connection time limit")
+			return
+		}
+	}
+}
+
+func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
+	for {
+		typ, msg, err := c.ws.Read(ctx)
+		if err != nil {
+			var ce websocket.CloseError
+			switch {
+			case errors.As(err, &ce):
+				c.closeWith(ce.Code, ce.Reason)
+			case errors.Is(err, websocket.ErrMessageTooBig):
+				c.closeWith(websocket.StatusMessageTooBig, "Message too big")
+			default:
+				c.closeWith(websocket.StatusAbnormalClosure, "")
+			}
+			return
+		}
+		c.touch()
+		body := string(msg)
+		if typ == websocket.MessageBinary {
+			body = base64.StdEncoding.EncodeToString(msg)
+		}
+		routeKey := selectRoute(msg, g.cfg.Routes.WebSocket)
+		fn, ok := g.function(routeKey)
+		if !ok {
+			continue // no $default: API Gateway drops the message
+		}
+		ev := g.wsEvent(c, routeKey, "MESSAGE", nil, nil, body)
+		ev.RequestContext.DomainName = host
+		ev.IsBase64Encoded = typ == websocket.MessageBinary
+		var resp events.APIGatewayProxyResponse
+		_ = g.invoke(ctx, fn, routeKey, ev, &resp)
+	}
+}
+
+// selectRoute evaluates $request.body.action: the route whose key equals
+// the frame's action, else $default.
+func selectRoute(msg []byte, routes map[string]string) string {
+	var body struct {
+		Action any `json:"action"`
+	}
+	if json.Unmarshal(msg, &body) == nil {
+		if a, ok := body.Action.(string); ok && !strings.HasPrefix(a, "$") {
+			if _, ok := routes[a]; ok {
+				return a
+			}
+		}
+	}
+	return "$default"
+}
+
+func (g *Gateway) function(routeKey string) (*Function, bool) {
+	id, ok := g.cfg.Routes.WebSocket[routeKey]
+	if !ok {
+		return nil, false
+	}
+	return g.cfg.Routes.Functions[id], true
+}
+
+func (g *Gateway) disconnect(c *conn, host string) {
+	g.mu.Lock()
+	delete(g.conns, c.id)
+	g.mu.Unlock()
+	fn, ok := g.function("$disconnect")
+	if !ok {
+		return
+	}
+	c.mu.Lock()
+	code, reason := c.closeCode, c.closeReason
+	c.mu.Unlock()
+	ev := g.wsEvent(c, "$disconnect", "DISCONNECT", nil, nil, "")
+	ev.RequestContext.DomainName = host
+	ev.RequestContext.DisconnectStatusCode = int64(code)
+	ev.RequestContext.DisconnectReason = &reason
+	// $disconnect runs even while the gateway shuts down.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var resp events.APIGatewayProxyResponse
+	_ = g.invoke(ctx, fn, "$disconnect", ev, &resp)
+}
+
+// serveConnections is the management API: POST sends a frame, GET
+// describes the connection, DELETE closes it; 410 for an unknown id.
+func (g *Gateway) serveConnections(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	c, ok := g.conns[r.PathValue("id")]
+	g.mu.Unlock()
+	if !ok {
+		w.Header().Set("x-amzn-ErrorType", "GoneException")
+		writeJSON(w, http.StatusGone, map[string]string{"message": "Gone"})
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		data, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
+		if err != nil || len(data) > MaxMessageBytes {
+			w.Header().Set("x-amzn-ErrorType", "PayloadTooLargeException")
+			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "Message too long"})
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+		defer cancel()
+		if err := c.ws.Write(ctx, websocket.MessageText, data); err != nil {
+			w.Header().Set("x-amzn-ErrorType", "GoneException")
+			writeJSON(w, http.StatusGone, map[string]string{"message": "Gone"})
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	case http.MethodGet:
+		c.mu.Lock()
+		last := c.lastActive
+		c.mu.Unlock()
+		writeJSON(w, http.StatusOK, map[string]any{
+			"connectedAt":  c.connectedAt.UTC().Format(time.RFC3339Nano),
+			"lastActiveAt": last.UTC().Format(time.RFC3339Nano),
+			"identity":     map[string]string{"sourceIp": c.sourceIP, "userAgent": c.userAgent},
+		})
+	case http.MethodDelete:
+		c.closeWith(websocket.StatusNormalClosure, "")
+		w.WriteHeader(http.StatusNoContent)
+	default:
+		w.WriteHeader(http.StatusMethodNotAllowed)
+	}
+}
+
+// Post writes a frame straight to the sockets: the in-process pusher for
+// benchmarks, skipping the management API's HTTP round trip.
+func (g *Gateway) Post(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	for _, id := range ids {
+		g.mu.Lock()
+		c, ok := g.conns[id]
+		g.mu.Unlock()
+		if !ok || c.ws.Write(ctx, websocket.MessageText, frame) != nil {
+			gone = append(gone, id)
+		}
+	}
+	return gone
+}
+
+// CloseConnection closes one connection as DELETE /@connections/{id}
+// would; $disconnect follows. It reports whether the connection existed.
+func (g *Gateway) CloseConnection(id string) bool {
+	g.mu.Lock()
+	c, ok := g.conns[id]
+	g.mu.Unlock()
+	if ok {
+		c.closeWith(websocket.StatusNormalClosure, "")
+	}
+	return ok
+}
+
+// ConnectionIDs lists the open connections.
+func (g *Gateway) ConnectionIDs() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ids := make([]string, 0, len(g.conns))
+	for id := range g.conns {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Shutdown closes every socket with "going away" and waits until each
+// $disconnect has run, or ctx ends.
+func (g *Gateway) Shutdown(ctx context.Context) error {
+	g.mu.Lock()
+	open := make([]*conn, 0, len(g.conns))
+	for _, c := range g.conns {
+		open = append(open, c)
+	}
+	g.mu.Unlock()
+	for _, c := range open {
+		c.closeWith(websocket.StatusGoingAway, "Going away: server shutting down")
+	}
+	done := make(chan struct{})
+	go func() { g.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
