@@ -26,6 +26,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -261,6 +262,10 @@ type conn struct {
 	lastActive  time.Time
 	closeCode   websocket.StatusCode
 	closeReason string
+	// closing is set once the connection starts to close: from then on the
+	// management API answers 410 for it, as API Gateway does, instead of
+	// waiting on a socket that is going away.
+	closing atomic.Bool
 	activity    chan struct{}
 	cancel      context.CancelFunc
 }
@@ -277,6 +282,7 @@ func (c *conn) touch() {
 
 // closeWith ends the connection with a status, once.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
+	c.closing.Store(true)
 	c.mu.Lock()
 	if c.closeCode == 0 {
 		c.closeCode, c.closeReason = code, reason
@@ -470,7 +476,7 @@ func (g *Gateway) serveConnections(w http.ResponseWriter, r *http.Request) {
 	g.mu.Lock()
 	c, ok := g.conns[r.PathValue("id")]
 	g.mu.Unlock()
-	if !ok {
+	if !ok || c.closing.Load() {
 		w.Header().Set("x-amzn-ErrorType", "GoneException")
 		writeJSON(w, http.StatusGone, map[string]string{"message": "Gone"})
 		return
@@ -515,7 +521,7 @@ func (g *Gateway) Post(ctx context.Context, ids []string, frame []byte) (gone []
 		g.mu.Lock()
 		c, ok := g.conns[id]
 		g.mu.Unlock()
-		if !ok || c.ws.Write(ctx, websocket.MessageText, frame) != nil {
+		if !ok || c.closing.Load() || c.ws.Write(ctx, websocket.MessageText, frame) != nil {
 			gone = append(gone, id)
 		}
 	}
