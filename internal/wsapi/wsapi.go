@@ -180,8 +180,13 @@ var (
 // connection, and turns a refused request into an error frame to the
 // caller alone.
 func (h *Handlers) route(ctx context.Context, ev *Event, want string, handle func(ctx context.Context, c store.Connection, r *request) error) (resp Response, _ error) {
-	defer h.recover(ctx, ev, &resp)
 	connID := ev.RequestContext.ConnectionID
+	defer func() {
+		// The client waits for an answer: a panic still gets it one.
+		if p := recover(); p != nil {
+			resp = h.refuse(ctx, ev, connID, nil, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
+		}
+	}()
 	r, err := parse(ev.Body)
 	if err != nil {
 		return h.refuse(ctx, ev, connID, nil, errInvalidJSON), nil
