@@ -30,6 +30,12 @@ var DefaultParams = Params{MemoryKiB: 19 * 1024, Time: 2, Threads: 1, SaltLen: 1
 // hostile row cannot make a login allocate gigabytes.
 const maxMemoryKiB = 256 * 1024
 
+// maxTime and maxKeyLen bound the passes and key length Verify accepts.
+const (
+	maxTime   = 16
+	maxKeyLen = 64
+)
+
 var b64 = base64.RawStdEncoding
 
 // HashPassword returns the password's argon2id hash in the PHC string
@@ -62,14 +68,16 @@ func decodeHash(encoded string) (Params, []byte, []byte, error) {
 	if len(parts) != 6 || parts[0] != "" || parts[1] != "argon2id" {
 		return p, nil, nil, errBadHash
 	}
-	var version int
-	if _, err := fmt.Sscanf(parts[2], "v=%d", &version); err != nil || version != argon2.Version {
+	// Sscanf ignores what follows the last verb and skips spaces, so the
+	// fields must also read back exactly as they would be written.
+	if parts[2] != fmt.Sprintf("v=%d", argon2.Version) {
 		return p, nil, nil, errBadHash
 	}
-	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil {
+	if _, err := fmt.Sscanf(parts[3], "m=%d,t=%d,p=%d", &p.MemoryKiB, &p.Time, &p.Threads); err != nil ||
+		parts[3] != fmt.Sprintf("m=%d,t=%d,p=%d", p.MemoryKiB, p.Time, p.Threads) {
 		return p, nil, nil, errBadHash
 	}
-	if p.MemoryKiB == 0 || p.MemoryKiB > maxMemoryKiB || p.Time == 0 || p.Time > 16 || p.Threads == 0 {
+	if p.MemoryKiB == 0 || p.MemoryKiB > maxMemoryKiB || p.Time == 0 || p.Time > maxTime || p.Threads == 0 {
 		return p, nil, nil, errBadHash
 	}
 	salt, err := b64.DecodeString(parts[4])
@@ -77,7 +85,7 @@ func decodeHash(encoded string) (Params, []byte, []byte, error) {
 		return p, nil, nil, errBadHash
 	}
 	key, err := b64.DecodeString(parts[5])
-	if err != nil || len(key) < 16 || len(key) > 64 {
+	if err != nil || len(key) < 16 || len(key) > maxKeyLen {
 		return p, nil, nil, errBadHash
 	}
 	return p, salt, key, nil

@@ -92,6 +92,10 @@ func NewService(s Store, cfg Config, logger *slog.Logger) (*Service, error) {
 	if cfg.Params.MemoryKiB == 0 || cfg.Params.Time == 0 || cfg.Params.Threads == 0 || cfg.Params.SaltLen < 8 || cfg.Params.KeyLen < 16 {
 		errs = append(errs, errors.New("argon2id parameters too weak"))
 	}
+	if cfg.Params.MemoryKiB > maxMemoryKiB || cfg.Params.Time > maxTime || cfg.Params.KeyLen > maxKeyLen {
+		// VerifyPassword would refuse every hash made with them.
+		errs = append(errs, errors.New("argon2id parameters beyond what VerifyPassword accepts"))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}

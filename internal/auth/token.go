@@ -31,7 +31,8 @@ func TokenHash(token string) (string, error) {
 	if len(token) != tokenLen {
 		return "", ErrUnauthenticated
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(token); err != nil {
+	// The decoder skips '\r' and '\n', so check what it decoded too.
+	if raw, err := base64.RawURLEncoding.DecodeString(token); err != nil || len(raw) != tokenBytes {
 		return "", ErrUnauthenticated
 	}
 	return hashToken(token), nil

@@ -233,12 +233,16 @@ func (s *Service) AddMembers(ctx context.Context, actor, roomID string, username
 			if exists == nil {
 				// The contract's order: membership and the request's
 				// shape before anything is looked up.
-				if _, err := r.CheckMember(actor); err != nil {
+				role, err := r.CheckMember(actor)
+				if err != nil {
 					return nil, err
 				}
 				names, err := chat.NormalizeMemberList(usernames)
 				if err != nil {
 					return nil, err
+				}
+				if !role.CanManage() {
+					return nil, chat.ErrForbidden // no lookups for who may not add
 				}
 				if exists, err = s.lookup(ctx, names); err != nil {
 					return nil, err

@@ -1,0 +1,542 @@
+package auth_test
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/store"
+)
+
+func TestSignup(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, st, c)
+
+		t.Run("accepted", func(t *testing.T) {
+			for _, tc := range []struct {
+				name, username, want, password string
+			}{
+				{"lower case", "alice", "alice", "password1"},
+				{"mixed case is lowered", "BoB_99", "bob_99", "password1"},
+				{"shortest name", "Abc", "abc", "password1"},
+				{"longest name", strings.Repeat("Z", 32), strings.Repeat("z", 32), "password1"},
+				{"password of 8 code points in 10 bytes", "carol", "carol", "pässwörd"},
+				{"password of 128 code points", "dave", "dave", strings.Repeat("é", 128)},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					se, err := svc.Signup(ctx, tc.username, tc.password)
+					if err != nil {
+						t.Fatalf("Signup(%q): %v", tc.username, err)
+					}
+					if se.Username != tc.want {
+						t.Fatalf("Username = %q, want %q", se.Username, tc.want)
+					}
+					if !tokenShape.MatchString(se.Token) {
+						t.Fatalf("token %q is not 43 characters of base64url", se.Token)
+					}
+					if want := c.Now().Add(testTTL).Truncate(time.Second); !se.ExpiresAt.Equal(want) {
+						t.Fatalf("ExpiresAt = %v, want %v", se.ExpiresAt, want)
+					}
+					// The session works at once.
+					id, err := svc.Authenticate(ctx, se.Token)
+					if err != nil || id.Username != tc.want {
+						t.Fatalf("Authenticate(new token) = %+v, %v; want %s", id, err, tc.want)
+					}
+					// The account is stored under the lower-cased name with
+					// a hash of the password, never the password itself.
+					u, err := st.User(ctx, tc.want)
+					if err != nil {
+						t.Fatalf("stored user %s: %v", tc.want, err)
+					}
+					if strings.Contains(u.PasswordHash, tc.password) {
+						t.Fatal("the stored hash contains the password")
+					}
+					if ok, err := auth.VerifyPassword(tc.password, u.PasswordHash); err != nil || !ok {
+						t.Fatalf("stored hash does not verify the password: %v, %v", ok, err)
+					}
+					// Logging in with any case of the name works too.
+					if _, err := svc.Login(ctx, strings.ToUpper(tc.username), tc.password); err != nil {
+						t.Fatalf("Login after signup: %v", err)
+					}
+				})
+			}
+		})
+
+		t.Run("refused", func(t *testing.T) {
+			for _, tc := range []struct {
+				name, username, password string
+				code                     chat.Code
+			}{
+				{"empty username", "", "password1", chat.CodeInvalidUsername},
+				{"username too short", "ab", "password1", chat.CodeInvalidUsername},
+				{"username too long", strings.Repeat("a", 33), "password1", chat.CodeInvalidUsername},
+				{"username with a space", "al ice", "password1", chat.CodeInvalidUsername},
+				{"username with a dash", "al-ice", "password1", chat.CodeInvalidUsername},
+				{"username with punctuation", "alice!", "password1", chat.CodeInvalidUsername},
+				{"username not ASCII", "ålice", "password1", chat.CodeInvalidUsername},
+				{"username with the Kelvin sign", "\u212aelvin", "password1", chat.CodeInvalidUsername},
+				{"empty password", "erin", "", chat.CodeInvalidPassword},
+				{"password of 7", "erin", "1234567", chat.CodeInvalidPassword},
+				{"password of 7 code points in 14 bytes", "erin", strings.Repeat("é", 7), chat.CodeInvalidPassword},
+				{"password of 129", "erin", strings.Repeat("x", 129), chat.CodeInvalidPassword},
+				{"password with NUL", "erin", "pass\x00word", chat.CodeInvalidPassword},
+				{"password not UTF-8", "erin", "password\xff", chat.CodeInvalidPassword},
+				{"both bad: username first", "a", "x", chat.CodeInvalidUsername},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					se, err := svc.Signup(ctx, tc.username, tc.password)
+					wantCode(t, err, tc.code)
+					if se != (auth.Session{}) {
+						t.Fatalf("refused signup returned a session: %+v", se)
+					}
+					if name, err := chat.NormalizeUsername(tc.username); err == nil {
+						if _, err := st.User(ctx, name); !errors.Is(err, store.ErrNotFound) {
+							t.Fatalf("after a refused signup, User(%s): %v; want ErrNotFound", name, err)
+						}
+					}
+				})
+			}
+		})
+
+		t.Run("username taken", func(t *testing.T) {
+			if _, err := svc.Signup(ctx, "frank", "first password"); err != nil {
+				t.Fatal(err)
+			}
+			for _, name := range []string{"frank", "FRANK", "Frank"} {
+				se, err := svc.Signup(ctx, name, "second password")
+				if !errors.Is(err, chat.ErrUsernameTaken) {
+					t.Fatalf("Signup(%q) again: %v; want username_taken", name, err)
+				}
+				wantCode(t, err, chat.CodeUsernameTaken)
+				if se != (auth.Session{}) {
+					t.Fatalf("refused signup returned a session: %+v", se)
+				}
+			}
+			// The first account is untouched.
+			if _, err := svc.Login(ctx, "frank", "first password"); err != nil {
+				t.Fatalf("login with the first password: %v", err)
+			}
+			if _, err := svc.Login(ctx, "frank", "second password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("login with the second password: %v; want invalid_credentials", err)
+			}
+		})
+	})
+}
+
+func TestLogin(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, st, c)
+		signup := func(name, pw string) auth.Session {
+			t.Helper()
+			se, err := svc.Signup(ctx, name, pw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return se
+		}
+		first := signup("alice", "alice's password")
+		signup("bob", "bob's password")
+
+		t.Run("success", func(t *testing.T) {
+			for _, name := range []string{"alice", "ALICE", "aLiCe"} {
+				se, err := svc.Login(ctx, name, "alice's password")
+				if err != nil {
+					t.Fatalf("Login(%q): %v", name, err)
+				}
+				if se.Username != "alice" || se.Token == first.Token || !tokenShape.MatchString(se.Token) {
+					t.Fatalf("Login(%q) = %+v", name, se)
+				}
+				if want := c.Now().Add(testTTL).Truncate(time.Second); !se.ExpiresAt.Equal(want) {
+					t.Fatalf("ExpiresAt = %v, want %v", se.ExpiresAt, want)
+				}
+				id, err := svc.Authenticate(ctx, se.Token)
+				if err != nil || id.Username != "alice" {
+					t.Fatalf("Authenticate(login token) = %+v, %v", id, err)
+				}
+			}
+			// Every session stays valid beside the new ones.
+			if _, err := svc.Authenticate(ctx, first.Token); err != nil {
+				t.Fatalf("signup token after logins: %v", err)
+			}
+		})
+
+		t.Run("refused", func(t *testing.T) {
+			for _, tc := range []struct {
+				name, username, password string
+			}{
+				{"wrong password", "alice", "bob's password"},
+				{"password of another case", "alice", "ALICE'S PASSWORD"},
+				{"empty password", "alice", ""},
+				{"unknown user", "zed", "alice's password"},
+				{"malformed username", "a!", "alice's password"},
+				{"empty username", "", ""},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					// A new minute each time, so no case is rate limited.
+					c.Advance(time.Minute)
+					se, err := svc.Login(ctx, tc.username, tc.password)
+					if !errors.Is(err, auth.ErrInvalidCredentials) {
+						t.Fatalf("Login(%q): %v; want invalid_credentials", tc.username, err)
+					}
+					// The same answer, word for word, whatever was wrong.
+					if err.Error() != auth.ErrInvalidCredentials.Error() {
+						t.Fatalf("error %q differs from %q", err, auth.ErrInvalidCredentials)
+					}
+					if se != (auth.Session{}) {
+						t.Fatalf("refused login returned a session: %+v", se)
+					}
+				})
+			}
+		})
+
+		t.Run("password hashed with other parameters", func(t *testing.T) {
+			other := auth.Params{MemoryKiB: 128, Time: 2, Threads: 2, SaltLen: 8, KeyLen: 16}
+			h := mustHash(t, "carol's password", other)
+			if err := st.CreateUser(ctx, store.User{Username: "carol", PasswordHash: h, CreatedAt: c.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Login(ctx, "carol", "carol's password"); err != nil {
+				t.Fatalf("Login with a hash of other parameters: %v", err)
+			}
+		})
+
+		t.Run("damaged stored hash", func(t *testing.T) {
+			if err := st.CreateUser(ctx, store.User{Username: "dora", PasswordHash: "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw", CreatedAt: c.Now()}); err != nil {
+				t.Fatal(err)
+			}
+			_, err := svc.Login(ctx, "dora", "whatever password")
+			if err == nil || errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("Login against a damaged hash: %v; want an internal error", err)
+			}
+			if _, ok := chat.CodeOf(err); ok {
+				t.Fatalf("Login against a damaged hash: %v carries a contract code; want an internal error", err)
+			}
+		})
+	})
+}
+
+func TestLoginRateLimit(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, st, c)
+		for _, u := range []string{"alice", "bob"} {
+			if _, err := svc.Signup(ctx, u, u+"'s password"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		login := func(name, pw string) error {
+			_, err := svc.Login(ctx, name, pw)
+			return err
+		}
+
+		// One failure short of the limit, the right password still works.
+		for i := range testMaxFailed - 1 {
+			if err := login("alice", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("failure %d: %v", i+1, err)
+			}
+		}
+		if err := login("alice", "alice's password"); err != nil {
+			t.Fatalf("login after %d failures: %v", testMaxFailed-1, err)
+		}
+		// The last failure, under another case of the same name.
+		if err := login("ALICE", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("failure %d: %v", testMaxFailed, err)
+		}
+		for _, pw := range []string{"alice's password", "wrong password"} {
+			err := login("alice", pw)
+			if !errors.Is(err, auth.ErrRateLimited) {
+				t.Fatalf("login(%q) after %d failures: %v; want rate_limited", pw, testMaxFailed, err)
+			}
+			wantCode(t, err, auth.CodeRateLimited)
+		}
+		// The counter is per username.
+		if err := login("bob", "bob's password"); err != nil {
+			t.Fatalf("bob's login while alice is limited: %v", err)
+		}
+		// Still the same minute.
+		c.Advance(58 * time.Second)
+		if err := login("alice", "alice's password"); !errors.Is(err, auth.ErrRateLimited) {
+			t.Fatalf("login at the end of the minute: %v; want rate_limited", err)
+		}
+		// The next minute lets her in again.
+		c.Advance(time.Second)
+		if err := login("alice", "alice's password"); err != nil {
+			t.Fatalf("login in the next minute: %v", err)
+		}
+
+		// Unknown users are counted like wrong passwords.
+		for i := range testMaxFailed {
+			if err := login("ghost", "any password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("unknown user, attempt %d: %v", i+1, err)
+			}
+		}
+		if err := login("ghost", "any password"); !errors.Is(err, auth.ErrRateLimited) {
+			t.Fatalf("unknown user after %d failures: %v; want rate_limited", testMaxFailed, err)
+		}
+	})
+}
+
+// TestLoginUnknownUserDoesTheSameWork shows that an unknown user is not
+// told apart from a wrong password by the work done: the same store calls
+// in the same order, and a password check against the dummy hash.
+func TestLoginUnknownUserDoesTheSameWork(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		rec := &recorder{Store: st}
+		svc := newService(t, rec, c)
+		if _, err := svc.Signup(ctx, "alice", "alice's password"); err != nil {
+			t.Fatal(err)
+		}
+		rec.take()
+
+		if _, err := svc.Login(ctx, "alice", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+		wrongPassword := rec.take()
+		if _, err := svc.Login(ctx, "ghost", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatal(err)
+		}
+		unknownUser := rec.take()
+		if want := []string{"Counter", "User", "IncrementCounter"}; !slices.Equal(wrongPassword, want) {
+			t.Fatalf("wrong password made store calls %v, want %v", wrongPassword, want)
+		}
+		if !slices.Equal(unknownUser, wrongPassword) {
+			t.Fatalf("unknown user made store calls %v, wrong password %v: they must match", unknownUser, wrongPassword)
+		}
+
+		// With a dummy hash that cannot be parsed, an unknown user's login
+		// fails on it: proof that the password is checked against it.
+		auth.SetDummyHash(svc, "$argon2id$not-a-hash")
+		_, err := svc.Login(ctx, "ghost", "wrong password")
+		if err == nil || errors.Is(err, auth.ErrInvalidCredentials) {
+			t.Fatalf("unknown user with a broken dummy hash: %v; want the hash's error", err)
+		}
+		// A known user's own hash is still the one checked.
+		if _, err := svc.Login(ctx, "alice", "alice's password"); err != nil {
+			t.Fatalf("known user with a broken dummy hash: %v", err)
+		}
+	})
+}
+
+func TestAuthenticate(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, st, c)
+		se, err := svc.Signup(ctx, "alice", "alice's password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := se.Token
+		unknown, _, err := auth.NewToken()
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantHash, _ := auth.TokenHash(tok)
+
+		t.Run("header", func(t *testing.T) {
+			for _, tc := range []struct {
+				name, header string
+				ok           bool
+			}{
+				{"Bearer", "Bearer " + tok, true},
+				{"lower-case scheme", "bearer " + tok, true},
+				{"upper-case scheme", "BEARER " + tok, true},
+				{"extra spaces before the token", "Bearer   " + tok, true},
+				{"trailing space", "Bearer " + tok + " ", true},
+				{"missing", "", false},
+				{"scheme only", "Bearer", false},
+				{"scheme and space only", "Bearer ", false},
+				{"token without scheme", tok, false},
+				{"Basic x", "Basic x", false},
+				{"Basic with the token", "Basic " + tok, false},
+				{"other scheme", "Token " + tok, false},
+				{"scheme glued to the token", "Bearer" + tok, false},
+				{"tab instead of space", "Bearer\t" + tok, false},
+				{"leading space", " Bearer " + tok, false},
+				{"unknown token", "Bearer " + unknown, false},
+				{"truncated token", "Bearer " + tok[:42], false},
+				{"token twice", "Bearer " + tok + " " + tok, false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					id, err := svc.AuthenticateHeader(ctx, tc.header)
+					if tc.ok {
+						if err != nil || id.Username != "alice" || id.TokenHash != wantHash {
+							t.Fatalf("AuthenticateHeader(%q) = %+v, %v; want alice", tc.header, id, err)
+						}
+						return
+					}
+					if !errors.Is(err, auth.ErrUnauthenticated) || id != (auth.Identity{}) {
+						t.Fatalf("AuthenticateHeader(%q) = %+v, %v; want unauthenticated", tc.header, id, err)
+					}
+					wantCode(t, err, auth.CodeUnauthenticated)
+				})
+			}
+		})
+
+		t.Run("token", func(t *testing.T) {
+			for _, tc := range []struct {
+				name, token string
+				ok          bool
+			}{
+				{"valid", tok, true},
+				{"empty", "", false},
+				{"unknown", unknown, false},
+				{"wrong length", tok + "A", false},
+				{"bad character", "*" + tok[1:], false},
+				{"the hash instead of the token", wantHash, false},
+			} {
+				t.Run(tc.name, func(t *testing.T) {
+					id, err := svc.Authenticate(ctx, tc.token)
+					if tc.ok != (err == nil) || tc.ok && id.Username != "alice" {
+						t.Fatalf("Authenticate(%q) = %+v, %v; want ok=%v", tc.token, id, err, tc.ok)
+					}
+					if !tc.ok && !errors.Is(err, auth.ErrUnauthenticated) {
+						t.Fatalf("Authenticate(%q): %v; want unauthenticated", tc.token, err)
+					}
+				})
+			}
+		})
+
+		t.Run("expiry", func(t *testing.T) {
+			c := newClock()
+			svc := newService(t, st, c)
+			se, err := svc.Login(ctx, "alice", "alice's password")
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.Advance(se.ExpiresAt.Sub(c.Now()) - time.Nanosecond)
+			if _, err := svc.Authenticate(ctx, se.Token); err != nil {
+				t.Fatalf("just before expiry: %v", err)
+			}
+			c.Advance(time.Nanosecond)
+			if _, err := svc.Authenticate(ctx, se.Token); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("at expiry: %v; want unauthenticated", err)
+			}
+			if _, err := svc.AuthenticateHeader(ctx, "Bearer "+se.Token); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("header at expiry: %v; want unauthenticated", err)
+			}
+		})
+
+		t.Run("logout revokes at once", func(t *testing.T) {
+			a, err := svc.Login(ctx, "alice", "alice's password")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := svc.Login(ctx, "alice", "alice's password")
+			if err != nil {
+				t.Fatal(err)
+			}
+			id, err := svc.AuthenticateHeader(ctx, "Bearer "+a.Token)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := svc.Logout(ctx, id); err != nil {
+				t.Fatalf("Logout: %v", err)
+			}
+			if _, err := svc.Authenticate(ctx, a.Token); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("token after logout: %v; want unauthenticated", err)
+			}
+			hash, _ := auth.TokenHash(a.Token)
+			if _, err := st.Session(ctx, hash); !errors.Is(err, store.ErrNotFound) {
+				t.Fatalf("stored session after logout: %v; want ErrNotFound", err)
+			}
+			// Only that session ends.
+			if _, err := svc.Authenticate(ctx, b.Token); err != nil {
+				t.Fatalf("another session after logout: %v", err)
+			}
+			// Logging out again is harmless.
+			if err := svc.Logout(ctx, id); err != nil {
+				t.Fatalf("second Logout: %v", err)
+			}
+		})
+
+		t.Run("store failure is not unauthenticated", func(t *testing.T) {
+			rec := &recorder{Store: st, sessionErr: errOutage}
+			svc := newService(t, rec, c)
+			_, err := svc.Authenticate(ctx, tok)
+			if !errors.Is(err, errOutage) || errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("Authenticate with the store down: %v; want the store's error", err)
+			}
+			// A malformed token is refused without asking the store.
+			rec.take()
+			if _, err := svc.Authenticate(ctx, "short"); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatal(err)
+			}
+			if calls := rec.take(); len(calls) != 0 {
+				t.Fatalf("a malformed token made store calls %v", calls)
+			}
+		})
+	})
+}
+
+func TestNewService(t *testing.T) {
+	st := adapters[0].open(t)
+	logger := slog.New(slog.DiscardHandler)
+	c := newClock()
+	with := func(change func(*auth.Config)) auth.Config {
+		cfg := testConfig(c)
+		change(&cfg)
+		return cfg
+	}
+	params := func(change func(*auth.Params)) auth.Config {
+		return with(func(cfg *auth.Config) { change(&cfg.Params) })
+	}
+	for _, tc := range []struct {
+		name   string
+		store  auth.Store
+		cfg    auth.Config
+		logger *slog.Logger
+		ok     bool
+	}{
+		{"valid", st, testConfig(c), logger, true},
+		{"nil store", nil, testConfig(c), logger, false},
+		{"nil logger", st, testConfig(c), nil, false},
+		{"nil clock", st, with(func(cfg *auth.Config) { cfg.Now = nil }), logger, false},
+		{"zero TTL", st, with(func(cfg *auth.Config) { cfg.SessionTTL = 0 }), logger, false},
+		{"negative TTL", st, with(func(cfg *auth.Config) { cfg.SessionTTL = -time.Hour }), logger, false},
+		{"no failed-login limit", st, with(func(cfg *auth.Config) { cfg.MaxFailedLogins = 0 }), logger, false},
+		{"zero params", st, with(func(cfg *auth.Config) { cfg.Params = auth.Params{} }), logger, false},
+		{"zero memory", st, params(func(p *auth.Params) { p.MemoryKiB = 0 }), logger, false},
+		{"zero passes", st, params(func(p *auth.Params) { p.Time = 0 }), logger, false},
+		{"zero lanes", st, params(func(p *auth.Params) { p.Threads = 0 }), logger, false},
+		{"salt of 7 bytes", st, params(func(p *auth.Params) { p.SaltLen = 7 }), logger, false},
+		{"key of 15 bytes", st, params(func(p *auth.Params) { p.KeyLen = 15 }), logger, false},
+		{"salt of 8 and key of 16 bytes", st, params(func(p *auth.Params) { p.SaltLen, p.KeyLen = 8, 16 }), logger, true},
+		// Parameters VerifyPassword would refuse would lock everyone out.
+		{"key of 65 bytes", st, params(func(p *auth.Params) { p.KeyLen = 65 }), logger, false},
+		{"17 passes", st, params(func(p *auth.Params) { p.Time = 17 }), logger, false},
+		{"memory over the bound", st, params(func(p *auth.Params) { p.MemoryKiB = auth.MaxMemoryKiB + 1 }), logger, false},
+		{"everything missing", nil, auth.Config{}, nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			svc, err := auth.NewService(tc.store, tc.cfg, tc.logger)
+			if tc.ok != (err == nil) || tc.ok != (svc != nil) {
+				t.Fatalf("NewService = %v, %v; want ok=%v", svc, err, tc.ok)
+			}
+			if !tc.ok {
+				return
+			}
+			// A service that was accepted can sign up and log in.
+			name := strings.ReplaceAll(strings.ToLower(tc.name), " ", "_")[:5] + "_user"
+			if _, err := svc.Signup(context.Background(), name, "a password"); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := svc.Login(context.Background(), name, "a password"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
