@@ -1,0 +1,922 @@
+package lambdatest_test
+
+// The function binaries, built and run as Lambda runs them: each `make
+// build-<LogicalId>` writes a static linux/arm64 bootstrap, and each
+// function, built for this machine, answers its testdata events through
+// the Runtime API, against DynamoDB Local and a fake management API.
+
+import (
+	"bytes"
+	"context"
+	"debug/elf"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
+	"github.com/chatroom/chat/internal/lambdatest"
+	"github.com/chatroom/chat/internal/samtemplate"
+	"github.com/chatroom/chat/internal/store/dynamostore"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
+
+const (
+	repoRoot       = "../.."
+	maxBootstrap   = 20 << 20
+	invokeTimeout  = 30 * time.Second
+	processStartup = 20 * time.Second
+)
+
+// buildSlots bounds the go builds running at once across the tests: the
+// machine has two cores, and each build uses both.
+var buildSlots = make(chan struct{}, 2)
+
+func withBuildSlot(fn func()) {
+	buildSlots <- struct{}{}
+	defer func() { <-buildSlots }()
+	fn()
+}
+
+// function is one AWS::Serverless::Function and the package it is built from.
+type function struct {
+	logicalID string
+	pkg       string // under functions/
+}
+
+var buildTarget = regexp.MustCompile(`(?m)^build-([A-Za-z0-9]+):.*\./functions/([A-Za-z0-9_]+)`)
+
+// functions lists the template's functions with the package their
+// Makefile target builds.
+func functions(t *testing.T) []function {
+	t.Helper()
+	tmpl, err := samtemplate.Load(filepath.Join(repoRoot, "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkgs := map[string]string{}
+	for _, m := range buildTarget.FindAllStringSubmatch(string(raw), -1) {
+		pkgs[m[1]] = m[2]
+	}
+	var fns []function
+	for id, r := range tmpl.Resources {
+		if r.Type != "AWS::Serverless::Function" {
+			continue
+		}
+		pkg, ok := pkgs[id]
+		if !ok {
+			t.Errorf("the Makefile has no build-%s target building a ./functions/<name> package", id)
+			continue
+		}
+		fns = append(fns, function{logicalID: id, pkg: pkg})
+	}
+	sort.Slice(fns, func(i, j int) bool { return fns[i].logicalID < fns[j].logicalID })
+	if len(fns) == 0 {
+		t.Fatal("found no function to build")
+	}
+	return fns
+}
+
+// TestBootstrapBuilds runs each function's Makefile target as `sam build`
+// does and checks the bootstrap it writes is what provided.al2023 on arm64
+// runs: a static linux/arm64 ELF executable, under 20 MB.
+func TestBootstrapBuilds(t *testing.T) {
+	t.Parallel()
+	fns := functions(t)
+	abs, err := filepath.Abs(repoRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(t *testing.T, fn function) {
+		dir := t.TempDir()
+		var out []byte
+		var err error
+		start := time.Now()
+		withBuildSlot(func() {
+			cmd := exec.Command("make", "--no-print-directory", "-C", abs, "build-"+fn.logicalID, "ARTIFACTS_DIR="+dir)
+			out, err = cmd.CombinedOutput()
+		})
+		if err != nil {
+			t.Fatalf("make build-%s ARTIFACTS_DIR=%s: %v\n%s", fn.logicalID, dir, err, out)
+		}
+		checkBootstrap(t, fn.logicalID, filepath.Join(dir, "bootstrap"), time.Since(start))
+	}
+	// The first build compiles the shared dependencies for linux/arm64
+	// into the build cache; the others then only compile and link their
+	// own package, two at a time.
+	t.Run(fns[0].logicalID, func(t *testing.T) { build(t, fns[0]) })
+	for _, fn := range fns[1:] {
+		t.Run(fn.logicalID, func(t *testing.T) {
+			t.Parallel()
+			build(t, fn)
+		})
+	}
+}
+
+func checkBootstrap(t *testing.T, logicalID, path string, took time.Duration) {
+	t.Helper()
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatalf("the build wrote no bootstrap: %v", err)
+	}
+	t.Logf("%s bootstrap: %.1f MB (%d bytes), built in %v", logicalID, float64(st.Size())/(1<<20), st.Size(), took.Round(100*time.Millisecond))
+	if st.Mode()&0o111 == 0 {
+		t.Errorf("bootstrap is not executable (mode %v)", st.Mode())
+	}
+	if st.Size() >= maxBootstrap {
+		t.Errorf("bootstrap is %d bytes, want under %d (20 MB)", st.Size(), maxBootstrap)
+	}
+	f, err := elf.Open(path)
+	if err != nil {
+		t.Fatalf("bootstrap is not an ELF file: %v", err)
+	}
+	defer f.Close()
+	if f.Machine != elf.EM_AARCH64 || f.Class != elf.ELFCLASS64 {
+		t.Errorf("bootstrap is for %v (%v), want EM_AARCH64 (ELFCLASS64): Lambda runs the function on arm64", f.Machine, f.Class)
+	}
+	if f.Type != elf.ET_EXEC {
+		t.Errorf("bootstrap is an ELF %v, want ET_EXEC (a static, non-PIE executable)", f.Type)
+	}
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP || p.Type == elf.PT_DYNAMIC {
+			t.Errorf("bootstrap has a %v program header: it is dynamically linked (build with CGO_ENABLED=0)", p.Type)
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		t.Errorf("bootstrap needs shared libraries %v, want none", libs)
+	}
+}
+
+// ---- Running functions through the Runtime API.
+
+// buildHost starts building every function for this machine, with one go
+// build (which compiles the shared packages once and uses both cores), and
+// returns a wait that gives the directory of the binaries.
+func buildHost(t *testing.T, fns []function) (wait func(t *testing.T) string) {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"build", "-tags", "lambda.norpc", "-o", dir + string(filepath.Separator)}
+	for _, fn := range fns {
+		args = append(args, "./functions/"+fn.pkg)
+	}
+	var out []byte
+	var err error
+	var took time.Duration
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		start := time.Now()
+		withBuildSlot(func() {
+			cmd := exec.Command("go", args...)
+			cmd.Dir = repoRoot
+			out, err = cmd.CombinedOutput()
+		})
+		took = time.Since(start)
+	}()
+	// Registered after TempDir, so it runs before the directory goes.
+	t.Cleanup(func() { <-done })
+	return func(t *testing.T) string {
+		t.Helper()
+		<-done
+		if err != nil {
+			t.Fatalf("go %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		t.Logf("built %d functions for the host in %v", len(fns), took.Round(100*time.Millisecond))
+		return dir
+	}
+}
+
+// syncBuffer collects a process's output.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// proc is a function process and the Runtime API it polls.
+type proc struct {
+	name string
+	srv  *lambdatest.Server
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	// alive ends, with the exit as its cause, when the process exits.
+	alive  context.Context
+	exited chan struct{}
+}
+
+// startProcess starts bin with the Lambda environment plus env (NAME=value;
+// NAME= alone removes NAME) and kills it when the test ends.
+func startProcess(t *testing.T, bin, logicalID string, env []string) *proc {
+	t.Helper()
+	srv, err := lambdatest.NewServer(lambdatest.Options{FunctionName: logicalID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	home := t.TempDir()
+	base := map[string]string{
+		"PATH":                            os.Getenv("PATH"),
+		"HOME":                            home,
+		"AWS_LAMBDA_RUNTIME_API":          srv.Addr(),
+		"AWS_REGION":                      "us-east-1",
+		"AWS_DEFAULT_REGION":              "us-east-1",
+		"AWS_ACCESS_KEY_ID":               "AKIALAMBDATEST",
+		"AWS_SECRET_ACCESS_KEY":           "lambdatest",
+		"AWS_CONFIG_FILE":                 filepath.Join(home, "aws-config"),
+		"AWS_SHARED_CREDENTIALS_FILE":     filepath.Join(home, "aws-credentials"),
+		"AWS_EC2_METADATA_DISABLED":       "true",
+		"AWS_LAMBDA_FUNCTION_NAME":        logicalID,
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256",
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + logicalID,
+		"_HANDLER":                        "bootstrap",
+		"LAMBDA_TASK_ROOT":                filepath.Dir(bin),
+		"LOG_LEVEL":                       "DEBUG",
+	}
+	for _, kv := range env {
+		k, v, _ := strings.Cut(kv, "=")
+		if v == "" {
+			delete(base, k)
+		} else {
+			base[k] = v
+		}
+	}
+	cmd := exec.Command(bin)
+	for k, v := range base {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		srv.Close()
+		t.Fatalf("starting %s: %v", bin, err)
+	}
+	alive, stop := context.WithCancelCause(context.Background())
+	p := &proc{name: logicalID, srv: srv, cmd: cmd, out: out, alive: alive, exited: make(chan struct{})}
+	go func() {
+		err := cmd.Wait()
+		if err == nil {
+			err = errors.New("exit status 0")
+		}
+		stop(fmt.Errorf("the %s process exited: %w", logicalID, err))
+		close(p.exited)
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		<-p.exited
+		srv.Close()
+		if t.Failed() {
+			t.Logf("output of %s:\n%s", logicalID, out.String())
+		}
+	})
+	return p
+}
+
+// invoke sends event through the Runtime API and decodes the answer.
+func (p *proc) invoke(t *testing.T, event []byte, answer any) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(p.alive, invokeTimeout)
+	defer cancel()
+	raw, err := p.srv.Invoke(ctx, event)
+	if err != nil {
+		t.Fatalf("%s: invoke: %v (%v)\noutput so far:\n%s", p.name, err, context.Cause(ctx), p.out.String())
+	}
+	if err := json.Unmarshal(raw, answer); err != nil {
+		t.Fatalf("%s: the answer %s is not the JSON expected: %v", p.name, raw, err)
+	}
+}
+
+// httpAnswer is an HTTP API (payload 2.0) Lambda response.
+type httpAnswer struct {
+	StatusCode int               `json:"statusCode"`
+	Headers    map[string]string `json:"headers"`
+	Body       string            `json:"body"`
+}
+
+func (a httpAnswer) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(a.Body), &m); err != nil {
+		t.Fatalf("the body %q is not a JSON object: %v", a.Body, err)
+	}
+	return m
+}
+
+func (a httpAnswer) errorCode() string {
+	var e struct {
+		Error struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	_ = json.Unmarshal([]byte(a.Body), &e)
+	return e.Error.Code
+}
+
+// wsAnswer is a WebSocket route's Lambda response.
+type wsAnswer struct {
+	StatusCode int `json:"statusCode"`
+}
+
+// ---- The fake API Gateway management API.
+
+type frame struct {
+	conn string
+	raw  string
+	f    map[string]any
+}
+
+type managementAPI struct {
+	*httptest.Server
+	mu      sync.Mutex
+	posts   []frame
+	deletes []string
+}
+
+func newManagementAPI(t *testing.T) *managementAPI {
+	m := &managementAPI{}
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /@connections/{id}", func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		var f map[string]any
+		if err := json.Unmarshal(body, &f); err != nil {
+			t.Errorf("management API: a post to %s is not a JSON object: %q", r.PathValue("id"), body)
+		}
+		m.mu.Lock()
+		m.posts = append(m.posts, frame{conn: r.PathValue("id"), raw: string(body), f: f})
+		m.mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("DELETE /@connections/{id}", func(w http.ResponseWriter, r *http.Request) {
+		m.mu.Lock()
+		m.deletes = append(m.deletes, r.PathValue("id"))
+		m.mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	mux.HandleFunc("GET /@connections/{id}", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"connectedAt":"2026-11-21T10:00:00Z","lastActiveAt":"2026-11-21T10:00:00Z","identity":{"sourceIp":"127.0.0.1"}}`)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		t.Errorf("management API: unexpected %s %s", r.Method, r.URL.Path)
+		http.NotFound(w, r)
+	})
+	m.Server = httptest.NewServer(mux) // 127.0.0.1
+	t.Cleanup(m.Close)
+	return m
+}
+
+// mark is the number of posts so far; since(mark) the ones after it.
+func (m *managementAPI) mark() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.posts)
+}
+
+func (m *managementAPI) since(mark int) []frame {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.posts[mark:])
+}
+
+// framesTo lists the frames of one type posted to conn.
+func framesTo(frames []frame, conn, typ string) []map[string]any {
+	var out []map[string]any
+	for _, f := range frames {
+		if f.conn == conn && f.f["type"] == typ {
+			out = append(out, f.f)
+		}
+	}
+	return out
+}
+
+func describe(frames []frame) string {
+	var b strings.Builder
+	for _, f := range frames {
+		fmt.Fprintf(&b, "\n  to %s: %s", f.conn, f.raw)
+	}
+	if b.Len() == 0 {
+		return " none"
+	}
+	return b.String()
+}
+
+// ---- Test events.
+
+var placeholder = regexp.MustCompile(`\{\{([a-z_]+)\}\}`)
+
+// event reads functions/<pkg>/testdata/<file> and fills its placeholders.
+func event(t *testing.T, pkg, file string, vars map[string]string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "functions", pkg, "testdata", file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var missing []string
+	out := placeholder.ReplaceAllStringFunc(string(raw), func(s string) string {
+		name := placeholder.FindStringSubmatch(s)[1]
+		v, ok := vars[name]
+		if !ok {
+			missing = append(missing, s)
+			return s
+		}
+		return v
+	})
+	if len(missing) > 0 {
+		t.Fatalf("functions/%s/testdata/%s has placeholders %v this test has no value for (it has %v)", pkg, file, missing, mapKeys(vars))
+	}
+	if !json.Valid([]byte(out)) {
+		t.Fatalf("functions/%s/testdata/%s is not valid JSON once filled in", pkg, file)
+	}
+	return []byte(out)
+}
+
+// withBody replaces the body of an event.
+func withBody(t *testing.T, ev []byte, body string) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(ev, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["body"] = body
+	out, _ := json.Marshal(m)
+	return out
+}
+
+func mapKeys(m map[string]string) []string {
+	var keys []string
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
+
+// testdataFiles lists functions/<pkg>/testdata/*.json.
+func testdataFiles(pkg string) []string {
+	paths, _ := filepath.Glob(filepath.Join(repoRoot, "functions", pkg, "testdata", "*.json"))
+	var names []string
+	for _, p := range paths {
+		names = append(names, filepath.Base(p))
+	}
+	sort.Strings(names)
+	return names
+}
+
+// step is one testdata event and what its answer must be. A check may be
+// nil: then only the status is checked.
+type step struct {
+	file   string
+	status int
+	check  func(t *testing.T, a httpAnswer)
+}
+
+// runHTTPFiles drives a function with the steps in order, then with any
+// other testdata file (which must not fail with a 5xx) but those handled
+// elsewhere, then with last.
+func runHTTPFiles(t *testing.T, p *proc, pkg string, vars map[string]string, handled []string, steps, last []step) {
+	t.Helper()
+	known := map[string]bool{}
+	for _, f := range handled {
+		known[f] = true
+	}
+	for _, s := range slices.Concat(steps, last) {
+		known[s.file] = true
+	}
+	var extra []step
+	for _, f := range testdataFiles(pkg) {
+		if !known[f] {
+			extra = append(extra, step{file: f})
+		}
+	}
+	for _, s := range slices.Concat(steps, extra, last) {
+		t.Run(strings.TrimSuffix(s.file, ".json"), func(t *testing.T) {
+			if _, err := os.Stat(filepath.Join(repoRoot, "functions", pkg, "testdata", s.file)); err != nil {
+				t.Skipf("functions/%s/testdata/%s does not exist (yet)", pkg, s.file)
+			}
+			var a httpAnswer
+			p.invoke(t, event(t, pkg, s.file, vars), &a)
+			switch {
+			case s.status == 0 && a.StatusCode >= 500:
+				t.Errorf("status %d, want no server error; body %s", a.StatusCode, a.Body)
+			case s.status != 0 && a.StatusCode != s.status:
+				t.Fatalf("status %d, want %d; body %s", a.StatusCode, s.status, a.Body)
+			}
+			if a.StatusCode >= 400 && a.errorCode() == "" {
+				t.Errorf("a %d answer without the contract's error body: %q", a.StatusCode, a.Body)
+			}
+			if s.check != nil {
+				s.check(t, a)
+			}
+		})
+	}
+}
+
+func wantError(code string) func(t *testing.T, a httpAnswer) {
+	return func(t *testing.T, a httpAnswer) {
+		t.Helper()
+		if got := a.errorCode(); got != code {
+			t.Errorf("error code %q, want %q; body %s", got, code, a.Body)
+		}
+	}
+}
+
+// TestFunctionsThroughRuntimeAPI builds every function for this machine,
+// starts each as Lambda would (AWS_LAMBDA_RUNTIME_API and the template's
+// environment) and drives it with its testdata events: accounts through
+// the auth function, rooms through rooms, then a chat over the WebSocket
+// functions, whose pushes reach a fake management API.
+func TestFunctionsThroughRuntimeAPI(t *testing.T) {
+	t.Parallel()
+	fns := functions(t)
+	wait := buildHost(t, fns)
+	// DynamoDB Local (a JVM) starts while the functions build.
+	var endpoint string
+	t.Run("start DynamoDB Local", func(t *testing.T) { endpoint = dynamolocaltest.Endpoint(t) })
+	bins := wait(t)
+	bin := map[string]string{}     // by package
+	logical := map[string]string{} // by package
+	for _, fn := range fns {
+		bin[fn.pkg] = filepath.Join(bins, fn.pkg)
+		logical[fn.pkg] = fn.logicalID
+	}
+	need := func(t *testing.T, pkg string) {
+		t.Helper()
+		if bin[pkg] == "" {
+			t.Fatalf("no function of the template is built from functions/%s", pkg)
+		}
+	}
+
+	t.Run("without TABLE_NAME the function does not start", func(t *testing.T) {
+		need(t, "auth")
+		p := startProcess(t, bin["auth"], logical["auth"], []string{"TABLE_NAME=", "WS_MANAGEMENT_ENDPOINT=http://127.0.0.1:9"})
+		select {
+		case <-p.srv.InitFailed():
+			errs := p.srv.InitErrors()
+			if !strings.Contains(errs[0].Message, "TABLE_NAME") {
+				t.Errorf("the init error %q does not name TABLE_NAME", errs[0].Message)
+			}
+			t.Logf("init error reported: %s: %s", errs[0].Type, errs[0].Message)
+		case <-p.exited:
+			var exit *exec.ExitError
+			if err := context.Cause(p.alive); !errors.As(err, &exit) || exit.ExitCode() == 0 {
+				t.Errorf("%v; want a non-zero exit", err)
+			}
+			if out := p.out.String(); !strings.Contains(out, "TABLE_NAME") {
+				t.Errorf("the process exited without a log line naming TABLE_NAME; its output:\n%s", out)
+			} else {
+				t.Logf("%v; it logged: %s", context.Cause(p.alive), strings.TrimSpace(out))
+			}
+		case <-time.After(processStartup):
+			t.Fatalf("after %v the process neither reported an init error nor exited; output:\n%s", processStartup, p.out.String())
+		}
+	})
+
+	if endpoint == "" {
+		t.Skip("DynamoDB Local is not available; see the skipped subtest")
+	}
+	table := dynamolocaltest.NewTable(t, dynamolocaltest.Client(t), dynamostore.TableDefinition("lambdatest"))
+	mgmt := newManagementAPI(t)
+	env := []string{"TABLE_NAME=" + table, "DYNAMODB_ENDPOINT=" + endpoint, "WS_MANAGEMENT_ENDPOINT=" + mgmt.URL}
+
+	procs := map[string]*proc{}
+	start := func(t *testing.T, pkg string) *proc {
+		t.Helper()
+		need(t, pkg)
+		if procs[pkg] == nil {
+			procs[pkg] = startProcess(t, bin[pkg], logical[pkg], env)
+		}
+		return procs[pkg]
+	}
+	// The processes live as long as the whole test: start them here.
+	for _, pkg := range []string{"auth", "rooms", "connect", "disconnect", "join_room", "send_message", "leave_room", "default"} {
+		if bin[pkg] != "" {
+			start(t, pkg)
+		}
+	}
+	t.Cleanup(func() {
+		for _, p := range procs {
+			for line := range strings.SplitSeq(p.out.String(), "\n") {
+				if strings.Contains(line, `"level":"ERROR"`) {
+					t.Errorf("%s logged an error: %s", p.name, line)
+				}
+			}
+		}
+	})
+
+	tokens := map[string]string{}
+	var roomID string
+
+	t.Run("auth", func(t *testing.T) {
+		auth := start(t, "auth")
+		signup := func(t *testing.T, user string) {
+			ev := event(t, "auth", "signup.json", nil)
+			if user != "alice" {
+				ev = withBody(t, ev, `{"username":"`+user+`","password":"correct horse battery staple"}`)
+			}
+			var a httpAnswer
+			auth.invoke(t, ev, &a)
+			if a.StatusCode != http.StatusCreated {
+				t.Fatalf("signup %s: status %d, want 201; body %s", user, a.StatusCode, a.Body)
+			}
+			b := a.json(t)
+			tok, _ := b["token"].(string)
+			if b["username"] != user || tok == "" || b["expires_at"] == nil {
+				t.Fatalf("signup %s: body %s, want username, token and expires_at", user, a.Body)
+			}
+			tokens[user] = tok
+		}
+		t.Run("signup", func(t *testing.T) {
+			for _, u := range []string{"alice", "bob", "carol", "dave"} {
+				signup(t, u)
+			}
+		})
+		if tokens["alice"] == "" {
+			t.Fatal("no token: the rest needs a signed-up user")
+		}
+		vars := map[string]string{"token": tokens["alice"]}
+		var loginToken string
+		runHTTPFiles(t, auth, "auth", vars, []string{"signup.json", "logout.json"}, []step{
+			{"signup-invalid-json.json", 400, wantError("invalid_json")},
+			{"login.json", 200, func(t *testing.T, a httpAnswer) {
+				b := a.json(t)
+				loginToken, _ = b["token"].(string)
+				if b["username"] != "alice" || loginToken == "" {
+					t.Errorf("login: body %s, want alice's new token", a.Body)
+				}
+			}},
+			{"login-base64.json", 200, nil},
+			{"login-wrong-password.json", 401, wantError("invalid_credentials")},
+			{"me.json", 200, func(t *testing.T, a httpAnswer) {
+				if b := a.json(t); b["username"] != "alice" {
+					t.Errorf("GET /me: body %s, want username alice", a.Body)
+				}
+			}},
+			{"me-no-token.json", 401, wantError("unauthenticated")},
+			{"route-not-found.json", 404, wantError("route_not_found")},
+		}, nil)
+		// Log out the session login.json opened (alice's first token
+		// goes on to the rooms and the sockets), then it is dead.
+		t.Run("logout", func(t *testing.T) {
+			if loginToken == "" {
+				t.Skip("login.json gave no token")
+			}
+			lv := map[string]string{"token": loginToken}
+			var a httpAnswer
+			auth.invoke(t, event(t, "auth", "logout.json", lv), &a)
+			if a.StatusCode != http.StatusNoContent {
+				t.Fatalf("logout: status %d, want 204; body %s", a.StatusCode, a.Body)
+			}
+			auth.invoke(t, event(t, "auth", "me.json", lv), &a)
+			if a.StatusCode != http.StatusUnauthorized {
+				t.Errorf("GET /me after logout: status %d, want 401", a.StatusCode)
+			}
+		})
+	})
+
+	createRoom := func(t *testing.T, rooms *proc) string {
+		t.Helper()
+		var a httpAnswer
+		rooms.invoke(t, event(t, "rooms", "create-room.json", map[string]string{"token": tokens["alice"]}), &a)
+		if a.StatusCode != http.StatusCreated {
+			t.Fatalf("create room: status %d, want 201; body %s", a.StatusCode, a.Body)
+		}
+		b := a.json(t)
+		id, _ := b["room_id"].(string)
+		if id == "" || b["owner"] != "alice" || b["name"] != "general" {
+			t.Fatalf("create room: body %s, want a room_id, owner alice, name general", a.Body)
+		}
+		members, _ := json.Marshal(b["members"])
+		if !strings.Contains(string(members), `"bob"`) {
+			t.Errorf("create room: members %s, want bob among them", members)
+		}
+		return id
+	}
+
+	t.Run("rooms", func(t *testing.T) {
+		if tokens["alice"] == "" || tokens["bob"] == "" {
+			t.Skip("needs alice and bob signed up through the auth function")
+		}
+		rooms := start(t, "rooms")
+		var id string
+		t.Run("create-room", func(t *testing.T) { id = createRoom(t, rooms) })
+		if id == "" {
+			t.Fatal("no room")
+		}
+		vars := map[string]string{"token": tokens["alice"], "room_id": id}
+		roomOK := func(t *testing.T, a httpAnswer) {
+			if b := a.json(t); b["room_id"] != id {
+				t.Errorf("body %s, want room %s", a.Body, id)
+			}
+		}
+		runHTTPFiles(t, rooms, "rooms", vars, []string{"create-room.json"}, []step{
+			{"create-room-invalid-json.json", 400, wantError("invalid_json")},
+			{"get-room.json", 200, roomOK},
+			{"list-rooms.json", 200, func(t *testing.T, a httpAnswer) {
+				if !strings.Contains(a.Body, id) {
+					t.Errorf("GET /rooms: body %s, want room %s listed", a.Body, id)
+				}
+			}},
+			{"list-events.json", 200, func(t *testing.T, a httpAnswer) {
+				var b struct {
+					Events []struct {
+						Seq  int64  `json:"seq"`
+						Type string `json:"type"`
+					} `json:"events"`
+				}
+				_ = json.Unmarshal([]byte(a.Body), &b)
+				if len(b.Events) == 0 || b.Events[0].Seq != 1 || b.Events[0].Type != "room_created" {
+					t.Errorf("events: body %s, want seq 1 room_created first", a.Body)
+				}
+			}},
+			{"rename-room.json", 200, func(t *testing.T, a httpAnswer) {
+				if b := a.json(t); b["name"] != "random" {
+					t.Errorf("rename: body %s, want the name trimmed to random", a.Body)
+				}
+			}},
+			{"rename-room-invalid-json.json", 400, wantError("invalid_json")},
+			{"add-members.json", 200, roomOK},
+			{"add-admins.json", 200, roomOK},
+			{"list-events-after.json", 200, nil},
+			{"list-events-before.json", 200, nil},
+			{"list-events-invalid-query.json", 400, wantError("invalid_query")},
+			{"remove-member.json", 204, nil},
+		}, []step{
+			{"delete-room.json", 204, nil},
+			{"get-room.json", 404, wantError("room_not_found")},
+		})
+		// The WebSocket functions get a room of their own, alice and bob in it.
+		t.Run("create a room to chat in", func(t *testing.T) { roomID = createRoom(t, rooms) })
+	})
+
+	t.Run("websocket", func(t *testing.T) {
+		if roomID == "" {
+			t.Skip("needs a room created through the rooms function")
+		}
+		const aliceConn, bobConn = "L0SM9cOFvHcCIhw=", "L0SNbdJ7vHcCFZg="
+		alice := map[string]string{"token": tokens["alice"], "connection_id": aliceConn, "room_id": roomID}
+		bob := map[string]string{"token": tokens["bob"], "connection_id": bobConn, "room_id": roomID}
+		ws := func(t *testing.T, pkg, file string, vars map[string]string, status int) []frame {
+			t.Helper()
+			p := start(t, pkg)
+			mark := mgmt.mark()
+			var a wsAnswer
+			p.invoke(t, event(t, pkg, file, vars), &a)
+			if a.StatusCode != status {
+				t.Fatalf("%s/%s: status %d, want %d", pkg, file, a.StatusCode, status)
+			}
+			return mgmt.since(mark)
+		}
+		ok := true
+		sub := func(name string, fn func(t *testing.T)) {
+			if ok {
+				ok = t.Run(name, fn)
+			} else {
+				t.Run(name, func(t *testing.T) { t.Skip("an earlier step failed") })
+			}
+		}
+
+		sub("$connect", func(t *testing.T) {
+			ws(t, "connect", "connect.json", alice, 200)
+			ws(t, "connect", "connect.json", bob, 200)
+			if got := ws(t, "connect", "connect_no_token.json", map[string]string{"connection_id": "L0SNrefusedAA="}, 401); len(got) > 0 {
+				t.Errorf("a refused $connect posted frames:%s", describe(got))
+			}
+			ws(t, "connect", "connect.json", map[string]string{"token": "not-a-token", "connection_id": "L0SNrefusedBB="}, 401)
+		})
+		sub("join_room", func(t *testing.T) {
+			got := ws(t, "join_room", "join.json", alice, 200)
+			h := framesTo(got, aliceConn, "history")
+			if len(h) != 1 || h[0]["room_id"] != roomID {
+				t.Errorf("alice's connection got history frames %v, want one for the room; all posts:%s", h, describe(got))
+			}
+			ann := framesTo(got, aliceConn, "join_room_announcement")
+			if len(ann) != 1 || ann[0]["username"] != "alice" || ann[0]["room_id"] != roomID {
+				t.Errorf("alice's connection got announcements %v, want alice's join; all posts:%s", ann, describe(got))
+			}
+			got = ws(t, "join_room", "join.json", bob, 200)
+			if h := framesTo(got, bobConn, "history"); len(h) != 1 || fmt.Sprint(h[0]["online"]) != "[alice bob]" {
+				t.Errorf("bob's history frames %v, want one with online [alice bob]; all posts:%s", h, describe(got))
+			}
+			for _, c := range []string{aliceConn, bobConn} {
+				if ann := framesTo(got, c, "join_room_announcement"); len(ann) != 1 || ann[0]["username"] != "bob" {
+					t.Errorf("connection %s got %v, want bob's join announcement; all posts:%s", c, ann, describe(got))
+				}
+			}
+			resume := with(alice, "after_seq", "1")
+			got = ws(t, "join_room", "join_resume.json", resume, 200)
+			if h := framesTo(got, aliceConn, "history"); len(h) != 1 {
+				t.Errorf("a resume got history frames %v, want one; all posts:%s", h, describe(got))
+			}
+		})
+		sub("send_message", func(t *testing.T) {
+			got := ws(t, "send_message", "send.json", with(alice, "client_msg_id", "msg-0001"), 200)
+			for _, c := range []string{aliceConn, bobConn} {
+				m := framesTo(got, c, "receive_message")
+				if len(m) != 1 || m[0]["text"] != "hello, everyone" || m[0]["username"] != "alice" || m[0]["client_msg_id"] != "msg-0001" {
+					t.Errorf("connection %s got %v, want alice's message; all posts:%s", c, m, describe(got))
+				}
+			}
+			got = ws(t, "send_message", "send_untrimmed.json", with(alice, "client_msg_id", "msg-0002"), 200)
+			if m := framesTo(got, bobConn, "receive_message"); len(m) != 1 || m[0]["text"] != "Grüße aus Köln 👋" {
+				t.Errorf("bob got %v, want the message trimmed; all posts:%s", m, describe(got))
+			}
+		})
+		sub("$default", func(t *testing.T) {
+			got := ws(t, "default", "typing.json", alice, 200)
+			if ty := framesTo(got, bobConn, "typing"); len(ty) != 1 || ty[0]["username"] != "alice" {
+				t.Errorf("bob got %v, want alice typing; all posts:%s", ty, describe(got))
+			}
+			if ty := framesTo(got, aliceConn, "typing"); len(ty) != 0 {
+				t.Errorf("the typer got her own typing frame; all posts:%s", describe(got))
+			}
+			for file, code := range map[string]string{"unknown_action.json": "unknown_action", "missing_action.json": "unknown_action", "invalid_json.json": "invalid_json"} {
+				if _, err := os.Stat(filepath.Join(repoRoot, "functions/default/testdata", file)); err != nil {
+					continue
+				}
+				got := ws(t, "default", file, alice, 200)
+				if e := framesTo(got, aliceConn, "error"); len(e) != 1 || e[0]["code"] != code {
+					t.Errorf("%s: alice got %v, want one error frame %s; all posts:%s", file, e, code, describe(got))
+				}
+			}
+		})
+		sub("leave_room", func(t *testing.T) {
+			got := ws(t, "leave_room", "leave.json", alice, 200)
+			for _, c := range []string{aliceConn, bobConn} {
+				if l := framesTo(got, c, "leave_room_announcement"); len(l) != 1 || l[0]["username"] != "alice" {
+					t.Errorf("connection %s got %v, want alice's leave; all posts:%s", c, l, describe(got))
+				}
+			}
+		})
+		sub("$disconnect", func(t *testing.T) {
+			got := ws(t, "disconnect", "disconnect.json", bob, 200)
+			if l := framesTo(got, bobConn, "leave_room_announcement"); len(l) != 0 {
+				t.Errorf("the closed connection was sent %v", l)
+			}
+			ws(t, "disconnect", "disconnect.json", alice, 200)
+		})
+		// Every other testdata file of the WebSocket functions is driven
+		// too, with alice's values; none may fail with a 5xx.
+		t.Run("other testdata", func(t *testing.T) {
+			covered := map[string]bool{
+				"connect/connect.json": true, "connect/connect_no_token.json": true,
+				"join_room/join.json": true, "join_room/join_resume.json": true,
+				"send_message/send.json": true, "send_message/send_untrimmed.json": true,
+				"default/typing.json": true, "default/unknown_action.json": true, "default/missing_action.json": true, "default/invalid_json.json": true,
+				"leave_room/leave.json": true, "disconnect/disconnect.json": true,
+			}
+			vars := with(with(alice, "after_seq", "1"), "client_msg_id", "msg-0003")
+			for _, pkg := range []string{"connect", "join_room", "send_message", "default", "leave_room", "disconnect"} {
+				for _, f := range testdataFiles(pkg) {
+					if covered[pkg+"/"+f] {
+						continue
+					}
+					t.Run(pkg+"/"+f, func(t *testing.T) {
+						var a wsAnswer
+						start(t, pkg).invoke(t, event(t, pkg, f, vars), &a)
+						if a.StatusCode >= 500 || a.StatusCode == 0 {
+							t.Errorf("status %d, want no server error", a.StatusCode)
+						}
+					})
+				}
+			}
+		})
+	})
+}
+
+// with returns a copy of m with k set to v.
+func with(m map[string]string, k, v string) map[string]string {
+	out := map[string]string{k: v}
+	for kk, vv := range m {
+		if kk != k {
+			out[kk] = vv
+		}
+	}
+	return out
+}
