@@ -23,6 +23,7 @@ import (
 	"github.com/chatroom/chat/internal/httpapi"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/rooms"
+	"github.com/chatroom/chat/internal/sdkhttp"
 	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/store/dynamostore"
 	"github.com/chatroom/chat/internal/wsapi"
@@ -88,6 +89,7 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	if err != nil {
 		return nil, fmt.Errorf("app: AWS configuration: %w", err)
 	}
+	awsCfg.HTTPClient = sdkhttp.Wrap(awsCfg.HTTPClient)
 	var db *dynamodb.Client
 	if c.DynamoDBEndpoint != "" {
 		db = dynamolocal.NewClient(c.DynamoDBEndpoint)

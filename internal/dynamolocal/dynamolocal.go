@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -18,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/smithy-go/logging"
+
+	"github.com/chatroom/chat/internal/sdkhttp"
 )
 
 const (
@@ -208,7 +211,10 @@ func (s *Server) Client(optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 // as http://127.0.0.1:8000): static dummy credentials, region us-east-1 and
 // BaseEndpoint set to endpoint, SDK log messages sent to slog.Default(), and
 // no CRC32 response validation. It reads no AWS configuration from the
-// environment or from files. optFns are applied last, as in [dynamodb.New].
+// environment or from files. optFns are applied last, as in [dynamodb.New];
+// whatever HTTPClient they leave (by default the SDK's) is then wrapped so
+// that net/http does not see the request body's WriteTo method (see
+// [bodyWithoutWriteTo]).
 func NewClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Client {
 	opts := dynamodb.Options{
 		Region:       "us-east-1",
@@ -218,7 +224,10 @@ func NewClient(endpoint string, optFns ...func(*dynamodb.Options)) *dynamodb.Cli
 		// DynamoDB Local sends no x-amz-crc32 header on 4xx errors, which the SDK checks as CRC 0 and logs as "response did not match expected checksum".
 		DisableValidateResponseChecksum: true,
 	}
-	return dynamodb.New(opts, optFns...)
+	return dynamodb.New(opts, append(slices.Clip(optFns), func(o *dynamodb.Options) {
+		// smithy-go's closed request body returns io.EOF from WriteTo, which makes net/http drop the connection under a response still being read.
+		o.HTTPClient = sdkhttp.Wrap(o.HTTPClient)
+	})...)
 }
 
 // slogLogger passes the SDK's log messages to slog.Default().

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,10 +13,12 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go/logging"
@@ -126,6 +130,195 @@ func TestChecksumWarningCanary(t *testing.T) {
 		t.Logf("with checksum validation on, the SDK logged (as expected):\n%s", strings.Join(msgs, "\n"))
 	} else {
 		t.Logf("with checksum validation on, the SDK no longer warns; DisableValidateResponseChecksum in NewClient may be unnecessary now")
+	}
+}
+
+var roomTable = &dynamodb.CreateTableInput{
+	TableName:   aws.String("dynamolocal-room"),
+	BillingMode: types.BillingModePayPerRequest,
+	AttributeDefinitions: []types.AttributeDefinition{
+		{AttributeName: aws.String("pk"), AttributeType: types.ScalarAttributeTypeS},
+		{AttributeName: aws.String("sk"), AttributeType: types.ScalarAttributeTypeN},
+	},
+	KeySchema: []types.KeySchemaElement{
+		{AttributeName: aws.String("pk"), KeyType: types.KeyTypeHash},
+		{AttributeName: aws.String("sk"), KeyType: types.KeyTypeRange},
+	},
+}
+
+func putRow(ctx context.Context, client *dynamodb.Client, table, pk string, sk int, text string) error {
+	_, err := client.PutItem(ctx, &dynamodb.PutItemInput{
+		TableName: aws.String(table),
+		Item: map[string]types.AttributeValue{
+			"pk":   &types.AttributeValueMemberS{Value: pk},
+			"sk":   &types.AttributeValueMemberN{Value: strconv.Itoa(sk)},
+			"text": &types.AttributeValueMemberS{Value: text},
+		},
+	})
+	return err
+}
+
+func queryRows(ctx context.Context, client *dynamodb.Client, table, pk string, limit int32) (int, error) {
+	out, err := client.Query(ctx, &dynamodb.QueryInput{
+		TableName:                 aws.String(table),
+		KeyConditionExpression:    aws.String("pk = :pk"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": &types.AttributeValueMemberS{Value: pk}},
+		ConsistentRead:            aws.Bool(true),
+		ScanIndexForward:          aws.Bool(false),
+		Limit:                     aws.Int32(limit),
+	})
+	if err != nil {
+		return 0, err
+	}
+	return len(out.Items), nil
+}
+
+// slowConn pauses after each write, and reads at most 2 kB a millisecond.
+// The pause after a write stands for a busy client whose net/http writeLoop
+// goroutine waits for a CPU after sending a request: the server has
+// answered, and the SDK has closed the request body, before net/http
+// finishes the request. The slow reads keep a 100 kB response in flight
+// for about 50 ms meanwhile.
+type slowConn struct{ net.Conn }
+
+func (c slowConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	time.Sleep(20 * time.Millisecond) // well below the 50 ms net/http waits for a write to end before reusing the connection
+	return n, err
+}
+
+func (c slowConn) Read(p []byte) (int, error) {
+	time.Sleep(time.Millisecond)
+	return c.Conn.Read(p[:min(len(p), 2<<10)])
+}
+
+// TestQueriesWithoutDiscardWarnings forces the race behind the SDK warning
+// "failed to discard remaining HTTP response body ... use of closed network
+// connection" on every request: smithy-go's closed request body returns
+// io.EOF from WriteTo, net/http took that for a failed write and closed the
+// connection, here under a 100 kB Query response still being read. Without
+// NewClient's bodyWithoutWriteTo, Queries fail with that error (the SDK
+// would retry them) and the warning, and most requests need a new
+// connection.
+func TestQueriesWithoutDiscardWarnings(t *testing.T) {
+	var dials atomic.Int64
+	httpClient := awshttp.NewBuildableClient().WithTransportOptions(func(tr *http.Transport) {
+		var d net.Dialer
+		tr.DialContext = func(ctx context.Context, network, addr string) (net.Conn, error) {
+			conn, err := d.DialContext(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			dials.Add(1)
+			return slowConn{conn}, nil
+		}
+	})
+	var log sdkLog
+	client := dynamolocaltest.Client(t, func(o *dynamodb.Options) {
+		o.Logger = &log
+		o.HTTPClient = httpClient
+		o.Retryer = aws.NopRetryer{} // a failed attempt is an error here, not a hidden retry
+	})
+
+	// Set up with a client at full speed.
+	fast := dynamolocaltest.Client(t)
+	table := dynamolocaltest.NewTable(t, fast, roomTable)
+	ctx := t.Context()
+	text := strings.Repeat("x", 2000)
+	for batch := range 2 {
+		var writes []types.WriteRequest
+		for i := range 25 {
+			writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: map[string]types.AttributeValue{
+				"pk":   &types.AttributeValueMemberS{Value: "room"},
+				"sk":   &types.AttributeValueMemberN{Value: strconv.Itoa(25*batch + i)},
+				"text": &types.AttributeValueMemberS{Value: text},
+			}}})
+		}
+		out, err := fast.BatchWriteItem(ctx, &dynamodb.BatchWriteItemInput{RequestItems: map[string][]types.WriteRequest{table: writes}})
+		if err != nil {
+			t.Fatalf("BatchWriteItem: %v", err)
+		}
+		if len(out.UnprocessedItems) > 0 {
+			t.Fatalf("BatchWriteItem left items unprocessed: %v", out.UnprocessedItems)
+		}
+	}
+
+	const rounds = 5
+	for i := range rounds {
+		if n, err := queryRows(ctx, client, table, "room", 50); err != nil || n != 50 {
+			t.Errorf("Query %d: %d items, %v", i, n, err)
+		}
+		if err := putRow(ctx, client, table, "other", i, text); err != nil {
+			t.Errorf("PutItem %d: %v", i, err)
+		}
+	}
+	if msgs := log.matching("failed to discard"); len(msgs) > 0 {
+		t.Errorf("SDK logged %d discard warnings:\n%s", len(msgs), strings.Join(msgs, "\n"))
+	}
+	// One connection serves them all; allow a second for a late timer.
+	if n := dials.Load(); n > 2 {
+		t.Errorf("%d sequential requests dialed %d connections, want 1: net/http dropped connections after sending requests", 2*rounds, n)
+	}
+}
+
+// TestQueryBurstWithoutDiscardWarnings runs 50-item Queries (about 20 kB,
+// which DynamoDB Local sends chunked) alongside writers through the default
+// HTTP client, the pattern of the store's read benchmarks and
+// concurrent-writer tests, and checks that the SDK neither warns nor
+// retries. The race only shows here when the client is short of CPU;
+// TestQueriesWithoutDiscardWarnings forces it.
+func TestQueryBurstWithoutDiscardWarnings(t *testing.T) {
+	var log sdkLog
+	client := dynamolocaltest.Client(t, func(o *dynamodb.Options) {
+		o.Logger = &log
+		o.ClientLogMode |= aws.LogRetries
+	})
+	table := dynamolocaltest.NewTable(t, client, roomTable)
+	ctx := t.Context()
+	text := strings.Repeat("a message of about a hundred bytes, which is what people send in a chat room .. ", 4)
+	for i := range 60 {
+		if err := putRow(ctx, client, table, "room", i, text); err != nil {
+			t.Fatalf("PutItem: %v", err)
+		}
+	}
+
+	const readers, writers, rounds = 3, 2, 30
+	var wg sync.WaitGroup
+	errs := make(chan error, readers+writers)
+	for r := range readers {
+		wg.Go(func() {
+			for range rounds {
+				n, err := queryRows(ctx, client, table, "room", 50)
+				if err == nil && n != 50 {
+					err = fmt.Errorf("Query returned %d items, want 50", n)
+				}
+				if err != nil {
+					errs <- fmt.Errorf("reader %d: %w", r, err)
+					return
+				}
+			}
+		})
+	}
+	for w := range writers {
+		wg.Go(func() {
+			for i := range rounds {
+				if err := putRow(ctx, client, table, fmt.Sprint("writer", w), i, text); err != nil {
+					errs <- fmt.Errorf("writer %d: %w", w, err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if msgs := log.matching("failed to discard"); len(msgs) > 0 {
+		t.Errorf("SDK logged %d discard warnings:\n%s", len(msgs), strings.Join(msgs, "\n"))
+	}
+	if msgs := log.matching("retrying request"); len(msgs) > 0 {
+		t.Errorf("SDK retried %d requests:\n%s", len(msgs), strings.Join(msgs, "\n"))
 	}
 }
 

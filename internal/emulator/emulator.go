@@ -24,6 +24,7 @@ import (
 	"github.com/chatroom/chat/internal/dynamolocal"
 	"github.com/chatroom/chat/internal/gateway"
 	"github.com/chatroom/chat/internal/push"
+	"github.com/chatroom/chat/internal/sdkhttp"
 	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/store/boltstore"
 	"github.com/chatroom/chat/internal/store/dynamostore"
@@ -141,6 +142,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 		client := awslambda.New(awslambda.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(o.LambdaEndpoint),
 			Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
+			HTTPClient:  sdkhttp.Wrap(nil),
 		})
 		invoker = gateway.NewRemote(client)
 	}

@@ -265,9 +265,9 @@ type conn struct {
 	// closing is set once the connection starts to close: from then on the
 	// management API answers 410 for it, as API Gateway does, instead of
 	// waiting on a socket that is going away.
-	closing atomic.Bool
-	activity    chan struct{}
-	cancel      context.CancelFunc
+	closing  atomic.Bool
+	activity chan struct{}
+	cancel   context.CancelFunc
 }
 
 func (c *conn) touch() {

@@ -16,6 +16,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
+
+	"github.com/chatroom/chat/internal/sdkhttp"
 )
 
 // Result says how a post went: the connections that are gone (API Gateway
@@ -71,6 +73,7 @@ func NewManagementAPI(api API, logger *slog.Logger) (*ManagementAPI, error) {
 func NewClient(cfg aws.Config, endpoint string) *apigatewaymanagementapi.Client {
 	return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
+		o.HTTPClient = sdkhttp.Wrap(o.HTTPClient)
 	})
 }
 
