@@ -45,6 +45,13 @@ bench: ## Benchmarks of the event stores (append, read) on bbolt and DynamoDB Lo
 LAMBDA_GOFLAGS := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
 LAMBDA_BUILD    = $(LAMBDA_GOFLAGS) $(GO) build -tags lambda.norpc -trimpath -ldflags='-s -w' -o $(ARTIFACTS_DIR)/bootstrap
 
+# Without ARTIFACTS_DIR the binary would land in /bootstrap.
+ifneq ($(filter build-%,$(MAKECMDGOALS)),)
+ifeq ($(ARTIFACTS_DIR),)
+$(error ARTIFACTS_DIR is not set: sam build sets it; by hand: make $(firstword $(MAKECMDGOALS)) ARTIFACTS_DIR=/tmp/out)
+endif
+endif
+
 .PHONY: build-AuthFunction build-RoomsFunction build-ConnectFunction build-DisconnectFunction \
         build-JoinRoomFunction build-SendMessageFunction build-LeaveRoomFunction build-DefaultFunction
 build-AuthFunction:        ; $(LAMBDA_BUILD) ./functions/auth

@@ -11,6 +11,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -44,6 +45,7 @@ var (
 	errInvalidJSON   = &chat.Error{Code: codeInvalidJSON, Message: "the body is not the JSON this route takes"}
 	errBodyTooLarge  = &chat.Error{Code: codeBodyTooLarge, Message: fmt.Sprintf("the body is larger than %d bytes", MaxBodyBytes)}
 	errRouteNotFound = &chat.Error{Code: codeRouteNotFound, Message: "no such route"}
+	errBadBase64     = errors.New("httpapi: the body is not valid base64")
 )
 
 // statusOf is the one map from a contract code to its HTTP status.
@@ -72,8 +74,9 @@ type Request struct {
 	Event  *events.APIGatewayV2HTTPRequest
 	Params map[string]string
 	// Caller is set on routes that need authentication.
-	Caller auth.Identity
-	body   []byte
+	Caller  auth.Identity
+	body    []byte
+	bodyErr error // what decode answers when the body could not be read
 }
 
 // Response is what a route handler answers.
@@ -84,6 +87,7 @@ type Response struct {
 
 type route struct {
 	anonymous bool
+	catchAll  bool
 	handle    func(ctx context.Context, req *Request) (Response, error)
 }
 
@@ -132,7 +136,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayV2HTTPRequest)
 		req.Caller = id
 	}
 	body, err := readBody(&ev)
-	if err != nil {
+	switch {
+	case errors.Is(err, errBadBase64):
+		req.bodyErr = errInvalidJSON
+	case err != nil:
 		return h.answer(ctx, &ev, Response{}, err), nil
 	}
 	req.body = body
@@ -154,7 +161,7 @@ func (h *Handler) match(ev *events.APIGatewayV2HTTPRequest, req *Request) (route
 	}
 	for key, rt := range h.routes {
 		m, pattern, _ := strings.Cut(key, " ")
-		if m != method {
+		if m != method || rt.catchAll {
 			continue
 		}
 		if params, ok := matchPath(pattern, path); ok {
@@ -206,7 +213,8 @@ func readBody(ev *events.APIGatewayV2HTTPRequest) ([]byte, error) {
 	}
 	b, err := base64.StdEncoding.DecodeString(ev.Body)
 	if err != nil {
-		return nil, errInvalidJSON
+		// Not a body at all: decode says so, after the membership check.
+		return nil, errBadBase64
 	}
 	if len(b) > MaxBodyBytes {
 		return nil, errBodyTooLarge
@@ -215,12 +223,16 @@ func readBody(ev *events.APIGatewayV2HTTPRequest) ([]byte, error) {
 }
 
 // decode reads the JSON body into v: one object, nothing after it.
+// (json.Decoder.More would let a stray "}" or "]" after the object pass,
+// and a bare null would leave v as it was.)
 func (r *Request) decode(v any) error {
-	dec := json.NewDecoder(strings.NewReader(string(r.body)))
-	if err := dec.Decode(v); err != nil {
+	if r.bodyErr != nil {
+		return r.bodyErr
+	}
+	if !bytes.HasPrefix(bytes.TrimLeft(r.body, " \t\r\n"), []byte("{")) {
 		return errInvalidJSON
 	}
-	if dec.More() {
+	if err := json.Unmarshal(r.body, v); err != nil {
 		return errInvalidJSON
 	}
 	return nil

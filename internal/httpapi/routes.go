@@ -98,6 +98,14 @@ func NewRoomsAPI(a *auth.Service, rs *rooms.Service, notify Notifier, logger *sl
 	h.routes["POST /rooms/{room_id}/members"] = route{handle: rt.addMembers}
 	h.routes["DELETE /rooms/{room_id}/members/{username}"] = route{handle: rt.removeMember}
 	h.routes["GET /rooms/{room_id}/events"] = route{handle: rt.events}
+	// API Gateway answers a path no route takes with its own bare 404;
+	// these catch-alls make it the contract's route_not_found instead.
+	// OPTIONS is left out so CORS preflights stay API Gateway's.
+	for _, m := range CatchAllMethods {
+		h.routes[m+" /{proxy+}"] = route{anonymous: true, catchAll: true, handle: func(context.Context, *Request) (Response, error) {
+			return Response{}, errRouteNotFound
+		}}
+	}
 	return h, nil
 }
 
@@ -209,6 +217,10 @@ func (rt *roomRoutes) delete(ctx context.Context, r *Request) (Response, error) 
 	}
 	return rt.changed(ctx, r, c, http.StatusNoContent)
 }
+
+// CatchAllMethods are the methods whose unknown paths reach the rooms
+// function through its /{proxy+} routes.
+var CatchAllMethods = []string{"GET", "POST", "PUT", "PATCH", "DELETE"}
 
 // Page sizes of GET /rooms/{id}/events.
 const (
