@@ -63,6 +63,10 @@ build-SendMessageFunction: ; $(LAMBDA_BUILD) ./functions/send_message
 build-LeaveRoomFunction:   ; $(LAMBDA_BUILD) ./functions/leave_room
 build-DefaultFunction:     ; $(LAMBDA_BUILD) ./functions/default
 
+.PHONY: deploy
+deploy: ## Deploy to your AWS account with SAM and upload web/ (needs sam, aws and credentials).
+	infra/deploy/deploy.sh
+
 .PHONY: rebuild-verify
 rebuild-verify: ## Replay every stream of the embedded store and report projections that differ.
 	$(GO) run ./infra/rebuild -data $(DATA_DIR) -verify
