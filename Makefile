@@ -23,10 +23,7 @@ run-dynamodb: ## Run the chat against DynamoDB Local (needs Java 17 and npm; fet
 
 .PHONY: test
 test: vet staticcheck ## Vet, lint and run every test under the race detector (DynamoDB Local included).
-	@# -v shows each top-level test, so a skipped suite cannot pass unseen;
-	@# the filter keeps those lines, failures and the package summaries.
-	$(GO) test -race -count=1 -timeout 12m -v ./... 2>&1 \
-	  | grep --line-buffered -E '^(--- |ok |FAIL|PASS$$|panic:)|^\s+--- (FAIL|SKIP)|^\s+\S+_test\.go:[0-9]+:|^\s+\S+\.go:[0-9]+:|level=(WARN|ERROR)|DynamoDB Local is ready'
+	infra/testsummary.sh -race -count=1 -timeout 14m ./...
 
 .PHONY: vet
 vet: ## go vet.

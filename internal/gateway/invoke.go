@@ -1,9 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,26 +20,34 @@ type Invoker interface {
 
 // InProcess invokes handlers in this process, through aws-lambda-go's own
 // reflection layer, so they see and answer JSON exactly as in Lambda.
+//
+// That layer reuses one output buffer per handler, as a Lambda instance
+// runs one invocation at a time; concurrent invocations therefore each take
+// a handler of their own from a pool, like warm instances.
 type InProcess struct {
-	handlers map[string]lambda.Handler // by function directory
+	pools map[string]*sync.Pool // by function directory
 }
 
 // NewInProcess wraps the handlers, keyed by function directory.
 func NewInProcess(handlers map[string]any) *InProcess {
-	p := &InProcess{handlers: map[string]lambda.Handler{}}
+	p := &InProcess{pools: map[string]*sync.Pool{}}
 	for dir, h := range handlers {
-		p.handlers[dir] = lambda.NewHandler(h)
+		p.pools[dir] = &sync.Pool{New: func() any { return lambda.NewHandler(h) }}
 	}
 	return p
 }
 
 // Invoke implements Invoker.
 func (p *InProcess) Invoke(ctx context.Context, fn *Function, event []byte) ([]byte, error) {
-	h, ok := p.handlers[fn.Dir]
+	pool, ok := p.pools[fn.Dir]
 	if !ok {
 		return nil, fmt.Errorf("gateway: no handler for %s", fn.LogicalID)
 	}
-	return h.Invoke(ctx, event)
+	h := pool.Get().(lambda.Handler)
+	defer pool.Put(h)
+	out, err := h.Invoke(ctx, event)
+	// The answer lives in the handler's buffer until its next invocation.
+	return bytes.Clone(out), err
 }
 
 // LambdaAPI is the part of the Lambda client used to invoke functions.
