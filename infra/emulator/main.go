@@ -28,6 +28,7 @@ func main() {
 	flag.StringVar(&o.DynamoDBEndpoint, "dynamodb-endpoint", os.Getenv("DYNAMODB_ENDPOINT"), "a running DynamoDB Local to use instead of starting one")
 	flag.StringVar(&o.Table, "table", "chat", "DynamoDB table name")
 	flag.StringVar(&o.LambdaEndpoint, "lambda-endpoint", "", "invoke the functions through the Lambda API there (sam local start-lambda) instead of in-process")
+	flag.StringVar(&o.SAMEnvFile, "sam-env-vars", "", "write the --env-vars file for sam local start-lambda here (needs -store dynamodb)")
 	flag.BoolVar(&o.DirectPush, "direct-push", false, "write frames straight to sockets instead of through the management API")
 	flag.BoolVar(&o.Verbose, "v", false, "log every event and answer")
 	root := flag.String("root", ".", "project directory holding template.yaml, Makefile and web/")

@@ -6,12 +6,16 @@ package emulator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -48,6 +52,10 @@ type Options struct {
 	// LambdaEndpoint invokes the functions through the Lambda Invoke API
 	// there (`sam local start-lambda`) instead of in this process.
 	LambdaEndpoint string
+	// SAMEnvFile, when set, receives the environment for `sam local
+	// start-lambda --env-vars`: each function pointed at this emulator and
+	// at DynamoDB Local as seen from a container.
+	SAMEnvFile string
 	// DirectPush writes frames straight to the sockets instead of through
 	// the management API (a fast mode for benchmarks).
 	DirectPush bool
@@ -62,13 +70,15 @@ type Options struct {
 // Emulator is a running chat.
 type Emulator struct {
 	// URL is the base address, e.g. http://127.0.0.1:3000.
-	URL     string
-	Gateway *gateway.Gateway
-	Store   store.Store
-	server  *http.Server
-	done    chan error
-	closers []func() error
-	once    sync.Once
+	URL string
+	// DynamoDBEndpoint is the DynamoDB Local in use, if any.
+	DynamoDBEndpoint string
+	Gateway          *gateway.Gateway
+	Store            store.Store
+	server           *http.Server
+	done             chan error
+	closers          []func() error
+	once             sync.Once
 }
 
 // Start brings the chat up and returns once it is serving.
@@ -137,6 +147,11 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	if err := routes.Check(handlers); err != nil {
 		return nil, fmt.Errorf("emulator: template.yaml and the handlers disagree: %w", err)
 	}
+	if o.SAMEnvFile != "" {
+		if err := writeSAMEnv(o.SAMEnvFile, routes, e.URL, e.DynamoDBEndpoint); err != nil {
+			return nil, err
+		}
+	}
 	var invoker gateway.Invoker = gateway.NewInProcess(handlers)
 	if o.LambdaEndpoint != "" {
 		client := awslambda.New(awslambda.Options{
@@ -196,6 +211,7 @@ func (e *Emulator) openStore(ctx context.Context, o Options) (store.Store, strin
 		if table == "" {
 			table = "chat"
 		}
+		e.DynamoDBEndpoint = endpoint
 		client := dynamolocal.NewClient(endpoint)
 		if err := dynamostore.EnsureTable(ctx, client, table); err != nil {
 			return nil, "", err
@@ -246,4 +262,42 @@ func ignoreClosed(err error) error {
 		return nil
 	}
 	return err
+}
+
+// containerHost is how a container of `sam local start-lambda` reaches this
+// machine (start it with --add-host host.docker.internal:host-gateway).
+const containerHost = "host.docker.internal"
+
+// writeSAMEnv writes the --env-vars file of `sam local start-lambda`: the
+// template's environment of each function, with the AWS endpoints swapped
+// for this emulator and DynamoDB Local, as a container sees them.
+func writeSAMEnv(path string, routes *gateway.Routes, url, dynamoEndpoint string) error {
+	if dynamoEndpoint == "" {
+		return errors.New("emulator: SAM's containers cannot open the embedded store; use -store dynamodb with -sam-env-vars")
+	}
+	out := map[string]map[string]string{}
+	for id, fn := range routes.Functions {
+		env := maps.Clone(fn.Env)
+		env[app.EnvManagementEndpoint] = toContainer(url)
+		env[app.EnvDynamoDBEndpoint] = toContainer(dynamoEndpoint)
+		out[id] = env
+	}
+	raw, err := json.MarshalIndent(out, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	if err := os.WriteFile(path, raw, 0o644); err != nil {
+		return fmt.Errorf("emulator: %w", err)
+	}
+	return nil
+}
+
+func toContainer(endpoint string) string {
+	for _, local := range []string{"127.0.0.1", "localhost", "[::1]"} {
+		endpoint = strings.Replace(endpoint, "://"+local, "://"+containerHost, 1)
+	}
+	return endpoint
 }

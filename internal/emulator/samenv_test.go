@@ -1,0 +1,53 @@
+package emulator_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/chatroom/chat/internal/emulator"
+)
+
+// TestSAMEnvFile: the --env-vars file for sam local start-lambda points every
+// function at the emulator and DynamoDB Local as a container reaches them.
+func TestSAMEnvFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "env.json")
+	o := stores["dynamodb"](t)
+	o.SAMEnvFile = path
+	e := start(t, o)
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env map[string]map[string]string
+	if err := json.Unmarshal(raw, &env); err != nil {
+		t.Fatal(err)
+	}
+	if len(env) != 8 {
+		t.Fatalf("env for %d functions, want 8", len(env))
+	}
+	port := e.URL[strings.LastIndex(e.URL, ":"):]
+	for fn, vars := range env {
+		if vars["TABLE_NAME"] != o.Table {
+			t.Errorf("%s: TABLE_NAME %q, want %q", fn, vars["TABLE_NAME"], o.Table)
+		}
+		if vars["WS_MANAGEMENT_ENDPOINT"] != "http://host.docker.internal"+port {
+			t.Errorf("%s: WS_MANAGEMENT_ENDPOINT %q", fn, vars["WS_MANAGEMENT_ENDPOINT"])
+		}
+		if !strings.HasPrefix(vars["DYNAMODB_ENDPOINT"], "http://host.docker.internal:") {
+			t.Errorf("%s: DYNAMODB_ENDPOINT %q", fn, vars["DYNAMODB_ENDPOINT"])
+		}
+	}
+}
+
+func TestSAMEnvFileNeedsDynamoDB(t *testing.T) {
+	o := stores["bbolt"](t)
+	o.SAMEnvFile = filepath.Join(t.TempDir(), "env.json")
+	o.Addr, o.Root = "127.0.0.1:0", "../.."
+	if _, err := emulator.Start(context.Background(), o); err == nil || !strings.Contains(err.Error(), "-store dynamodb") {
+		t.Fatalf("Start with the embedded store and an env file: %v, want a refusal naming -store dynamodb", err)
+	}
+}
