@@ -1,0 +1,136 @@
+// The HTTP API (PROTOCOL.md, "HTTP API"). One method per route; errors come
+// back as ApiError with the contract's code, so views can put each one beside
+// the field it is about.
+
+export class ApiError extends Error {
+  constructor(status, code, message, usernames = null) {
+    super(message);
+    this.name = 'ApiError';
+    this.status = status; // 0 when the server could not be reached
+    this.code = code;
+    this.usernames = usernames; // the people an error names (user_not_found, already_member …)
+  }
+}
+
+/**
+ * The people an error is about. The emulator adds a "usernames" list to
+ * the error body; the contract only promises the message names them
+ * ("no such user: zed, qqq"), so fall back to reading the message.
+ */
+function namesFrom(error) {
+  if (Array.isArray(error.usernames)) return error.usernames.map(String);
+  const m = /:\s*(.+)$/.exec(String(error.message || ''));
+  if (!m) return null;
+  const names = m[1].split(/[\s,]+/).map((s) => s.replace(/^["']|["']$/g, '')).filter((s) => /^[a-z0-9_]+$/i.test(s));
+  return names.length ? names : null;
+}
+
+export class Api {
+  /**
+   * @param {string} baseUrl  e.g. http://localhost:3000/api (no trailing slash needed)
+   * @param {{getToken: () => string|null, onUnauthenticated: () => void}} hooks
+   */
+  constructor(baseUrl, { getToken, onUnauthenticated }) {
+    this.baseUrl = String(baseUrl).replace(/\/+$/, '');
+    this.getToken = getToken;
+    this.onUnauthenticated = onUnauthenticated;
+  }
+
+  async request(method, path, { body, auth = true, query } = {}) {
+    let url = this.baseUrl + path;
+    if (query) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== null) params.set(k, String(v));
+      const qs = params.toString();
+      if (qs) url += `?${qs}`;
+    }
+    const headers = { Accept: 'application/json' };
+    if (body !== undefined) headers['Content-Type'] = 'application/json';
+    if (auth) {
+      const token = this.getToken();
+      if (token) headers.Authorization = `Bearer ${token}`;
+    }
+    let res;
+    try {
+      res = await fetch(url, {
+        method,
+        headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        cache: 'no-store',
+      });
+    } catch {
+      throw new ApiError(0, 'network', "Can't reach the server. Check your connection and try again.");
+    }
+    if (res.status === 204) return null;
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    if (!res.ok) {
+      const e = (data && data.error) || {};
+      const err = new ApiError(res.status, e.code || `http_${res.status}`, e.message || `The server answered ${res.status}.`, namesFrom(e));
+      // A dead token anywhere but login/signup means the session is over.
+      if (res.status === 401 && auth && err.code === 'unauthenticated' && this.onUnauthenticated) {
+        this.onUnauthenticated();
+      }
+      throw err;
+    }
+    return data;
+  }
+
+  signup(username, password) {
+    return this.request('POST', '/auth/signup', { body: { username, password }, auth: false });
+  }
+
+  login(username, password) {
+    return this.request('POST', '/auth/login', { body: { username, password }, auth: false });
+  }
+
+  logout() {
+    return this.request('POST', '/auth/logout');
+  }
+
+  me() {
+    return this.request('GET', '/me');
+  }
+
+  async listRooms() {
+    const data = await this.request('GET', '/rooms');
+    return (data && data.rooms) || [];
+  }
+
+  createRoom(name, members) {
+    const body = { name };
+    if (members && members.length) body.members = members;
+    return this.request('POST', '/rooms', { body });
+  }
+
+  getRoom(roomId) {
+    return this.request('GET', `/rooms/${encodeURIComponent(roomId)}`);
+  }
+
+  renameRoom(roomId, name) {
+    return this.request('PATCH', `/rooms/${encodeURIComponent(roomId)}`, { body: { name } });
+  }
+
+  addMembers(roomId, usernames, admin = false) {
+    return this.request('POST', `/rooms/${encodeURIComponent(roomId)}/members`, { body: { usernames, admin } });
+  }
+
+  removeMember(roomId, username) {
+    return this.request('DELETE', `/rooms/${encodeURIComponent(roomId)}/members/${encodeURIComponent(username)}`);
+  }
+
+  deleteRoom(roomId) {
+    return this.request('DELETE', `/rooms/${encodeURIComponent(roomId)}`);
+  }
+
+  /** One page of events, ascending: {events, has_more}. Pass before or after (not both). */
+  events(roomId, { before, after, limit = 50 } = {}) {
+    return this.request('GET', `/rooms/${encodeURIComponent(roomId)}/events`, {
+      query: { before_seq: before, after_seq: after, limit },
+    });
+  }
+}
