@@ -110,6 +110,25 @@ func getJSON(b *bolt.Bucket, key []byte, v any) (bool, error) {
 	return true, json.Unmarshal(raw, v)
 }
 
+// read looks one JSON value up in a top-level bucket: store.ErrNotFound
+// when it is not there.
+func read[T any](s *Store, ctx context.Context, bucket []byte, key, what string) (T, error) {
+	var v T
+	var found bool
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		var err error
+		found, err = getJSON(tx.Bucket(bucket), []byte(key), &v)
+		return err
+	})
+	if err != nil {
+		return v, fmt.Errorf("boltstore: read %s: %w", what, err)
+	}
+	if !found {
+		return v, store.ErrNotFound
+	}
+	return v, nil
+}
+
 func putJSON(b *bolt.Bucket, key []byte, v any) error {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -491,18 +510,9 @@ func (s *Store) CreateUser(ctx context.Context, u store.User) error {
 
 // User implements store.Users.
 func (s *Store) User(ctx context.Context, username string) (store.User, error) {
-	var v userValue
-	var found bool
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		found, err = getJSON(tx.Bucket(bucketUsers), []byte(username), &v)
-		return err
-	})
+	v, err := read[userValue](s, ctx, bucketUsers, username, "user")
 	if err != nil {
-		return store.User{}, fmt.Errorf("boltstore: read user: %w", err)
-	}
-	if !found {
-		return store.User{}, store.ErrNotFound
+		return store.User{}, err
 	}
 	return store.User{Username: username, PasswordHash: v.PasswordHash, CreatedAt: v.CreatedAt}, nil
 }
@@ -544,18 +554,9 @@ func (s *Store) CreateSession(ctx context.Context, se store.Session) error {
 
 // Session implements store.Sessions.
 func (s *Store) Session(ctx context.Context, tokenHash string) (store.Session, error) {
-	var v sessionValue
-	var found bool
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		found, err = getJSON(tx.Bucket(bucketSessions), []byte(tokenHash), &v)
-		return err
-	})
+	v, err := read[sessionValue](s, ctx, bucketSessions, tokenHash, "session")
 	if err != nil {
-		return store.Session{}, fmt.Errorf("boltstore: read session: %w", err)
-	}
-	if !found {
-		return store.Session{}, store.ErrNotFound
+		return store.Session{}, err
 	}
 	return store.Session{TokenHash: tokenHash, Username: v.Username, CreatedAt: v.CreatedAt, ExpiresAt: v.ExpiresAt}, nil
 }
@@ -624,18 +625,9 @@ func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
 
 // Connection implements store.Connections.
 func (s *Store) Connection(ctx context.Context, connectionID string) (store.Connection, error) {
-	var v connectionValue
-	var found bool
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		var err error
-		found, err = getJSON(tx.Bucket(bucketConns), []byte(connectionID), &v)
-		return err
-	})
+	v, err := read[connectionValue](s, ctx, bucketConns, connectionID, "connection")
 	if err != nil {
-		return store.Connection{}, fmt.Errorf("boltstore: read connection: %w", err)
-	}
-	if !found {
-		return store.Connection{}, store.ErrNotFound
+		return store.Connection{}, err
 	}
 	return store.Connection{ID: connectionID, Username: v.Username, SessionHash: v.SessionHash, ConnectedAt: v.ConnectedAt, ExpiresAt: v.ExpiresAt}, nil
 }
