@@ -245,6 +245,7 @@ export function chatView({ session, me, announce }) {
       if (!window.matchMedia('(pointer: coarse)').matches) input.focus({ preventScroll: true });
     },
     destroy() {
+      list.detach();
       for (const off of offs) off();
       for (const t of typers.values()) clearTimeout(t);
     },

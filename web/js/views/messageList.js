@@ -28,9 +28,25 @@ export class MessageList {
   /** Hook up the scroll container (made by the chat view, holds this.list). */
   attach(scroller) {
     this.scroller = scroller;
+    this.pinned = true; // the reader is at the bottom (as of the last scroll)
     scroller.addEventListener('scroll', () => {
-      if (this.unseen && this.atBottom()) this.clearUnseen();
+      this.pinned = this.atBottom();
+      if (this.unseen && this.pinned) this.clearUnseen();
     }, { passive: true });
+    // A shorter or narrower list (a phone turned, the on-screen keyboard, a
+    // composer grown by a long message) keeps its scrollTop, which pushes the
+    // newest lines out of view: a reader who was at the bottom stays there.
+    if (typeof ResizeObserver === 'function') {
+      this.resizeObserver = new ResizeObserver(() => {
+        if (this.pinned) this.scrollToBottom();
+      });
+      this.resizeObserver.observe(scroller);
+    }
+  }
+
+  detach() {
+    if (this.resizeObserver) this.resizeObserver.disconnect();
+    this.resizeObserver = null;
   }
 
   atBottom() {
