@@ -65,7 +65,11 @@ type Gateway struct {
 	cfg   Config
 	mu    sync.Mutex
 	conns map[string]*conn
-	wg    sync.WaitGroup
+	// closing is set by Shutdown: from then on sockets are refused. wg
+	// counts the sockets being served; both change under mu, so Shutdown
+	// neither misses a socket nor waits while one is added.
+	closing bool
+	wg      sync.WaitGroup
 }
 
 // New returns a gateway.
@@ -207,6 +211,16 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"})
 		return
 	}
+	if resp.StatusCode == 0 {
+		resp.StatusCode = http.StatusOK
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 599 {
+		// A malformed answer, as API Gateway sees it; WriteHeader would
+		// panic on it (or send a 1xx as informational).
+		g.cfg.Logger.ErrorContext(r.Context(), "invocation answered no valid status", "route", route.Key(), "status", resp.StatusCode)
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"})
+		return
+	}
 	for k, v := range resp.Headers {
 		w.Header().Set(k, v)
 	}
@@ -224,9 +238,6 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request) {
 			writeJSON(w, http.StatusInternalServerError, map[string]string{"message": "Internal Server Error"})
 			return
 		}
-	}
-	if resp.StatusCode == 0 {
-		resp.StatusCode = http.StatusOK
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
@@ -265,7 +276,12 @@ type conn struct {
 	// closing is set once the connection starts to close: from then on the
 	// management API answers 410 for it, as API Gateway does, instead of
 	// waiting on a socket that is going away.
-	closing  atomic.Bool
+	closing atomic.Bool
+	// ready is closed once the handshake is over (ws set, or the upgrade
+	// failed and closing set): the connection is listed from the end of
+	// $connect, as API Gateway can post to it from then on, and users of
+	// ws wait for ready.
+	ready    chan struct{}
 	activity chan struct{}
 	cancel   context.CancelFunc
 }
@@ -288,6 +304,9 @@ func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 		c.closeCode, c.closeReason = code, reason
 	}
 	c.mu.Unlock()
+	if c.ws == nil {
+		return // the upgrade failed: no socket to close
+	}
 	_ = c.ws.Close(code, reason)
 	c.cancel()
 }
@@ -322,8 +341,18 @@ func (g *Gateway) wsEvent(c *conn, routeKey, eventType string, headers http.Head
 // serveWebSocket runs $connect before the upgrade, then one invocation per
 // message, then $disconnect.
 func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
+	g.mu.Lock()
+	if g.closing {
+		g.mu.Unlock()
+		http.Error(w, "Service Unavailable: shutting down", http.StatusServiceUnavailable)
+		return
+	}
+	g.wg.Add(1)
+	g.mu.Unlock()
+	defer g.wg.Done()
 	connectFn, ok := g.function("$connect")
-	c := &conn{id: connectionID(), connectedAt: time.Now(), sourceIP: sourceIP(r), userAgent: r.UserAgent(), activity: make(chan struct{}, 1)}
+	c := &conn{id: connectionID(), connectedAt: time.Now(), sourceIP: sourceIP(r), userAgent: r.UserAgent(),
+		ready: make(chan struct{}), activity: make(chan struct{}, 1)}
 	if ok {
 		query := map[string]string{}
 		for k, vs := range r.URL.Query() {
@@ -336,31 +365,50 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
 			return
 		}
+		if resp.StatusCode < 200 || resp.StatusCode > 599 {
+			// No final HTTP status (a handler that left it unset): a failed
+			// integration, not a status for WriteHeader, which panics on
+			// 0 and sends 1xx as informational.
+			g.cfg.Logger.ErrorContext(r.Context(), "$connect answered no valid status", "status", resp.StatusCode)
+			http.Error(w, "Internal Server Error", http.StatusInternalServerError)
+			return
+		}
 		if resp.StatusCode < 200 || resp.StatusCode > 299 {
 			// API Gateway refuses the handshake with the function's status.
 			w.WriteHeader(resp.StatusCode)
 			return
 		}
 	}
+	// Listed before the client has its socket, so that the management
+	// API never answers 410 for a socket the client already holds.
+	g.mu.Lock()
+	g.conns[c.id] = c
+	late := g.closing // then Shutdown did not see it: close it here
+	g.mu.Unlock()
 	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the web client may come from another local port
 		CompressionMode:    websocket.CompressionDisabled,
 	})
 	if err != nil {
+		c.closing.Store(true)
+		close(c.ready)
+		// Not a WebSocket handshake after all: what $connect recorded
+		// must not outlive it.
+		g.disconnect(c, r.Host, ok)
 		return
 	}
 	ws.SetReadLimit(MaxMessageBytes)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(r.Context()))
 	c.ws, c.cancel, c.lastActive = ws, cancel, time.Now()
-	g.mu.Lock()
-	g.conns[c.id] = c
-	g.mu.Unlock()
-	g.wg.Add(1)
-	defer g.wg.Done()
+	close(c.ready)
 	host := r.Host
+	if late {
+		// Shutdown began during $connect: close it as it closed the others.
+		c.closeWith(websocket.StatusGoingAway, "Going away: server shutting down")
+	}
 	go g.watch(ctx, c)
 	g.readLoop(ctx, c, host)
-	g.disconnect(c, host)
+	g.disconnect(c, host, true)
 }
 
 // watch ends the connection after the idle time or the maximum lifetime.
@@ -427,11 +475,12 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 // selectRoute evaluates $request.body.action: the route whose key equals
 // the frame's action, else $default.
 func selectRoute(msg []byte, routes map[string]string) string {
-	var body struct {
-		Action any `json:"action"`
-	}
+	// A map, not a struct: encoding/json matches struct fields without
+	// regard to case, and the selection expression names "action" exactly.
+	var body map[string]json.RawMessage
 	if json.Unmarshal(msg, &body) == nil {
-		if a, ok := body.Action.(string); ok && !strings.HasPrefix(a, "$") {
+		var a string
+		if json.Unmarshal(body["action"], &a) == nil && !strings.HasPrefix(a, "$") {
 			if _, ok := routes[a]; ok {
 				return a
 			}
@@ -448,12 +497,14 @@ func (g *Gateway) function(routeKey string) (*Function, bool) {
 	return g.cfg.Routes.Functions[id], true
 }
 
-func (g *Gateway) disconnect(c *conn, host string) {
+// disconnect forgets the connection and, when it was connected, runs
+// $disconnect.
+func (g *Gateway) disconnect(c *conn, host string, connected bool) {
 	g.mu.Lock()
 	delete(g.conns, c.id)
 	g.mu.Unlock()
 	fn, ok := g.function("$disconnect")
-	if !ok {
+	if !ok || !connected {
 		return
 	}
 	c.mu.Lock()
@@ -473,10 +524,8 @@ func (g *Gateway) disconnect(c *conn, host string) {
 // serveConnections is the management API: POST sends a frame, GET
 // describes the connection, DELETE closes it; 410 for an unknown id.
 func (g *Gateway) serveConnections(w http.ResponseWriter, r *http.Request) {
-	g.mu.Lock()
-	c, ok := g.conns[r.PathValue("id")]
-	g.mu.Unlock()
-	if !ok || c.closing.Load() {
+	c, ok := g.open(r.Context(), r.PathValue("id"))
+	if !ok {
 		w.Header().Set("x-amzn-ErrorType", "GoneException")
 		writeJSON(w, http.StatusGone, map[string]string{"message": "Gone"})
 		return
@@ -514,14 +563,29 @@ func (g *Gateway) serveConnections(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// open returns the connection once its handshake is over, unless it is
+// unknown or closing.
+func (g *Gateway) open(ctx context.Context, id string) (*conn, bool) {
+	g.mu.Lock()
+	c, ok := g.conns[id]
+	g.mu.Unlock()
+	if !ok {
+		return nil, false
+	}
+	select {
+	case <-c.ready:
+	case <-ctx.Done():
+		return nil, false
+	}
+	return c, !c.closing.Load()
+}
+
 // Post writes a frame straight to the sockets: the in-process pusher for
 // benchmarks, skipping the management API's HTTP round trip.
 func (g *Gateway) Post(ctx context.Context, ids []string, frame []byte) (gone []string) {
 	for _, id := range ids {
-		g.mu.Lock()
-		c, ok := g.conns[id]
-		g.mu.Unlock()
-		if !ok || c.closing.Load() || c.ws.Write(ctx, websocket.MessageText, frame) != nil {
+		c, ok := g.open(ctx, id)
+		if !ok || c.ws.Write(ctx, websocket.MessageText, frame) != nil {
 			gone = append(gone, id)
 		}
 	}
@@ -531,9 +595,7 @@ func (g *Gateway) Post(ctx context.Context, ids []string, frame []byte) (gone []
 // CloseConnection closes one connection as DELETE /@connections/{id}
 // would; $disconnect follows. It reports whether the connection existed.
 func (g *Gateway) CloseConnection(id string) bool {
-	g.mu.Lock()
-	c, ok := g.conns[id]
-	g.mu.Unlock()
+	c, ok := g.open(context.Background(), id)
 	if ok {
 		c.closeWith(websocket.StatusNormalClosure, "")
 	}
@@ -551,16 +613,22 @@ func (g *Gateway) ConnectionIDs() []string {
 	return ids
 }
 
-// Shutdown closes every socket with "going away" and waits until each
-// $disconnect has run, or ctx ends.
+// Shutdown refuses new sockets (503), closes every open one with "going
+// away" and waits until each $disconnect has run, or ctx ends.
 func (g *Gateway) Shutdown(ctx context.Context) error {
 	g.mu.Lock()
+	g.closing = true
 	open := make([]*conn, 0, len(g.conns))
 	for _, c := range g.conns {
 		open = append(open, c)
 	}
 	g.mu.Unlock()
 	for _, c := range open {
+		select {
+		case <-c.ready:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 		c.closeWith(websocket.StatusGoingAway, "Going away: server shutting down")
 	}
 	done := make(chan struct{})
