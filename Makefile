@@ -8,6 +8,7 @@ GO          ?= go
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DATA_DIR    ?= .data
 BENCHTIME   ?= 1s
+FUZZTIME    ?= 10s
 
 .PHONY: help
 help: ## List the targets.
@@ -24,6 +25,12 @@ run-dynamodb: ## Run the chat against DynamoDB Local (needs Java 17 and npm; fet
 .PHONY: test
 test: vet staticcheck ## Vet, lint and run every test under the race detector (DynamoDB Local included).
 	infra/testsummary.sh -race -count=1 -timeout 14m ./...
+	@# A short fuzz of every parser of outside input; make fuzz runs longer.
+	GO=$(GO) FUZZTIME=2s infra/fuzz.sh
+
+.PHONY: fuzz
+fuzz: ## Fuzz every Fuzz* target for FUZZTIME each (default 10s): make fuzz FUZZTIME=20s.
+	GO=$(GO) FUZZTIME=$(FUZZTIME) infra/fuzz.sh
 
 .PHONY: vet
 vet: ## go vet.

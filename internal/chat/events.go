@@ -184,6 +184,13 @@ func (e *Event) UnmarshalJSON(raw []byte) error {
 	if err != nil {
 		return fmt.Errorf("chat: decode event time: %w", err)
 	}
-	e.Seq, e.Username, e.At, e.Data = env.Seq, env.Username, at.UTC(), data
+	// Read the time as MarshalJSON writes it (UTC, milliseconds, a
+	// four-digit year), so that an event read can be written back and read
+	// again as the same event.
+	at = at.UTC().Truncate(time.Millisecond)
+	if y := at.Year(); y < 0 || y > 9999 {
+		return fmt.Errorf("chat: decode event time: %q is outside the years 0000 to 9999 in UTC", env.At)
+	}
+	e.Seq, e.Username, e.At, e.Data = env.Seq, env.Username, at, data
 	return nil
 }

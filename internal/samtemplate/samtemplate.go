@@ -53,7 +53,8 @@ func ParseDocument(raw []byte) (map[string]any, error) {
 	if len(doc.Content) == 0 {
 		return nil, fmt.Errorf("samtemplate: empty template")
 	}
-	v, err := value(doc.Content[0], 0)
+	budget := maxValues
+	v, err := value(doc.Content[0], 0, &budget)
 	if err != nil {
 		return nil, fmt.Errorf("samtemplate: %w", err)
 	}
@@ -95,9 +96,18 @@ func Parse(raw []byte) (*Template, error) {
 // maxDepth bounds nesting so a hostile template cannot exhaust the stack.
 const maxDepth = 64
 
-func value(n *yaml.Node, depth int) (any, error) {
+// maxValues bounds the values one template expands to, an alias counting
+// again at every use, so that a few lines of anchors and aliases (billion
+// laughs, or an alias inside its own anchor) cannot build an exponential
+// tree. template.yaml holds a few thousand.
+const maxValues = 250_000
+
+func value(n *yaml.Node, depth int, budget *int) (any, error) {
 	if depth > maxDepth {
 		return nil, fmt.Errorf("line %d: nested deeper than %d", n.Line, maxDepth)
+	}
+	if *budget--; *budget < 0 {
+		return nil, fmt.Errorf("line %d: more than %d values once aliases are expanded", n.Line, maxValues)
 	}
 	var v any
 	switch n.Kind {
@@ -105,14 +115,14 @@ func value(n *yaml.Node, depth int) (any, error) {
 		if len(n.Content) == 0 {
 			return nil, nil
 		}
-		return value(n.Content[0], depth+1)
+		return value(n.Content[0], depth+1, budget)
 	case yaml.AliasNode:
-		return value(n.Alias, depth+1)
+		return value(n.Alias, depth+1, budget)
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			k := n.Content[i].Value
-			val, err := value(n.Content[i+1], depth+1)
+			val, err := value(n.Content[i+1], depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
@@ -122,7 +132,7 @@ func value(n *yaml.Node, depth int) (any, error) {
 	case yaml.SequenceNode:
 		s := make([]any, 0, len(n.Content))
 		for _, c := range n.Content {
-			val, err := value(c, depth+1)
+			val, err := value(c, depth+1, budget)
 			if err != nil {
 				return nil, err
 			}
