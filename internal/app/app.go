@@ -125,11 +125,11 @@ func NewLocal(st store.Store, p push.Pusher, authCfg auth.Config, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	n, err := wsapi.NewNotifier(st, p, logger)
+	ws, err := wsapi.New(a, rs, st, p, logger, authCfg.Now)
 	if err != nil {
 		return nil, err
 	}
-	ws, err := wsapi.New(a, rs, st, p, logger, authCfg.Now)
+	n, err := wsapi.NewNotifier(ws)
 	if err != nil {
 		return nil, err
 	}

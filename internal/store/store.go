@@ -26,6 +26,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrExists means a create found the key taken.
 	ErrExists = errors.New("store: already exists")
+	// ErrNotPresent means an append's Leave named a connection that is not
+	// in the room (it left already): nothing was appended.
+	ErrNotPresent = errors.New("store: connection not in the room")
 )
 
 // User is an account.
@@ -84,7 +87,10 @@ type Page struct {
 
 // AppendRequest appends Events to one room's stream. Their seqs must follow
 // ExpectedVersion without gaps. Join and Leave, when set, record or remove
-// a connection's presence in the same atomic write as the events.
+// a connection's presence in the same atomic write as the events; a Leave
+// whose presence is already gone appends nothing and fails with
+// ErrNotPresent, so a connection leaves a room once however many paths
+// (leave_room, $disconnect, a push that found it gone) race to do it.
 type AppendRequest struct {
 	RoomID          string
 	ExpectedVersion int64

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 
 	"github.com/chatroom/chat/internal/auth"
 	"github.com/chatroom/chat/internal/chat"
@@ -18,17 +17,18 @@ import (
 // change, removed_from_room to a removed member's, room_deleted to all of a
 // deleted room's; and a logout closes the sockets opened with its token.
 type Notifier struct {
-	store  Store
-	push   push.Pusher
-	logger *slog.Logger
+	store   Store
+	push    push.Pusher
+	sockets *Handlers
 }
 
-// NewNotifier returns the notifier.
-func NewNotifier(s Store, p push.Pusher, logger *slog.Logger) (*Notifier, error) {
-	if s == nil || p == nil || logger == nil {
-		return nil, errors.New("wsapi: the notifier needs a store, a pusher and a logger")
+// NewNotifier returns the notifier; it pushes and cleans up gone
+// connections the way the socket handlers do.
+func NewNotifier(h *Handlers) (*Notifier, error) {
+	if h == nil {
+		return nil, errors.New("wsapi: the notifier needs the socket handlers")
 	}
-	return &Notifier{store: s, push: p, logger: logger}, nil
+	return &Notifier{store: h.store, push: h.push, sockets: h}, nil
 }
 
 // SessionEnded closes every socket opened with the session. API Gateway
@@ -102,5 +102,5 @@ func (n *Notifier) deliver(ctx context.Context, present []store.Presence, frame 
 	for i, p := range present {
 		ids[i] = p.ConnectionID
 	}
-	forgetGone(ctx, n.store, n.logger, n.push.Post(ctx, ids, frame))
+	n.sockets.send(ctx, ids, frame)
 }

@@ -15,13 +15,14 @@ func TestNewRefusesMissingDependencies(t *testing.T) {
 	if _, err := wsapi.New(nil, nil, nil, nil, nil, nil); err == nil {
 		t.Error("wsapi.New accepted nil dependencies")
 	}
-	if _, err := wsapi.NewNotifier(nil, nil, nil); err == nil {
+	if _, err := wsapi.NewNotifier(nil); err == nil {
 		t.Error("wsapi.NewNotifier accepted nil dependencies")
 	}
 }
 
-// TestGoneConnectionIsForgotten: a 410 during a broadcast removes that
-// connection's items; the others still get the frame.
+// TestGoneConnectionIsForgotten: a 410 during a broadcast takes that
+// connection out of its rooms as $disconnect would (the others hear the
+// leave) and removes its items; the others still get the frame.
 func TestGoneConnectionIsForgotten(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		alice, bob, carol := e.user("alice"), e.user("bob"), e.user("carol")
@@ -37,11 +38,21 @@ func TestGoneConnectionIsForgotten(t *testing.T) {
 
 		e.send(a, roomID, "c-1")
 
-		sent := e.last(roomID)
+		stream := e.stream(roomID)
+		left := stream[len(stream)-1]
+		if left.Type() != chat.TypeUserLeft || left.Username != "carol" {
+			t.Fatalf("last event %s by %s, want carol's user_left", left.Type(), left.Username)
+		}
+		sent := stream[len(stream)-2]
 		for _, id := range []string{a, b} {
-			if f := e.one(id, "receive_message"); f.Seq != sent.Seq {
-				t.Errorf("%s got seq %d, want %d", id, f.Seq, sent.Seq)
+			got := e.frames(id)
+			if len(got) != 2 || got[0].Type != "receive_message" || got[0].Seq != sent.Seq ||
+				got[1].Type != "leave_room_announcement" || got[1].Seq != left.Seq {
+				t.Errorf("%s got %s, want the message (seq %d) then carol's leave (seq %d)", id, describe(got), sent.Seq, left.Seq)
 			}
+		}
+		if s := e.stream(other); s[len(s)-1].Type() != chat.TypeUserLeft {
+			t.Errorf("carol's other room did not get her user_left")
 		}
 		e.connectionGone(c, roomID, other)
 		if got := e.connections(roomID); !slices.Equal(got, slices.Sorted(slices.Values([]string{a, b}))) {

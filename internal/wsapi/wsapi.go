@@ -10,7 +10,6 @@
 package wsapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -135,10 +134,11 @@ type request struct {
 
 // parse reads a frame. A frame that is not one JSON object is
 // invalid_json; one whose action is missing or not a string has action "".
+// (json.Unmarshal, not a Decoder: Decoder.More lets a stray "]" or "}"
+// after the object pass.)
 func parse(body string) (*request, error) {
 	var fields map[string]json.RawMessage
-	dec := json.NewDecoder(bytes.NewReader([]byte(body)))
-	if err := dec.Decode(&fields); err != nil || dec.More() || fields == nil {
+	if err := json.Unmarshal([]byte(body), &fields); err != nil || fields == nil {
 		return nil, errors.New("not a JSON object")
 	}
 	r := &request{fields: fields}
@@ -331,12 +331,14 @@ func (h *Handlers) LeaveRoom(ctx context.Context, ev Event) (Response, error) {
 func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string, tellLeaver bool) error {
 	p := store.Presence{ConnectionID: c.ID, Username: c.Username}
 	change, err := h.rooms.Leave(ctx, c.Username, roomID, p)
-	if errors.Is(err, chat.ErrRoomNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotPresent):
+		return nil // another path (a racing $disconnect, a gone push) left first
+	case errors.Is(err, chat.ErrRoomNotFound):
 		// No longer a member (removed, or the room deleted): nothing to
 		// announce, just forget the presence.
 		return h.store.RemovePresence(ctx, roomID, c.ID)
-	}
-	if err != nil {
+	case err != nil:
 		return err
 	}
 	var extra []string
@@ -395,15 +397,61 @@ func (h *Handlers) deliver(ctx context.Context, roomID string, present []store.P
 
 // send posts a frame and forgets the connections that are gone.
 func (h *Handlers) send(ctx context.Context, ids []string, frame []byte) {
-	forgetGone(ctx, h.store, h.logger, h.push.Post(ctx, ids, frame))
+	for _, id := range h.push.Post(ctx, ids, frame).Gone {
+		h.forget(ctx, id, true)
+	}
 }
 
-func forgetGone(ctx context.Context, s Store, logger *slog.Logger, res push.Result) {
-	for _, id := range res.Gone {
-		if err := s.DeleteConnection(ctx, id); err != nil {
-			logger.WarnContext(ctx, "gone connection not removed", "connection_id", id, "error", err.Error())
+// forget handles a connection the management API says is gone. Its
+// $disconnect may never come, or may be running now: either way it leaves
+// its rooms as $disconnect would, announced to the others (a leave already
+// made by the other path appends nothing, see store.ErrNotPresent), and is
+// then dropped. Announcing can find more gone connections; those are
+// dropped without announcing further, so one broadcast does bounded work.
+func (h *Handlers) forget(ctx context.Context, id string, announce bool) {
+	c, err := h.store.Connection(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return // $disconnect got there first
+	}
+	if err == nil && announce {
+		var joined []string
+		if joined, err = h.store.ConnectionRooms(ctx, id); err == nil {
+			for _, roomID := range joined {
+				if lerr := h.leaveQuietly(ctx, c, roomID); lerr != nil {
+					err = lerr
+				}
+			}
 		}
 	}
+	if derr := h.store.DeleteConnection(ctx, id); derr != nil || err != nil {
+		h.logger.WarnContext(ctx, "gone connection not cleanly removed", "connection_id", id, "error", errors.Join(err, derr).Error())
+	}
+}
+
+// leaveQuietly is leave for a gone connection: the announcement goes to the
+// others, and connections found gone meanwhile are only dropped.
+func (h *Handlers) leaveQuietly(ctx context.Context, c store.Connection, roomID string) error {
+	change, err := h.rooms.Leave(ctx, c.Username, roomID, store.Presence{ConnectionID: c.ID, Username: c.Username})
+	switch {
+	case errors.Is(err, store.ErrNotPresent):
+		return nil
+	case errors.Is(err, chat.ErrRoomNotFound):
+		return h.store.RemovePresence(ctx, roomID, c.ID)
+	case err != nil:
+		return err
+	}
+	present, err := h.store.RoomConnections(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	ids := make([]string, len(present))
+	for i, p := range present {
+		ids[i] = p.ConnectionID
+	}
+	for _, gone := range h.push.Post(ctx, ids, encode(eventFrame(change.Events[0]))).Gone {
+		h.forget(ctx, gone, false)
+	}
+	return nil
 }
 
 func (h *Handlers) failed(ctx context.Context, ev *Event, err error) Response {

@@ -188,6 +188,11 @@ func (s *Store) Append(ctx context.Context, req store.AppendRequest) (store.Appe
 				}
 			}
 		}
+		if l := req.Leave; l != nil {
+			if pb := rb.Bucket(bucketPresent); pb == nil || pb.Get([]byte(l.ConnectionID)) == nil {
+				return store.ErrNotPresent
+			}
+		}
 		if h.Version != req.ExpectedVersion {
 			return store.ErrConcurrency
 		}
@@ -237,7 +242,7 @@ func (s *Store) Append(ctx context.Context, req store.AppendRequest) (store.Appe
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, store.ErrConcurrency) {
+		if errors.Is(err, store.ErrConcurrency) || errors.Is(err, store.ErrNotPresent) {
 			return store.AppendResult{}, err
 		}
 		return store.AppendResult{}, fmt.Errorf("boltstore: append to room %s: %w", req.RoomID, err)

@@ -184,6 +184,7 @@ const (
 	partOther partKind = iota
 	partHead
 	partMsgID
+	partLeave
 )
 
 // Append implements store.Rooms.
@@ -216,6 +217,8 @@ func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.App
 			return st.duplicate(ctx, req.RoomID, item(canceled.CancellationReasons[at].Item), parts[at].write.Put.Item)
 		case cancelVersion:
 			return store.AppendResult{}, store.ErrConcurrency
+		case cancelNotPresent:
+			return store.AppendResult{}, store.ErrNotPresent
 		case cancelRaced:
 			if attempt < maxConflictRetries {
 				sleep(ctx, attempt)
@@ -250,6 +253,8 @@ const (
 	cancelVersion
 	// The sender's client_msg_id is already in the room.
 	cancelDuplicate
+	// The leaving connection is not in the room any more.
+	cancelNotPresent
 )
 
 // cancellation tells why a transaction was cancelled, the most telling
@@ -261,6 +266,9 @@ func cancellation(reasons []types.CancellationReason, parts []part) (cancelReaso
 		case "ConditionalCheckFailed":
 			if i < len(parts) && parts[i].kind == partMsgID {
 				return cancelDuplicate, i
+			}
+			if i < len(parts) && parts[i].kind == partLeave {
+				return cancelNotPresent, i
 			}
 			why, at = cancelVersion, i
 		case "TransactionConflict":
@@ -365,7 +373,8 @@ func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
 	}
 	if l := req.Leave; l != nil {
 		parts = append(parts,
-			part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(pk, presenceSK(l.ConnectionID))}}},
+			part{kind: partLeave, write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(pk, presenceSK(l.ConnectionID)),
+				ConditionExpression: aws.String("attribute_exists(PK)")}}},
 			part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(connPK(l.ConnectionID), pk)}}})
 	}
 	return parts, nil

@@ -758,6 +758,16 @@ func testConnections(t *testing.T, s store.Store) {
 	if rooms, _ := s.ConnectionRooms(ctx, "conn-b"); len(rooms) != 0 {
 		t.Fatalf("after leave ConnectionRooms(conn-b) = %v", rooms)
 	}
+	// Leaving again (a racing $disconnect, say) appends nothing.
+	r, _ = s.Room(ctx, room)
+	again := must(t)(r.Leave("bob", epoch))
+	before := readAll(t, s, room)
+	if _, err := s.Append(ctx, store.AppendRequest{RoomID: room, ExpectedVersion: r.Version, Events: again, Leave: &store.Presence{ConnectionID: "conn-b", Username: "bob"}}); !errors.Is(err, store.ErrNotPresent) {
+		t.Fatalf("second leave: %v, want ErrNotPresent", err)
+	}
+	if after := readAll(t, s, room); len(after) != len(before) {
+		t.Fatalf("a second leave appended %d events", len(after)-len(before))
+	}
 	if err := s.RemovePresence(ctx, other, "conn-a", "never-there"); err != nil {
 		t.Fatal(err)
 	}
