@@ -251,10 +251,42 @@ func (h *Handlers) JoinRoom(ctx context.Context, ev Event) (Response, error) {
 		if history.Events == nil {
 			history.Events = []chat.Event{}
 		}
+		fitHistory(&history, after != nil)
 		h.send(ctx, []string{c.ID}, encode(history))
 		h.deliver(ctx, roomID, present, eventFrame(joined), nil)
 		return nil
 	})
+}
+
+// maxHistoryBytes keeps a history frame under API Gateway's 128 KiB limit
+// on a posted message, with room for the frame's other fields: 100 long
+// messages would not fit.
+const maxHistoryBytes = 120 << 10
+
+// fitHistory drops events until the frame fits, and says more remain: the
+// oldest of a newest page (the client pages back with before_seq), the
+// newest of a resume (it pages forward with after_seq, as for has_more).
+func fitHistory(f *historyFrame, resume bool) {
+	total := 0
+	sizes := make([]int, len(f.Events))
+	for i, e := range f.Events {
+		raw, err := json.Marshal(e)
+		if err != nil {
+			continue // encode reports it
+		}
+		sizes[i] = len(raw) + 1
+		total += sizes[i]
+	}
+	for total > maxHistoryBytes && len(f.Events) > 0 {
+		if resume {
+			total -= sizes[len(sizes)-1]
+			sizes, f.Events = sizes[:len(sizes)-1], f.Events[:len(f.Events)-1]
+		} else {
+			total -= sizes[0]
+			sizes, f.Events = sizes[1:], f.Events[1:]
+		}
+		f.HasMore = true
+	}
 }
 
 func online(present []store.Presence) []string {
