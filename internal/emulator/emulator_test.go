@@ -407,3 +407,62 @@ func TestIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestSendRateLimit: sending flat out on one socket hits rate_limited, and
+// what was refused is not stored.
+func TestSendRateLimit(t *testing.T) {
+	e := start(t, stores["bbolt"](t))
+	alice := signup(t, e, "alice")
+	_, room := alice.do("POST", "/rooms", map[string]any{"name": "r"})
+	id := room["room_id"].(string)
+	a := alice.connect()
+	a.join(id)
+	a.next("join_room_announcement")
+	const n = 100
+	for i := range n {
+		a.send(fmt.Sprintf(`{"action":"send_message","room_id":%q,"client_msg_id":"m%d","text":"hi"}`, id, i))
+	}
+	accepted, limited := 0, 0
+	for range n {
+		f := a.next2("receive_message", "error")
+		if f["type"] == "error" {
+			if f["code"] != "rate_limited" {
+				t.Fatalf("error %v, want rate_limited", f)
+			}
+			limited++
+		} else {
+			accepted++
+		}
+	}
+	if limited == 0 {
+		t.Fatalf("%d sends in a burst were all accepted", n)
+	}
+	_, page := alice.do("GET", "/rooms/"+id+"/events?limit=200", nil)
+	stored := 0
+	for _, ev := range page["events"].([]any) {
+		if ev.(map[string]any)["type"] == "message_sent" {
+			stored++
+		}
+	}
+	if stored != accepted {
+		t.Fatalf("%d messages stored, %d accepted", stored, accepted)
+	}
+}
+
+// next2 waits for the next frame, which must be of one of two types.
+func (s *socket) next2(a, b string) map[string]any {
+	s.t.Helper()
+	select {
+	case f, ok := <-s.frames:
+		if !ok {
+			s.t.Fatal("socket closed")
+		}
+		if f["type"] != a && f["type"] != b {
+			s.t.Fatalf("got frame %v, want %s or %s", f, a, b)
+		}
+		return f
+	case <-time.After(10 * time.Second):
+		s.t.Fatalf("no frame within 10s")
+	}
+	return nil
+}

@@ -12,6 +12,7 @@ const (
 	codeInvalidJSON   chat.Code = "invalid_json"
 	codeUnknownAction chat.Code = "unknown_action"
 	codeNotJoined     chat.Code = "not_joined"
+	codeRateLimited   chat.Code = "rate_limited"
 	codeInternal      chat.Code = "internal"
 )
 

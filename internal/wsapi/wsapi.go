@@ -39,6 +39,7 @@ type Store interface {
 	RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error)
 	RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error
 	SessionConnections(ctx context.Context, tokenHash string) ([]string, error)
+	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
 }
 
 // ConnectionTTL is how long connection and presence items outlive a
@@ -170,7 +171,16 @@ func (r *request) optionalSeq(name string) (*int64, bool) {
 
 func invalid(msg string) error { return &chat.Error{Code: chat.CodeInvalidMessage, Message: msg} }
 
+// Each connection may send SendRate messages a second on average, in
+// bursts of up to twice that: counted per two-second window in the store,
+// so the limit holds whichever Lambda instance takes the message.
+const (
+	SendRate   = 20
+	sendWindow = 2 * time.Second
+)
+
 var (
+	errRateLimited   = &chat.Error{Code: codeRateLimited, Message: fmt.Sprintf("slow down: at most %d messages a second", SendRate)}
 	errNotJoined     = &chat.Error{Code: codeNotJoined, Message: "join the room on this connection first"}
 	errUnknownAction = &chat.Error{Code: codeUnknownAction, Message: "unknown action"}
 	errInvalidJSON   = &chat.Error{Code: codeInvalidJSON, Message: "a frame must be one JSON object"}
@@ -330,6 +340,9 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 		if err := h.joined(ctx, c, roomID); err != nil {
 			return err
 		}
+		if err := h.limitSends(ctx, c.ID); err != nil {
+			return err
+		}
 		change, err := h.rooms.Send(ctx, c.Username, roomID, cmid, text)
 		if err != nil {
 			return err
@@ -341,6 +354,21 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 		h.broadcast(ctx, roomID, eventFrame(change.Events[0]), nil)
 		return nil
 	})
+}
+
+// limitSends counts a send against the connection's window and refuses it
+// past the burst.
+func (h *Handlers) limitSends(ctx context.Context, connID string) error {
+	window := h.now().UnixNano() / int64(sendWindow)
+	// The store judges expiry by its own clock, not the handlers' one.
+	n, err := h.store.IncrementCounter(ctx, fmt.Sprintf("sends:%s:%d", connID, window), time.Now().Add(3*sendWindow))
+	if err != nil {
+		return err
+	}
+	if n > 2*SendRate {
+		return errRateLimited
+	}
+	return nil
 }
 
 // LeaveRoom takes the connection out of a room and tells everyone in it,
