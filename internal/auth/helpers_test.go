@@ -5,48 +5,26 @@ import (
 	"errors"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/store"
-	"github.com/chatroom/chat/internal/store/boltstore"
-	"github.com/chatroom/chat/internal/store/dynamostore"
+	"github.com/chatroom/chat/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 
 // cheap are argon2id parameters that cost next to nothing, for every test
 // but the one about DefaultParams.
-var cheap = auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheap = authtest.Params
 
-// adapters open a fresh, empty store of each kind.
-var adapters = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"bbolt", func(t *testing.T) store.Store {
-		s, err := boltstore.Open(filepath.Join(t.TempDir(), "chat.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"dynamodb", func(t *testing.T) store.Store {
-		client := dynamolocaltest.Client(t)
-		table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("auth"))
-		s, err := dynamostore.New(client, table, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-}
+// adapters are both stores, fresh for each test.
+var adapters = storetest.Adapters()
 
 // eachAdapter runs test once per adapter, each with a fresh store, in
 // parallel with the other tests that use it.
@@ -54,9 +32,9 @@ func eachAdapter(t *testing.T, test func(t *testing.T, s store.Store)) {
 	t.Helper()
 	t.Parallel()
 	for _, a := range adapters {
-		t.Run(a.name, func(t *testing.T) {
+		t.Run(a.Name, func(t *testing.T) {
 			t.Parallel()
-			test(t, a.open(t))
+			test(t, a.Open(t))
 		})
 	}
 }

@@ -483,7 +483,7 @@ func TestAuthenticate(t *testing.T) {
 }
 
 func TestNewService(t *testing.T) {
-	st := adapters[0].open(t)
+	st := adapters[0].Open(t)
 	logger := slog.New(slog.DiscardHandler)
 	c := newClock()
 	with := func(change func(*auth.Config)) auth.Config {

@@ -17,11 +17,12 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/emulator"
 )
 
 // cheap hashing keeps sign-ups fast.
-var cheap = auth.Config{Params: auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+var cheap = auth.Config{Params: authtest.Params,
 	SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
 
 const password = "correct horse battery"

@@ -17,13 +17,14 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/emulator"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 
-var cheap = auth.Config{Params: auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+var cheap = auth.Config{Params: authtest.Params,
 	SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
 
 // stores runs a test against the emulator on each store.

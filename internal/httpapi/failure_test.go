@@ -217,7 +217,7 @@ func TestRouteNotFound(t *testing.T) {
 // that belong to it and nothing else, besides catch-alls (METHOD
 // /{proxy+}) that answer route_not_found, to anyone, for any path.
 func TestRouteKeys(t *testing.T) {
-	e := newEnv(t, adapters[0].open(t))
+	e := newEnv(t, adapters[0].Open(t))
 	e.signup(t, "alice")
 	for _, c := range []struct {
 		fn   string

@@ -37,6 +37,7 @@ import (
 
 	"github.com/chatroom/chat/internal/app"
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/httpapi"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/store/boltstore"
@@ -114,7 +115,7 @@ func fzHTTPSetup(f *testing.F) *fzHTTPEnv {
 	}
 	f.Cleanup(func() { st.Close() })
 	cfg := auth.Config{
-		Params:     auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Params:     authtest.Params,
 		SessionTTL: 24 * time.Hour, MaxFailedLogins: 1 << 40, Now: time.Now,
 	}
 	a, err := app.NewLocal(st, fzNopPusher{}, cfg, slog.New(slog.DiscardHandler))

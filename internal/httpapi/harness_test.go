@@ -24,40 +24,19 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/httpapi"
 	"github.com/chatroom/chat/internal/rooms"
 	"github.com/chatroom/chat/internal/store"
-	"github.com/chatroom/chat/internal/store/boltstore"
-	"github.com/chatroom/chat/internal/store/dynamostore"
+	"github.com/chatroom/chat/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 
-// adapters open a fresh, empty store per test.
-var adapters = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"bbolt", func(t *testing.T) store.Store {
-		s, err := boltstore.Open(filepath.Join(fastTempDir(t), "chat.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"dynamodb", func(t *testing.T) store.Store {
-		client := dynamolocaltest.Client(t)
-		table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("chat"))
-		s, err := dynamostore.New(client, table, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-}
+// adapters are both stores, fresh for each test.
+var adapters = storetest.Adapters()
 
 // fastTempDir is a temporary directory in memory when the system has one:
 // bbolt syncs every write, and a test store needs no durability.
@@ -76,9 +55,9 @@ func each(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
 	t.Parallel()
 	for _, a := range adapters {
-		t.Run(a.name, func(t *testing.T) {
+		t.Run(a.Name, func(t *testing.T) {
 			t.Parallel()
-			fn(t, newEnv(t, a.open(t)))
+			fn(t, newEnv(t, a.Open(t)))
 		})
 	}
 }
@@ -356,7 +335,7 @@ func newEnv(t *testing.T, s store.Store) *env {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := auth.Config{
-		Params:          auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Params:          authtest.Params,
 		SessionTTL:      sessionTTL,
 		MaxFailedLogins: maxFailedLogins,
 		Now:             e.clock.Now,

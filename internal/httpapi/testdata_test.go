@@ -20,7 +20,7 @@ import (
 // themselves, and that every route a function serves has at least one.
 func TestTestdataEvents(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, adapters[0].open(t))
+	e := newEnv(t, adapters[0].Open(t))
 	served := map[string][]string{"auth": e.auth.RouteKeys(), "rooms": e.rooms.RouteKeys()}
 	requestIDs := map[string]string{}
 	for fn, keys := range served {

@@ -2,9 +2,7 @@ package rebuild_test
 
 import (
 	"context"
-	"log/slog"
 	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +11,7 @@ import (
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/rebuild"
 	"github.com/chatroom/chat/internal/store"
-	"github.com/chatroom/chat/internal/store/boltstore"
-	"github.com/chatroom/chat/internal/store/dynamostore"
+	"github.com/chatroom/chat/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
@@ -22,26 +19,6 @@ func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 type adapter interface {
 	store.Store
 	rebuild.Store
-}
-
-var adapters = map[string]func(t *testing.T) adapter{
-	"bbolt": func(t *testing.T) adapter {
-		s, err := boltstore.Open(filepath.Join(t.TempDir(), "chat.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	},
-	"dynamodb": func(t *testing.T) adapter {
-		client := dynamolocaltest.Client(t)
-		table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("chat"))
-		s, err := dynamostore.New(client, table, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
 }
 
 var at = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
@@ -87,10 +64,10 @@ func seed(t *testing.T, s store.Store) {
 }
 
 func TestVerifyAndRepair(t *testing.T) {
-	for name, open := range adapters {
-		t.Run(name, func(t *testing.T) {
+	for _, a := range storetest.Adapters() {
+		t.Run(a.Name, func(t *testing.T) {
 			ctx := context.Background()
-			s := open(t)
+			s := a.Open(t).(adapter) // both adapters offer the rebuild's reads and repair
 			seed(t, s)
 
 			rep, err := rebuild.Run(ctx, s, false)

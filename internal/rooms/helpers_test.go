@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sync"
@@ -18,36 +17,13 @@ import (
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/rooms"
 	"github.com/chatroom/chat/internal/store"
-	"github.com/chatroom/chat/internal/store/boltstore"
-	"github.com/chatroom/chat/internal/store/dynamostore"
 	"github.com/chatroom/chat/internal/store/storetest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 
-// adapters open a fresh, empty store of each kind.
-var adapters = []struct {
-	name string
-	open func(t *testing.T) store.Store
-}{
-	{"bbolt", func(t *testing.T) store.Store {
-		s, err := boltstore.Open(filepath.Join(t.TempDir(), "chat.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}},
-	{"dynamodb", func(t *testing.T) store.Store {
-		client := dynamolocaltest.Client(t)
-		table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("rooms"))
-		s, err := dynamostore.New(client, table, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	}},
-}
+// adapters are both stores, fresh for each test.
+var adapters = storetest.Adapters()
 
 // users have accounts in every fixture; ghost and nobody never do.
 var users = []string{"alice", "bob", "carol", "dave", "erin", "frank", "mallory"}
@@ -179,9 +155,9 @@ func eachAdapter(t *testing.T, test func(t *testing.T, f *fixture)) {
 	t.Helper()
 	t.Parallel()
 	for _, a := range adapters {
-		t.Run(a.name, func(t *testing.T) {
+		t.Run(a.Name, func(t *testing.T) {
 			t.Parallel()
-			test(t, newFixture(t, a.open(t)))
+			test(t, newFixture(t, a.Open(t)))
 		})
 	}
 }

@@ -27,6 +27,7 @@ import (
 
 	"github.com/chatroom/chat/internal/app"
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/samtemplate"
 	"github.com/chatroom/chat/internal/store/boltstore"
@@ -1142,7 +1143,7 @@ func handlerRoutes(t *testing.T) map[string][]string {
 	}
 	t.Cleanup(func() { st.Close() })
 	cfg := auth.DefaultConfig()
-	cfg.Params = auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32} // no password is hashed here
+	cfg.Params = authtest.Params // no password is hashed here
 	a, err := app.NewLocal(st, nopPusher{}, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ import (
 
 	"github.com/chatroom/chat/internal/app"
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/store/boltstore"
@@ -102,7 +103,7 @@ func fzSocketSetup(f *testing.F) *fzSocketEnv {
 	f.Cleanup(func() { st.Close() })
 	e := &fzSocketEnv{pusher: &fzRecorder{frames: map[string][][]byte{}}, connA: "connA=", connB: "connB="}
 	cfg := auth.Config{
-		Params:     auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32},
+		Params:     authtest.Params,
 		SessionTTL: 24 * time.Hour, MaxFailedLogins: 10, Now: time.Now,
 	}
 	a, err := app.NewLocal(st, e.pusher, cfg, slog.New(slog.DiscardHandler))

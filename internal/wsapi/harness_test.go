@@ -20,51 +20,33 @@ import (
 
 	"github.com/chatroom/chat/internal/app"
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/store"
-	"github.com/chatroom/chat/internal/store/boltstore"
-	"github.com/chatroom/chat/internal/store/dynamostore"
+	"github.com/chatroom/chat/internal/store/storetest"
 	"github.com/chatroom/chat/internal/wsapi"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 
-// adapters opens an empty store of each kind.
-var adapters = map[string]func(t *testing.T) store.Store{
-	"bbolt": func(t *testing.T) store.Store {
-		s, err := boltstore.Open(filepath.Join(t.TempDir(), "chat.db"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	},
-	"dynamodb": func(t *testing.T) store.Store {
-		client := dynamolocaltest.Client(t)
-		table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("chat"))
-		s, err := dynamostore.New(client, table, slog.New(slog.DiscardHandler))
-		if err != nil {
-			t.Fatal(err)
-		}
-		return s
-	},
-}
+// adapters are both stores, fresh for each test.
+var adapters = storetest.Adapters()
 
 // each runs test against every store adapter, in parallel.
 func each(t *testing.T, test func(t *testing.T, e *env)) {
 	t.Parallel()
-	for _, name := range slices.Sorted(maps.Keys(adapters)) {
-		t.Run(name, func(t *testing.T) {
+	for _, a := range adapters {
+		t.Run(a.Name, func(t *testing.T) {
 			t.Parallel()
-			test(t, newEnv(t, adapters[name](t)))
+			test(t, newEnv(t, a.Open(t)))
 		})
 	}
 }
 
 // cheap keeps password hashing out of the tests' time.
-var cheap = auth.Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
+var cheap = authtest.Params
 
 const sessionTTL = time.Hour
 
