@@ -38,18 +38,6 @@ func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 // adapters are both stores, fresh for each test.
 var adapters = storetest.Adapters()
 
-// fastTempDir is a temporary directory in memory when the system has one:
-// bbolt syncs every write, and a test store needs no durability.
-func fastTempDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("/dev/shm", "httpapi-test-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // each runs fn once per adapter, in parallel, each with a fresh env.
 func each(t *testing.T, fn func(t *testing.T, e *env)) {
 	t.Helper()
