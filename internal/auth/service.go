@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/chatroom/chat/internal/chat"
@@ -67,8 +68,12 @@ type Service struct {
 	cfg    Config
 	logger *slog.Logger
 	// dummyHash is verified against when the username is unknown, so an
-	// unknown user costs the same time as a wrong password.
+	// unknown user costs the same time as a wrong password. It is made on
+	// first need: hashing at start-up would add tens of milliseconds to
+	// every function's cold start, most of which never log anyone in.
+	dummyOnce sync.Once
 	dummyHash string
+	dummyErr  error
 }
 
 // NewService returns the service.
@@ -99,11 +104,7 @@ func NewService(s Store, cfg Config, logger *slog.Logger) (*Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	dummy, err := HashPassword("not anyone's password", cfg.Params)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{store: s, cfg: cfg, logger: logger, dummyHash: dummy}, nil
+	return &Service{store: s, cfg: cfg, logger: logger}, nil
 }
 
 // Session is what a successful signup or login returns.
@@ -142,7 +143,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	name, nameErr := chat.NormalizeUsername(username)
 	if nameErr != nil {
 		// No such account can exist; still spend the time of a check.
-		_, _ = VerifyPassword(password, s.dummyHash)
+		if dummy, err := s.dummy(); err == nil {
+			_, _ = VerifyPassword(password, dummy)
+		}
 		return Session{}, ErrInvalidCredentials
 	}
 	counter := s.failureCounter(name)
@@ -153,7 +156,10 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	if failures >= s.cfg.MaxFailedLogins {
 		return Session{}, ErrRateLimited
 	}
-	hash := s.dummyHash
+	hash, err := s.dummy()
+	if err != nil {
+		return Session{}, err
+	}
 	u, err := s.store.User(ctx, name)
 	switch {
 	case err == nil:
@@ -172,6 +178,15 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 		return Session{}, ErrInvalidCredentials
 	}
 	return s.newSession(ctx, name)
+}
+
+func (s *Service) dummy() (string, error) {
+	s.dummyOnce.Do(func() {
+		if s.dummyHash == "" {
+			s.dummyHash, s.dummyErr = HashPassword("not anyone's password", s.cfg.Params)
+		}
+	})
+	return s.dummyHash, s.dummyErr
 }
 
 // failureCounter names this minute's counter of failed logins for username.
