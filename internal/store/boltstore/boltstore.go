@@ -720,30 +720,24 @@ func (s *Store) RemovePresence(ctx context.Context, roomID string, connectionIDs
 
 // RoomIDs lists every stream, deleted rooms included, for the rebuild tool.
 func (s *Store) RoomIDs(ctx context.Context) ([]string, error) {
-	var out []string
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketRooms).ForEach(func(k, _ []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("boltstore: list rooms: %w", err)
-	}
-	return out, nil
+	return s.topKeys(ctx, bucketRooms)
 }
 
 // Usernames lists every account, for the rebuild tool.
 func (s *Store) Usernames(ctx context.Context) ([]string, error) {
+	return s.topKeys(ctx, bucketUsers)
+}
+
+func (s *Store) topKeys(ctx context.Context, bucket []byte) ([]string, error) {
 	var out []string
 	err := s.view(ctx, func(tx *bolt.Tx) error {
-		return tx.Bucket(bucketUsers).ForEach(func(k, _ []byte) error {
+		return tx.Bucket(bucket).ForEach(func(k, _ []byte) error {
 			out = append(out, string(k))
 			return nil
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("boltstore: list users: %w", err)
+		return nil, fmt.Errorf("boltstore: list %s: %w", bucket, err)
 	}
 	return out, nil
 }
