@@ -3,6 +3,7 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"github.com/chatroom/chat/internal/testkit"
 	"log/slog"
 	"os"
 	"sync"
@@ -39,29 +40,11 @@ func eachAdapter(t *testing.T, test func(t *testing.T, s store.Store)) {
 	}
 }
 
-// clock is a fake clock that moves only when told.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
 // newClock starts a clock at the beginning of the current real minute.
 // The stores expire counters by the real clock, so the fake one must not
 // lie far in the past or the failure counters would be born expired.
 func newClock() *clock {
-	return &clock{now: time.Now().UTC().Truncate(time.Minute).Add(time.Second)}
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
+	return testkit.NewClock(time.Now().UTC().Truncate(time.Minute).Add(time.Second), 0)
 }
 
 const (
@@ -153,3 +136,6 @@ func (r *recorder) Counter(ctx context.Context, name string) (int64, error) {
 }
 
 var errOutage = errors.New("store unavailable")
+
+// clock is the tests' hand-moved clock.
+type clock = testkit.Clock

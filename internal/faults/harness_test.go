@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chatroom/chat/internal/testkit"
 	"log/slog"
 	"os"
 	"sync"
@@ -55,7 +56,9 @@ func newEnv(t *testing.T, s store.Store, seed uint64) *env {
 	e := &env{t: t, store: faults.NewStore(s, seed), rec: newRecorder(), sessions: map[string]auth.Session{}}
 	e.pusher = faults.NewPusher(e.rec, seed+1)
 	e.pusher.Wait = 5 * time.Millisecond
-	clk := &clock{now: time.Now()}
+	// 60ms a reading: events get distinct times, and a client sending one
+	// message after another stays under the send rate limit.
+	clk := testkit.NewClock(time.Now(), 60*time.Millisecond)
 	cfg := auth.Config{Params: authtest.Params, SessionTTL: 10000 * time.Hour, MaxFailedLogins: 10, Now: clk.Now}
 	a, err := app.NewLocal(e.store, e.pusher, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -63,20 +66,6 @@ func newEnv(t *testing.T, s store.Store, seed uint64) *env {
 	}
 	e.app = a
 	return e
-}
-
-// clock moves 60ms per reading: events have distinct times and a client
-// sending one message after another stays under the send rate limit.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(60 * time.Millisecond)
-	return c.now
 }
 
 // recorder is the push port in memory. Like the management API, it

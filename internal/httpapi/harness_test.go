@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"github.com/chatroom/chat/internal/testkit"
 	"log/slog"
 	"net"
 	"net/url"
@@ -65,23 +66,6 @@ var t0 = time.Now().UTC().Truncate(time.Hour).Add(7 * 24 * time.Hour)
 
 // wireTime is how the contract writes t.
 func wireTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
-
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // logBuffer is where the handlers' JSON log goes.
 type logBuffer struct {
@@ -316,7 +300,7 @@ func newEnv(t *testing.T, s store.Store) *env {
 	e := &env{
 		raw:    s,
 		st:     &faultStore{Store: s},
-		clock:  &clock{now: t0},
+		clock:  testkit.NewClock(t0, 0),
 		notes:  &recorder{},
 		logs:   &logBuffer{},
 		tokens: map[string]string{},
@@ -834,3 +818,6 @@ func (e *env) wantNoNotes(t *testing.T) {
 		t.Fatalf("notified %s, want nothing", describeNotes(n))
 	}
 }
+
+// clock is the tests' hand-moved clock.
+type clock = testkit.Clock

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chatroom/chat/internal/testkit"
 	"io"
 	"log/slog"
 	"net/http"
@@ -167,33 +168,6 @@ func (g *gateway) attemptsOn(id string) int {
 	return g.attempts[id]
 }
 
-// logBuffer collects JSON log lines from goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(b.buf.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
-}
-
 // awsConfig is what a Lambda gets from config.LoadDefaultConfig, minus the
 // environment: static credentials and a region.
 func awsConfig() aws.Config {
@@ -265,7 +239,7 @@ func TestPostDeliversExactBytesAndReportsGone(t *testing.T) {
 					t.Errorf("gone %s was posted to %d times, want once (410 is final)", id, n)
 				}
 			}
-			if l := logs.lines(t); len(l) != 0 {
+			if l := logs.Lines(t); len(l) != 0 {
 				t.Errorf("logged %v for a clean post", l)
 			}
 		})
@@ -321,7 +295,7 @@ func TestPostRetriesServerErrors(t *testing.T) {
 	if n := g.attemptsOn(broken); n != 3 {
 		t.Errorf("broken connection: %d attempts, want 3", n)
 	}
-	lines := logs.lines(t)
+	lines := logs.Lines(t)
 	if len(lines) != 1 || lines[0]["level"] != "WARN" || lines[0]["connection_id"] != broken || lines[0]["error"] == "" {
 		t.Errorf("logs = %v, want one WARN line naming %s and the error", lines, broken)
 	}
@@ -411,3 +385,6 @@ func isGone(err error) bool {
 	var gone *types.GoneException
 	return errors.As(err, &gone)
 }
+
+// logBuffer collects the JSON log lines.
+type logBuffer = testkit.LogBuffer

@@ -3,6 +3,7 @@ package wsapi_test
 import (
 	"context"
 	"fmt"
+	"github.com/chatroom/chat/internal/testkit"
 	"log/slog"
 	"strings"
 	"sync/atomic"
@@ -37,7 +38,7 @@ func BenchmarkSendMessage(b *testing.B) {
 	const users, connsPerUser = 10, 10
 	ctx := context.Background()
 	st := storetest.Adapters()[0].Open(b) // bbolt
-	clk := &clock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)}
+	clk := testkit.NewClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), time.Millisecond)
 	pusher := &countingPusher{}
 	cfg := auth.Config{Params: cheap, SessionTTL: 24 * time.Hour, MaxFailedLogins: 10, Now: clk.Now}
 	a, err := app.NewLocal(st, pusher, cfg, slog.New(slog.DiscardHandler))

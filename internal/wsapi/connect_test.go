@@ -89,7 +89,7 @@ func TestConnectRefusesBadTokens(t *testing.T) {
 				t.Errorf("%s's session has connections %q (%v), want none", s.Username, conns, err)
 			}
 		}
-		if l := e.logs.lines(t); len(l) != 0 {
+		if l := e.logs.Lines(t); len(l) != 0 {
 			t.Errorf("refused handshakes logged %v; a bad token is not a failure", l)
 		}
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/chatroom/chat/internal/testkit"
 	"log/slog"
 	"maps"
 	"os"
@@ -67,7 +68,7 @@ func newEnv(t *testing.T, s store.Store) *env {
 		t:      t,
 		store:  &faultyStore{Store: s},
 		pusher: newRecorder(),
-		clock:  &clock{now: time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)},
+		clock:  testkit.NewClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), time.Millisecond),
 		logs:   &logBuffer{},
 	}
 	cfg := auth.Config{Params: cheap, SessionTTL: sessionTTL, MaxFailedLogins: 10, Now: e.clock.Now}
@@ -77,26 +78,6 @@ func newEnv(t *testing.T, s store.Store) *env {
 	}
 	e.app, e.ws = a, a.Sockets
 	return e
-}
-
-// clock is a fake clock that moves a millisecond per reading, so events
-// have distinct times.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(time.Millisecond)
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
 }
 
 // faultyStore is the real store, but a named method can be made to fail
@@ -202,33 +183,6 @@ func (r *recorder) reset() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	clear(r.frames)
-}
-
-// logBuffer collects the JSON log lines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) lines(t *testing.T) []map[string]any {
-	t.Helper()
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	var out []map[string]any
-	for line := range strings.Lines(b.buf.String()) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(line), &m); err != nil {
-			t.Fatalf("log line %q is not JSON: %v", line, err)
-		}
-		out = append(out, m)
-	}
-	return out
 }
 
 // newConnectionID makes an id the way API Gateway's look: 16 characters
@@ -594,3 +548,9 @@ func (e *env) bulk(roomID, sender string, n int) {
 		}
 	}
 }
+
+// logBuffer collects the JSON log lines.
+type logBuffer = testkit.LogBuffer
+
+// clock is the tests' hand-moved clock.
+type clock = testkit.Clock

@@ -314,7 +314,7 @@ func TestInternalErrors(t *testing.T) {
 
 		check := func(name, requestID string) {
 			t.Helper()
-			lines := e.logs.lines(t)
+			lines := e.logs.Lines(t)
 			if len(lines) != 1 {
 				t.Fatalf("%s: %d log lines %v, want one", name, len(lines), lines)
 			}
@@ -322,9 +322,7 @@ func TestInternalErrors(t *testing.T) {
 			if l["level"] != "ERROR" || l["request_id"] != requestID || !strings.Contains(l["error"].(string), "throttled") {
 				t.Errorf("%s: log line %v, want ERROR with request_id %s and the error", name, l, requestID)
 			}
-			e.logs.mu.Lock()
-			e.logs.buf.Reset()
-			e.logs.mu.Unlock()
+			e.logs.Reset()
 		}
 
 		// The append fails.
