@@ -21,6 +21,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/chatroom/chat/internal/app"
@@ -65,6 +67,11 @@ type Options struct {
 	Auth *auth.Config
 	// IdleTimeout and MaxConnectionTime override API Gateway's limits.
 	IdleTimeout, MaxConnectionTime time.Duration
+	// DynamoDBOptions and ManagementAPIOptions are applied to the SDK
+	// clients the handlers use (Store "dynamodb"; DirectPush off), e.g. to
+	// meter what they ask of AWS.
+	DynamoDBOptions      []func(*dynamodb.Options)
+	ManagementAPIOptions []func(*apigatewaymanagementapi.Options)
 }
 
 // Emulator is a running chat.
@@ -127,7 +134,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	if o.DirectPush {
 		pusher = lazy
 	} else {
-		client := push.NewClient(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}, e.URL)
+		client := push.NewClient(aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}, e.URL, o.ManagementAPIOptions...)
 		if pusher, err = push.NewManagementAPI(client, o.Logger); err != nil {
 			return nil, err
 		}
@@ -212,7 +219,7 @@ func (e *Emulator) openStore(ctx context.Context, o Options) (store.Store, strin
 			table = "chat"
 		}
 		e.DynamoDBEndpoint = endpoint
-		client := dynamolocal.NewClient(endpoint)
+		client := dynamolocal.NewClient(endpoint, o.DynamoDBOptions...)
 		if err := dynamostore.EnsureTable(ctx, client, table); err != nil {
 			return nil, "", err
 		}

@@ -69,12 +69,13 @@ func NewManagementAPI(api API, logger *slog.Logger) (*ManagementAPI, error) {
 
 // NewClient builds the management API client for endpoint, e.g.
 // https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, or the
-// emulator's http://localhost:3000.
-func NewClient(cfg aws.Config, endpoint string) *apigatewaymanagementapi.Client {
-	return apigatewaymanagementapi.NewFromConfig(cfg, func(o *apigatewaymanagementapi.Options) {
+// emulator's http://localhost:3000. optFns are applied after, as in
+// NewFromConfig (a meter, for instance).
+func NewClient(cfg aws.Config, endpoint string, optFns ...func(*apigatewaymanagementapi.Options)) *apigatewaymanagementapi.Client {
+	return apigatewaymanagementapi.NewFromConfig(cfg, append([]func(*apigatewaymanagementapi.Options){func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.HTTPClient = sdkhttp.Wrap(o.HTTPClient)
-	})
+	}}, optFns...)...)
 }
 
 // Post implements Pusher.
