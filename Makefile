@@ -44,6 +44,10 @@ staticcheck: ## staticcheck (honnef.co/go/tools).
 bench: ## Benchmarks of the event stores (append, read) on bbolt and DynamoDB Local.
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/...
 
+.PHONY: cost
+cost: ## Measure requests, capacity and pushes per message by room size, priced per million (COST_ARGS=-json).
+	$(GO) run ./infra/costmodel $(COST_ARGS)
+
 # ---- Lambda builds. SAM's makefile build method runs `make build-<LogicalId>`
 # with ARTIFACTS_DIR set; each writes a static linux/arm64 `bootstrap`.
 LAMBDA_GOFLAGS := CGO_ENABLED=0 GOOS=linux GOARCH=arm64
