@@ -156,11 +156,26 @@ func (st *Store) PutConnection(ctx context.Context, c store.Connection) error {
 	return nil
 }
 
-// Connection implements store.Connections.
+// Connection implements store.Connections. Every socket frame reads it, so
+// it reads eventually consistently first, at half the capacity, and
+// consistently only when that finds nothing. This is safe because the row
+// never changes once written ($connect puts it whole): a stale read can
+// only miss a row written a moment ago, which the second read finds, or
+// still see one just deleted, which only a frame racing its own
+// $disconnect could ask for, and every step after it tolerates a
+// connection that is gone.
 func (st *Store) Connection(ctx context.Context, connectionID string) (store.Connection, error) {
-	it, err := st.get(ctx, connPK(connectionID), skConn)
-	if err != nil {
+	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(connPK(connectionID), skConn)})
+	var it item
+	switch {
+	case err != nil:
 		return store.Connection{}, wrapRead("connection", err)
+	case out.Item != nil:
+		it = out.Item
+	default:
+		if it, err = st.get(ctx, connPK(connectionID), skConn); err != nil {
+			return store.Connection{}, wrapRead("connection", err)
+		}
 	}
 	return store.Connection{ID: connectionID, Username: it.str(attrUsername), SessionHash: it.str(attrSessionHash),
 		ConnectedAt: it.time(attrConnectedAt), ExpiresAt: it.epoch(AttrExpiresAt)}, nil

@@ -1,0 +1,55 @@
+package dynamostore_test
+
+import (
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/chatroom/chat/internal/awsmeter"
+	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
+	"github.com/chatroom/chat/internal/store"
+	"github.com/chatroom/chat/internal/store/dynamostore"
+)
+
+// TestConnectionReadCapacity pins down the cost of the read every socket
+// frame makes: half a unit (eventually consistent) for a connection that
+// is there, and a consistent read on top only when that finds nothing.
+func TestConnectionReadCapacity(t *testing.T) {
+	meter := awsmeter.New(awsmeter.Config{})
+	client := dynamolocaltest.Client(t, meter.DynamoDB)
+	table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("chat"))
+	st, err := dynamostore.New(client, table, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	c := store.Connection{ID: "c1", Username: "ann", SessionHash: "h1", ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}
+	if err := st.PutConnection(t.Context(), c); err != nil {
+		t.Fatal(err)
+	}
+	getItem := awsmeter.Operation{Service: awsmeter.ServiceDynamoDB, Name: "GetItem"}
+	tests := []struct {
+		id       string
+		wantErr  error
+		calls    int64
+		capacity float64
+	}{
+		{"c1", nil, 1, 0.5},
+		{"nobody", store.ErrNotFound, 2, 1.5},
+	}
+	for _, tt := range tests {
+		before := meter.Snapshot()
+		got, err := st.Connection(t.Context(), tt.id)
+		if !errors.Is(err, tt.wantErr) {
+			t.Fatalf("Connection(%s): %v, want %v", tt.id, err, tt.wantErr)
+		}
+		if err == nil && (got.Username != c.Username || got.SessionHash != c.SessionHash) {
+			t.Errorf("Connection(%s) = %+v", tt.id, got)
+		}
+		used := meter.Snapshot().Sub(before)[getItem]
+		if used.Calls != tt.calls || used.ReadCapacityUnits != tt.capacity {
+			t.Errorf("Connection(%s): %d reads, %v RCU; want %d, %v", tt.id, used.Calls, used.ReadCapacityUnits, tt.calls, tt.capacity)
+		}
+	}
+}
