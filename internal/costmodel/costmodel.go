@@ -194,6 +194,11 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 		if err != nil {
 			return results, fmt.Errorf("costmodel: room of %d: %w", n, err)
 		}
+		// A connection can read its frame before the handler has seen the
+		// post's answer, which is when the meter counts it.
+		if err := settle(ctx, meter); err != nil {
+			return results, err
+		}
 		r, err := result(meter.Snapshot().Sub(before), n, open, c.Messages, elapsed, memoryMB)
 		if err != nil {
 			return results, err
