@@ -9,6 +9,7 @@ STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 DATA_DIR    ?= .data
 BENCHTIME   ?= 1s
 FUZZTIME    ?= 10s
+SOAK_DURATION ?= 2m
 
 .PHONY: help
 help: ## List the targets.
@@ -39,6 +40,10 @@ vet: ## go vet.
 .PHONY: staticcheck
 staticcheck: ## staticcheck (honnef.co/go/tools).
 	$(GO) run $(STATICCHECK) ./...
+
+.PHONY: soak
+soak: ## Hold 500 connections across 20 rooms for SOAK_DURATION (default 2m), then check nothing was lost, repeated or reordered.
+	$(GO) run ./infra/soak -duration $(SOAK_DURATION)
 
 .PHONY: bench
 bench: ## Benchmarks of the event stores (append, read) on bbolt and DynamoDB Local.

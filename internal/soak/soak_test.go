@@ -1,0 +1,69 @@
+package soak_test
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/auth/authtest"
+	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/soak"
+)
+
+// TestShortSoak is `make soak` in small: 60 connections across 6 rooms for
+// ten seconds on the embedded store, with every check of the long run.
+func TestShortSoak(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a ten-second soak")
+	}
+	cheap := auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
+	e, err := emulator.Start(context.Background(), emulator.Options{
+		Addr: "127.0.0.1:0", Root: "../..", Store: "bolt", DataDir: scratchDir(t), Auth: &cheap,
+		Logger: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := e.Shutdown(ctx); err != nil {
+			t.Errorf("shutdown: %v", err)
+		}
+	})
+	rep, err := soak.Run(t.Context(), soak.Config{
+		BaseURL: e.URL, Connections: 60, Rooms: 6, Duration: 10 * time.Second,
+		// Busier than the long run's default, so that ten seconds see
+		// every kind of action many times over.
+		ActionEvery: 2 * time.Second, Timeout: 20 * time.Second, Seed: 1,
+		Store: e.Store, Gateway: e.Gateway,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var summary strings.Builder
+	rep.WriteText(&summary)
+	t.Log(summary.String())
+	if rep.Failed() {
+		t.Errorf("the soak failed: %s", strings.Join(rep.Failures, "; "))
+	}
+	if rep.Joins == 0 || rep.Leaves == 0 || rep.Reconnects == 0 || rep.Deliveries == 0 {
+		t.Errorf("the soak did not do everything it should: %d joins, %d leaves, %d reconnects, %d deliveries",
+			rep.Joins, rep.Leaves, rep.Reconnects, rep.Deliveries)
+	}
+}
+
+// scratchDir is a fresh directory on tmpfs where there is one: the test is
+// about delivery, not the disk.
+func scratchDir(t *testing.T) string {
+	dir, err := os.MkdirTemp("/dev/shm", "chat-soak-test-")
+	if err != nil {
+		return t.TempDir()
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
