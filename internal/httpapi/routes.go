@@ -161,6 +161,7 @@ func (rt *roomRoutes) decodeAsMember(ctx context.Context, r *Request, v any) err
 
 // changed tells the room's connections and answers with the room.
 func (rt *roomRoutes) changed(ctx context.Context, r *Request, c rooms.Change, status int) (Response, error) {
+	defer c.Delivery.Done() // the notifier's turn is over, pushed or not
 	if len(c.Events) > 0 {
 		// The change is stored; a failed push is logged, not the caller's.
 		if err := rt.notify.RoomChanged(ctx, c); err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -54,23 +55,36 @@ func TestConcurrentCommands(t *testing.T) {
 		}, nil)
 		f.h.conflicts.Store(0)
 
+		// One service per writer, as each Lambda instance has its own:
+		// within one service a room's appends take turns, so the races
+		// come from separate processes.
+		service := func() *rooms.Service {
+			svc, err := rooms.NewService(f.h, slog.New(slog.DiscardHandler), f.clock.Now, f.ids.next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return svc
+		}
 		type op struct {
 			writer string
 			run    func(i int) (rooms.Change, error)
 		}
 		rename := func(actor string) op {
+			svc := service()
 			return op{actor + " renames", func(i int) (rooms.Change, error) {
-				return f.svc.Rename(f.ctx, actor, id, fmt.Sprintf("%s %d", actor, i))
+				return svc.Rename(f.ctx, actor, id, fmt.Sprintf("%s %d", actor, i))
 			}}
 		}
 		add := func(actor string) op {
+			svc := service()
 			return op{actor + " adds", func(i int) (rooms.Change, error) {
-				return f.svc.AddMembers(f.ctx, actor, id, []string{newcomers[actor][i]}, false)
+				return svc.AddMembers(f.ctx, actor, id, []string{newcomers[actor][i]}, false)
 			}}
 		}
 		send := func(actor string) op {
+			svc := service()
 			return op{actor + " sends", func(i int) (rooms.Change, error) {
-				return f.svc.Send(f.ctx, actor, id, fmt.Sprintf("%s-%d", actor, i), fmt.Sprintf("message %d from %s", i, actor))
+				return svc.Send(f.ctx, actor, id, fmt.Sprintf("%s-%d", actor, i), fmt.Sprintf("message %d from %s", i, actor))
 			}}
 		}
 		ops := []op{rename("alice"), rename("carol"), add("alice"), add("carol"), send("alice"), send("bob"), send("carol"), send("dave")}

@@ -27,6 +27,7 @@ type Store interface {
 	ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (store.Page, error)
 	RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error)
 	ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error)
+	RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error)
 }
 
 // Service runs the room use cases.
@@ -35,6 +36,7 @@ type Service struct {
 	now    func() time.Time
 	newID  func() string
 	logger *slog.Logger
+	lines  lines
 }
 
 // NewService returns the service. now and newID may be nil for the
@@ -60,6 +62,18 @@ type Change struct {
 	// Duplicate is set when a message repeated its client_msg_id: Events
 	// then holds the message stored the first time.
 	Duplicate bool
+	// Delivery orders the change's frames after the room's earlier ones
+	// (order.go): set when events were appended, and then the caller must
+	// call its Done, pushing or not.
+	Delivery *Delivery
+	// Present are the connections joined to the room when the change was
+	// stored, listed in the room's turn: the ones its frames are for, even
+	// if some leave before they are pushed (a leaver still gets what came
+	// before its leave). Shared between the changes of a batch: read only.
+	// PresentErr says the listing failed; the change is stored all the
+	// same.
+	Present    []store.Presence
+	PresentErr error
 }
 
 // maxAttempts bounds how often a command is decided again after losing a
@@ -94,9 +108,22 @@ type command struct {
 	decide     func(r *chat.Room, now time.Time) ([]chat.Event, error)
 	join       *store.Presence
 	leave      *store.Presence
+	// quiet skips listing the connections: nobody can be joined (create).
+	quiet bool
 }
 
 func (s *Service) execute(ctx context.Context, c command) (Change, error) {
+	ln := s.lines.acquire(c.roomID)
+	defer s.lines.release(c.roomID, ln)
+	if err := ln.takeTurn(ctx); err != nil {
+		return Change{}, fmt.Errorf("rooms: wait to append to %s: %w", c.roomID, err)
+	}
+	defer ln.endTurn()
+	return s.executeInTurn(ctx, c, ln)
+}
+
+// executeInTurn is execute for a caller that holds the room's turn.
+func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Change, error) {
 	for attempt := 1; ; attempt++ {
 		r, err := s.load(ctx, c.roomID, c.actor, c.allMembers)
 		if err != nil {
@@ -127,8 +154,21 @@ func (s *Service) execute(ctx context.Context, c command) (Change, error) {
 				return Change{}, fmt.Errorf("rooms: %w", err)
 			}
 		}
-		return Change{Room: r, Events: res.Events}, nil
+		change := Change{Room: r, Events: res.Events, Delivery: s.lines.enqueue(c.roomID, ln)}
+		if !c.quiet {
+			change.Present, change.PresentErr = s.present(ctx, c.roomID)
+		}
+		return change, nil
 	}
+}
+
+// present lists the room's connections.
+func (s *Service) present(ctx context.Context, roomID string) ([]store.Presence, error) {
+	p, err := s.store.RoomConnections(ctx, roomID)
+	if err != nil {
+		return nil, fmt.Errorf("rooms: connections of %s: %w", roomID, err)
+	}
+	return p, nil
 }
 
 // backoff waits a little longer after each lost race, with jitter so the
@@ -173,7 +213,7 @@ func (s *Service) Create(ctx context.Context, actor, name string, members []stri
 	}
 	for attempt := 1; ; attempt++ {
 		id := s.newID()
-		change, err := s.execute(ctx, command{roomID: id, actor: actor, allMembers: true,
+		change, err := s.execute(ctx, command{roomID: id, actor: actor, allMembers: true, quiet: true,
 			decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
 				if r.Version != 0 {
 					return nil, store.ErrConcurrency // the id is taken: draw another
@@ -183,6 +223,8 @@ func (s *Service) Create(ctx context.Context, actor, name string, members []stri
 		if errors.Is(err, store.ErrConcurrency) && attempt < 3 {
 			continue
 		}
+		// Nobody can have joined a room that did not exist: nothing to push.
+		change.Delivery.Done()
 		return change.Room, err
 	}
 }
@@ -309,14 +351,12 @@ func (s *Service) Leave(ctx context.Context, actor, roomID string, p store.Prese
 		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) { return r.Leave(actor, now) }})
 }
 
-// Send posts a message. A repeated client_msg_id from the same sender
-// appends nothing and returns the original (Change.Duplicate).
-func (s *Service) Send(ctx context.Context, actor, roomID, clientMsgID, text string) (Change, error) {
-	messageID := s.newID()
-	return s.execute(ctx, command{roomID: roomID, actor: actor,
+// sendCommand is the decide-append loop of one message alone.
+func sendCommand(roomID string, req *sendRequest) command {
+	return command{roomID: roomID, actor: req.actor,
 		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
-			return r.SendMessage(actor, messageID, clientMsgID, text, now)
-		}})
+			return r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
+		}}
 }
 
 // HistoryLimit is the most events a history frame carries.

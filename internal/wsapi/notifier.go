@@ -57,10 +57,12 @@ func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
 		return nil
 	}
 	roomID := c.Room.ID
-	present, err := n.store.RoomConnections(ctx, roomID)
-	if err != nil {
-		return fmt.Errorf("wsapi: connections of room %s: %w", roomID, err)
+	defer c.Delivery.Done()
+	n.sockets.awaitTurn(ctx, roomID, c.Delivery)
+	if c.PresentErr != nil {
+		return fmt.Errorf("wsapi: %w", c.PresentErr)
 	}
+	present := c.Present
 	if _, deleted := c.Events[len(c.Events)-1].Data.(chat.RoomDeleted); deleted {
 		return n.close(ctx, roomID, present, "room_deleted")
 	}
@@ -74,7 +76,7 @@ func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
 			removed = append(removed, p)
 		}
 	}
-	err = n.close(ctx, roomID, removed, "removed_from_room")
+	err := n.close(ctx, roomID, removed, "removed_from_room")
 	last := c.Events[len(c.Events)-1]
 	frame := roomUpdatedFrame{Type: "room_updated", RoomID: roomID, Seq: last.Seq, Name: c.Room.Name, Members: c.Room.MemberList()}
 	n.deliver(ctx, stay, encode(frame))

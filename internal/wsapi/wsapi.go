@@ -55,17 +55,33 @@ type Handlers struct {
 	push   push.Pusher
 	logger *slog.Logger
 	now    func() time.Time
+	// sendRate is each connection's messages a second; 0 is unlimited.
+	sendRate int
+}
+
+// Option tunes the handlers.
+type Option func(*Handlers)
+
+// WithSendRate sets each connection's send limit in messages a second
+// (bursts of twice that); 0 turns the limit off, which load tests of
+// throughput need and nothing else should.
+func WithSendRate(perSecond int) Option {
+	return func(h *Handlers) { h.sendRate = max(perSecond, 0) }
 }
 
 // New returns the handlers. now may be nil for the system clock.
-func New(a *auth.Service, rs *rooms.Service, s Store, p push.Pusher, logger *slog.Logger, now func() time.Time) (*Handlers, error) {
+func New(a *auth.Service, rs *rooms.Service, s Store, p push.Pusher, logger *slog.Logger, now func() time.Time, opts ...Option) (*Handlers, error) {
 	if a == nil || rs == nil || s == nil || p == nil || logger == nil {
 		return nil, errors.New("wsapi: auth, rooms, store, pusher and logger are all required")
 	}
 	if now == nil {
 		now = time.Now
 	}
-	return &Handlers{auth: a, rooms: rs, store: s, push: p, logger: logger, now: now}, nil
+	h := &Handlers{auth: a, rooms: rs, store: s, push: p, logger: logger, now: now, sendRate: SendRate}
+	for _, o := range opts {
+		o(h)
+	}
+	return h, nil
 }
 
 // Event and Response are the Lambda types of a WebSocket route.
@@ -180,7 +196,6 @@ const (
 )
 
 var (
-	errRateLimited   = &chat.Error{Code: codeRateLimited, Message: fmt.Sprintf("slow down: at most %d messages a second", SendRate)}
 	errNotJoined     = &chat.Error{Code: codeNotJoined, Message: "join the room on this connection first"}
 	errUnknownAction = &chat.Error{Code: codeUnknownAction, Message: "unknown action"}
 	errInvalidJSON   = &chat.Error{Code: codeInvalidJSON, Message: "a frame must be one JSON object"}
@@ -205,6 +220,12 @@ func (h *Handlers) route(ctx context.Context, ev *Event, want string, handle fun
 		return h.refuse(ctx, ev, connID, r, errUnknownAction), nil
 	}
 	c, err := h.store.Connection(ctx, connID)
+	if errors.Is(err, store.ErrNotFound) {
+		// Its $disconnect ran first: a frame read just before the socket
+		// closed. Nobody is left to answer.
+		h.logger.InfoContext(ctx, "frame from a closed connection dropped", "connection_id", connID, "action", r.action)
+		return ok, nil
+	}
 	if err != nil {
 		return h.refuse(ctx, ev, connID, r, fmt.Errorf("wsapi: connection %s: %w", connID, err)), nil
 	}
@@ -248,21 +269,25 @@ func (h *Handlers) JoinRoom(ctx context.Context, ev Event) (Response, error) {
 		if err != nil {
 			return err
 		}
+		defer change.Delivery.Done()
 		joined := change.Events[0]
 		page, err := h.rooms.History(ctx, roomID, joined.Seq, after)
 		if err != nil {
 			return err
 		}
-		present, err := h.store.RoomConnections(ctx, roomID)
-		if err != nil {
-			return err
+		if change.PresentErr != nil {
+			return change.PresentErr
 		}
+		present := change.Present
 		history := historyFrame{Type: "history", RoomID: roomID, Events: page.Events, HasMore: page.HasMore, LastSeq: joined.Seq - 1, Online: online(present)}
 		if history.Events == nil {
 			history.Events = []chat.Event{}
 		}
 		fitHistory(&history, after != nil)
 		h.send(ctx, []string{c.ID}, encode(history))
+		// The history goes first, the joiner's alone; the announcement
+		// waits its turn among the room's frames.
+		h.awaitTurn(ctx, roomID, change.Delivery)
 		h.deliver(ctx, roomID, present, eventFrame(joined), nil)
 		return nil
 	})
@@ -347,11 +372,13 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 		if err != nil {
 			return err
 		}
+		defer change.Delivery.Done()
 		if change.Duplicate {
 			h.send(ctx, []string{c.ID}, encode(eventFrame(change.Events[0])))
 			return nil
 		}
-		h.broadcast(ctx, roomID, eventFrame(change.Events[0]), nil)
+		h.awaitTurn(ctx, roomID, change.Delivery)
+		h.broadcast(ctx, change, eventFrame(change.Events[0]), nil)
 		return nil
 	})
 }
@@ -359,14 +386,17 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 // limitSends counts a send against the connection's window and refuses it
 // past the burst.
 func (h *Handlers) limitSends(ctx context.Context, connID string) error {
+	if h.sendRate == 0 {
+		return nil
+	}
 	window := h.now().UnixNano() / int64(sendWindow)
 	// The store judges expiry by its own clock, not the handlers' one.
 	n, err := h.store.IncrementCounter(ctx, fmt.Sprintf("sends:%s:%d", connID, window), time.Now().Add(3*sendWindow))
 	if err != nil {
 		return err
 	}
-	if n > 2*SendRate {
-		return errRateLimited
+	if n > int64(2*h.sendRate) {
+		return &chat.Error{Code: codeRateLimited, Message: fmt.Sprintf("slow down: at most %d messages a second", h.sendRate)}
 	}
 	return nil
 }
@@ -401,11 +431,13 @@ func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string,
 	case err != nil:
 		return err
 	}
+	defer change.Delivery.Done()
+	h.awaitTurn(ctx, roomID, change.Delivery)
 	var extra []string
 	if tellLeaver {
 		extra = []string{c.ID}
 	}
-	h.broadcast(ctx, roomID, eventFrame(change.Events[0]), extra)
+	h.broadcast(ctx, change, eventFrame(change.Events[0]), extra)
 	return nil
 }
 
@@ -430,16 +462,23 @@ func (h *Handlers) Default(ctx context.Context, ev Event) (Response, error) {
 	})
 }
 
-// broadcast sends a frame to every connection joined to the room, plus
-// extra ones: one Query on the room's partition, one encoding.
-func (h *Handlers) broadcast(ctx context.Context, roomID string, frame any, extra []string) {
-	present, err := h.store.RoomConnections(ctx, roomID)
-	if err != nil {
+// awaitTurn waits until the room's earlier frames in this process are
+// pushed (rooms.Delivery), so connections get live frames in seq order.
+func (h *Handlers) awaitTurn(ctx context.Context, roomID string, d *rooms.Delivery) {
+	if !d.Wait(ctx) && ctx.Err() == nil {
+		h.logger.WarnContext(ctx, "pushing out of turn: an earlier frame of the room is stuck", "room_id", roomID)
+	}
+}
+
+// broadcast sends a change's frame to the connections joined to the room
+// when it was stored, plus extra ones: one listing, one encoding.
+func (h *Handlers) broadcast(ctx context.Context, change rooms.Change, frame any, extra []string) {
+	if change.PresentErr != nil {
 		// The event is stored; clients that resume will get it.
-		h.logger.ErrorContext(ctx, "broadcast: list connections", "room_id", roomID, "error", err.Error())
+		h.logger.ErrorContext(ctx, "broadcast: list connections", "room_id", change.Room.ID, "error", change.PresentErr.Error())
 		return
 	}
-	h.deliver(ctx, roomID, present, frame, extra)
+	h.deliver(ctx, change.Room.ID, change.Present, frame, extra)
 }
 
 func (h *Handlers) deliver(ctx context.Context, roomID string, present []store.Presence, frame any, extra []string) {
@@ -500,12 +539,13 @@ func (h *Handlers) leaveQuietly(ctx context.Context, c store.Connection, roomID 
 	case err != nil:
 		return err
 	}
-	present, err := h.store.RoomConnections(ctx, roomID)
-	if err != nil {
-		return err
+	defer change.Delivery.Done()
+	h.awaitTurn(ctx, roomID, change.Delivery)
+	if change.PresentErr != nil {
+		return change.PresentErr
 	}
-	ids := make([]string, len(present))
-	for i, p := range present {
+	ids := make([]string, len(change.Present))
+	for i, p := range change.Present {
 		ids[i] = p.ConnectionID
 	}
 	for _, gone := range h.push.Post(ctx, ids, encode(eventFrame(change.Events[0]))).Gone {

@@ -1,0 +1,221 @@
+package rooms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/store"
+)
+
+// Messages to one room are appended in batches: the room's appends take
+// turns (order.go), and one at a time each would wait for the store's
+// commit (an fsync for the embedded store) before the next could start,
+// capping a busy room at one message per commit. Instead, messages that
+// arrive while an append is under way queue up, and the next append
+// stores all of them in one write. A Lambda instance serves one message at
+// a time, so in the cloud a batch holds one message and nothing changes.
+
+// MaxSendBatch bounds a batch: each message is an event and a message-id
+// item, and a DynamoDB transaction holds at most 100 items besides the
+// room's head.
+const MaxSendBatch = 32
+
+// sendTimeout bounds the store calls of a batch, which run on behalf of
+// several callers and so under none of their contexts.
+const sendTimeout = 30 * time.Second
+
+type sendRequest struct {
+	actor, messageID, clientMsgID, text string
+
+	done   chan struct{}
+	change Change
+	err    error
+}
+
+// Send posts a message. A repeated client_msg_id from the same sender
+// appends nothing and returns the original (Change.Duplicate). If ctx ends
+// first the message may still be stored: a resend with the same
+// client_msg_id then gets it back as a duplicate.
+func (s *Service) Send(ctx context.Context, actor, roomID, clientMsgID, text string) (Change, error) {
+	req := &sendRequest{actor: actor, messageID: s.newID(), clientMsgID: clientMsgID, text: text, done: make(chan struct{})}
+	ln := s.lines.acquire(roomID)
+	s.lines.mu.Lock()
+	ln.pending = append(ln.pending, req)
+	start := !ln.sending
+	ln.sending = true
+	s.lines.mu.Unlock()
+	if start {
+		go s.sendBatches(roomID, ln) // holds the line's reference until the queue is empty
+	} else {
+		s.lines.release(roomID, ln)
+	}
+	select {
+	case <-req.done:
+		return req.change, req.err
+	case <-ctx.Done():
+		// Nobody will push this message: let the room's next ones go.
+		go func() {
+			<-req.done
+			req.change.Delivery.Done()
+		}()
+		return Change{}, fmt.Errorf("rooms: send to %s: %w", roomID, ctx.Err())
+	}
+}
+
+// sendBatches appends the room's queued messages, a batch at a time, until
+// none are left.
+func (s *Service) sendBatches(roomID string, ln *line) {
+	defer s.lines.release(roomID, ln)
+	for {
+		s.lines.mu.Lock()
+		n := min(len(ln.pending), MaxSendBatch)
+		batch := ln.pending[:n:n]
+		ln.pending = ln.pending[n:]
+		if n == 0 {
+			ln.sending = false
+			ln.pending = nil
+		}
+		s.lines.mu.Unlock()
+		if n == 0 {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), sendTimeout)
+		if err := ln.takeTurn(ctx); err != nil {
+			finish(batch, err)
+		} else {
+			s.appendSends(ctx, roomID, ln, batch)
+			ln.endTurn()
+		}
+		cancel()
+	}
+}
+
+func finish(batch []*sendRequest, err error) {
+	for _, req := range batch {
+		if req.err == nil && req.change.Events == nil {
+			req.err = err
+		}
+		close(req.done)
+	}
+}
+
+// appendSends decides and appends a batch in one write; the caller holds
+// the room's turn. Each request ends with its own change and delivery, in
+// seq order, or its own error.
+func (s *Service) appendSends(ctx context.Context, roomID string, ln *line, batch []*sendRequest) {
+	if len(batch) == 1 {
+		req := batch[0]
+		req.change, req.err = s.executeInTurn(ctx, sendCommand(roomID, req), ln)
+		finish(batch, nil)
+		return
+	}
+	for attempt := 1; ; attempt++ {
+		r, err := s.loadFor(ctx, roomID, batch)
+		if errors.Is(err, store.ErrConcurrency) && attempt < maxAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				finish(batch, err)
+				return
+			}
+			continue
+		}
+		if err != nil {
+			finish(batch, err)
+			return
+		}
+		now := s.now()
+		start := r.Version
+		var events []chat.Event
+		var owners []*sendRequest
+		firstOf := map[[2]string]*sendRequest{}
+		dupOf := map[*sendRequest]*sendRequest{}
+		for _, req := range batch {
+			req.err = nil
+			key := [2]string{req.actor, req.clientMsgID}
+			if first, ok := firstOf[key]; ok {
+				dupOf[req] = first // resent before the first was stored
+				continue
+			}
+			evs, err := r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
+			if err != nil {
+				req.err = err
+				continue
+			}
+			firstOf[key] = req
+			if err := r.Apply(evs[0]); err != nil {
+				finish(batch, fmt.Errorf("rooms: %w", err))
+				return
+			}
+			events = append(events, evs[0])
+			owners = append(owners, req)
+		}
+		if len(events) == 0 {
+			finish(batch, nil)
+			return
+		}
+		res, err := s.store.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: start, Events: events})
+		if errors.Is(err, store.ErrConcurrency) && attempt < maxAttempts {
+			if err := backoff(ctx, attempt); err != nil {
+				finish(batch, err)
+				return
+			}
+			continue
+		}
+		if err != nil {
+			finish(batch, fmt.Errorf("rooms: append to %s: %w", roomID, err))
+			return
+		}
+		if res.Duplicate {
+			// Some message repeats one stored before: the store appended
+			// nothing and says which, not for whom. Rare enough to take
+			// the messages one by one, each with its own answer.
+			for _, req := range batch {
+				req.change, req.err = s.executeInTurn(ctx, sendCommand(roomID, req), ln)
+			}
+			finish(batch, nil)
+			return
+		}
+		present, presentErr := s.present(ctx, roomID)
+		for i, e := range res.Events {
+			owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln), Present: present, PresentErr: presentErr}
+		}
+		for req, first := range dupOf {
+			if first.err != nil {
+				req.err = first.err
+				continue
+			}
+			req.change = Change{Room: r, Events: first.change.Events, Duplicate: true}
+		}
+		finish(batch, nil)
+		return
+	}
+}
+
+// loadFor reads the room with the row of every sender in the batch.
+func (s *Service) loadFor(ctx context.Context, roomID string, batch []*sendRequest) (*chat.Room, error) {
+	var r *chat.Room
+	for _, req := range batch {
+		if r != nil {
+			if _, ok := r.Members[req.actor]; ok {
+				continue
+			}
+		}
+		one, err := s.load(ctx, roomID, req.actor, false)
+		if err != nil {
+			return nil, err
+		}
+		if r == nil {
+			r = one
+			continue
+		}
+		if one.Version != r.Version {
+			return nil, store.ErrConcurrency
+		}
+		for u, role := range one.Members {
+			r.Members[u] = role
+		}
+	}
+	return r, nil
+}
