@@ -11,12 +11,15 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
 
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/wsapi"
 )
 
 func main() {
@@ -30,13 +33,26 @@ func main() {
 	flag.StringVar(&o.LambdaEndpoint, "lambda-endpoint", "", "invoke the functions through the Lambda API there (sam local start-lambda) instead of in-process")
 	flag.StringVar(&o.SAMEnvFile, "sam-env-vars", "", "write the --env-vars file for sam local start-lambda here (needs -store dynamodb)")
 	flag.BoolVar(&o.DirectPush, "direct-push", false, "write frames straight to sockets instead of through the management API")
+	sendLimit := flag.Int("send-limit", wsapi.SendRate, "messages a second each connection may send (bursts of twice that); 0 turns the limit off for load tests")
 	flag.BoolVar(&o.Verbose, "v", false, "log every event and answer")
+	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060")
 	root := flag.String("root", ".", "project directory holding template.yaml, Makefile and web/")
 	flag.Parse()
 	o.Root = *root
+	o.SendLimit = *sendLimit
+	if *sendLimit <= 0 {
+		o.SendLimit = -1
+	}
 	o.Addr = fmt.Sprintf("%s:%d", *host, *port)
 	o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
 
+	if *pprofAddr != "" {
+		go func() {
+			// The default mux holds only pprof's handlers here.
+			err := http.ListenAndServe(*pprofAddr, nil)
+			o.Logger.Error("pprof server stopped", "error", err.Error())
+		}()
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	e, err := emulator.Start(ctx, o)

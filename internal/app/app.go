@@ -115,8 +115,9 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	return NewLocal(st, pusher, auth.DefaultConfig(), logger)
 }
 
-// NewLocal wires the app around a store and a pusher.
-func NewLocal(st store.Store, p push.Pusher, authCfg auth.Config, logger *slog.Logger) (*App, error) {
+// NewLocal wires the app around a store and a pusher; opts tune the
+// WebSocket handlers.
+func NewLocal(st store.Store, p push.Pusher, authCfg auth.Config, logger *slog.Logger, opts ...wsapi.Option) (*App, error) {
 	a, err := auth.NewService(st, authCfg, logger)
 	if err != nil {
 		return nil, err
@@ -125,7 +126,7 @@ func NewLocal(st store.Store, p push.Pusher, authCfg auth.Config, logger *slog.L
 	if err != nil {
 		return nil, err
 	}
-	ws, err := wsapi.New(a, rs, st, p, logger, authCfg.Now)
+	ws, err := wsapi.New(a, rs, st, p, logger, authCfg.Now, opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -34,6 +34,7 @@ import (
 	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/store/boltstore"
 	"github.com/chatroom/chat/internal/store/dynamostore"
+	"github.com/chatroom/chat/internal/wsapi"
 )
 
 // Options configure a run.
@@ -61,8 +62,12 @@ type Options struct {
 	// DirectPush writes frames straight to the sockets instead of through
 	// the management API (a fast mode for benchmarks).
 	DirectPush bool
-	Verbose    bool
-	Logger     *slog.Logger
+	// SendLimit is each connection's send limit in messages a second: 0
+	// keeps the cloud's (wsapi.SendRate), negative turns it off for load
+	// tests.
+	SendLimit int
+	Verbose   bool
+	Logger    *slog.Logger
 	// Auth overrides the auth configuration (tests use cheap hashing).
 	Auth *auth.Config
 	// IdleTimeout and MaxConnectionTime override API Gateway's limits.
@@ -143,7 +148,11 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	if o.Auth != nil {
 		authCfg = *o.Auth
 	}
-	a, err := app.NewLocal(st, pusher, authCfg, o.Logger)
+	var wsOpts []wsapi.Option
+	if o.SendLimit != 0 {
+		wsOpts = append(wsOpts, wsapi.WithSendRate(max(o.SendLimit, 0)))
+	}
+	a, err := app.NewLocal(st, pusher, authCfg, o.Logger, wsOpts...)
 	if err != nil {
 		return nil, err
 	}
