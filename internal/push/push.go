@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi/types"
 
@@ -52,7 +54,25 @@ type ManagementAPI struct {
 	concurrency int
 	attempts    int
 	logger      *slog.Logger
+
+	// Posts are made by long-lived workers, not a goroutine per post: the
+	// SDK's call chain is deep, and a fresh goroutine grows its stack for
+	// every post (a tenth of the CPU of a fan-out, in profiles).
+	jobs    chan postJob
+	mu      sync.Mutex
+	workers int
+	waiting int // submits blocked until a worker is free
 }
+
+type postJob struct {
+	ctx   context.Context
+	id    string
+	frame []byte
+	done  func(id string, err error)
+}
+
+// workerIdle is how long a worker waits for work before it exits.
+const workerIdle = 30 * time.Second
 
 // DefaultConcurrency bounds the posts in flight for one frame: enough to
 // fan out to a thousand connections quickly, few enough not to exhaust a
@@ -64,8 +84,13 @@ func NewManagementAPI(api API, logger *slog.Logger) (*ManagementAPI, error) {
 	if api == nil || logger == nil {
 		return nil, errors.New("push: a management API client and a logger are required")
 	}
-	return &ManagementAPI{api: api, concurrency: DefaultConcurrency, attempts: 3, logger: logger}, nil
+	return &ManagementAPI{api: api, concurrency: DefaultConcurrency, attempts: 3, logger: logger, jobs: make(chan postJob)}, nil
 }
+
+// idleConnections is how many keep-alive connections the client keeps to
+// the management API: room for several fan-outs at once in the emulator,
+// where every function shares the client.
+const idleConnections = 8 * DefaultConcurrency
 
 // NewClient builds the management API client for endpoint, e.g.
 // https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, or the
@@ -74,11 +99,18 @@ func NewManagementAPI(api API, logger *slog.Logger) (*ManagementAPI, error) {
 func NewClient(cfg aws.Config, endpoint string, optFns ...func(*apigatewaymanagementapi.Options)) *apigatewaymanagementapi.Client {
 	return apigatewaymanagementapi.NewFromConfig(cfg, append([]func(*apigatewaymanagementapi.Options){func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
-		o.HTTPClient = sdkhttp.Wrap(o.HTTPClient)
+		// The default keeps 10 idle connections per host: a fan-out of
+		// DefaultConcurrency posts closed and redialled the rest every
+		// time (a seventh of the emulator's CPU, in profiles).
+		o.HTTPClient = sdkhttp.Wrap(awshttp.NewBuildableClient().WithTransportOptions(func(t *http.Transport) {
+			t.MaxIdleConns = idleConnections
+			t.MaxIdleConnsPerHost = idleConnections
+		}))
 	}}, optFns...)...)
 }
 
-// Post implements Pusher.
+// Post implements Pusher. At most the adapter's concurrency of posts are
+// in flight at once, across every Post running in the process.
 func (m *ManagementAPI) Post(ctx context.Context, connectionIDs []string, frame []byte) Result {
 	var res Result
 	if len(connectionIDs) == 0 {
@@ -86,33 +118,76 @@ func (m *ManagementAPI) Post(ctx context.Context, connectionIDs []string, frame 
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
-	sem := make(chan struct{}, m.concurrency)
+	done := func(id string, err error) {
+		defer wg.Done()
+		if err == nil {
+			return
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if errors.Is(err, ErrGone) {
+			res.Gone = append(res.Gone, id)
+			return
+		}
+		if res.Failed == nil {
+			res.Failed = map[string]error{}
+		}
+		res.Failed[id] = err
+	}
+	wg.Add(len(connectionIDs))
 	for _, id := range connectionIDs {
-		sem <- struct{}{}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			err := m.postOne(ctx, id, frame)
-			if err == nil {
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if errors.Is(err, ErrGone) {
-				res.Gone = append(res.Gone, id)
-				return
-			}
-			if res.Failed == nil {
-				res.Failed = map[string]error{}
-			}
-			res.Failed[id] = err
-		}()
+		m.submit(postJob{ctx: ctx, id: id, frame: frame, done: done})
 	}
 	wg.Wait()
 	for id, err := range res.Failed {
 		m.logger.WarnContext(ctx, "post to connection failed", "connection_id", id, "error", err.Error())
 	}
 	return res
+}
+
+// submit hands a post to an idle worker, starting one if none is idle and
+// fewer than the concurrency run, and otherwise waits for one.
+func (m *ManagementAPI) submit(j postJob) {
+	select {
+	case m.jobs <- j:
+		return
+	default:
+	}
+	m.mu.Lock()
+	if m.workers < m.concurrency {
+		m.workers++
+		m.mu.Unlock()
+		go m.work(j)
+		return
+	}
+	m.waiting++ // keeps every worker from leaving until this is taken
+	m.mu.Unlock()
+	m.jobs <- j
+	m.mu.Lock()
+	m.waiting--
+	m.mu.Unlock()
+}
+
+func (m *ManagementAPI) work(j postJob) {
+	idle := time.NewTimer(workerIdle)
+	defer idle.Stop()
+	for {
+		j.done(j.id, m.postOne(j.ctx, j.id, j.frame))
+		idle.Reset(workerIdle)
+		select {
+		case j = <-m.jobs:
+		case <-idle.C:
+			m.mu.Lock()
+			if m.waiting > 0 {
+				m.mu.Unlock()
+				j = <-m.jobs
+				continue
+			}
+			m.workers--
+			m.mu.Unlock()
+			return
+		}
+	}
 }
 
 func (m *ManagementAPI) postOne(ctx context.Context, id string, frame []byte) error {
