@@ -63,8 +63,15 @@ func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
 		return fmt.Errorf("wsapi: %w", c.PresentErr)
 	}
 	present := c.Present
+	var gone []string
+	defer func() {
+		c.Delivery.Done()
+		n.sockets.forgetAll(ctx, gone, true)
+	}()
 	if _, deleted := c.Events[len(c.Events)-1].Data.(chat.RoomDeleted); deleted {
-		return n.close(ctx, roomID, present, "room_deleted")
+		var err error
+		gone, err = n.close(ctx, roomID, present, "room_deleted")
+		return err
 	}
 	// Removed members' sockets stop receiving the room; the rest hear of
 	// the change.
@@ -76,33 +83,33 @@ func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
 			removed = append(removed, p)
 		}
 	}
-	err := n.close(ctx, roomID, removed, "removed_from_room")
+	var err error
+	gone, err = n.close(ctx, roomID, removed, "removed_from_room")
 	last := c.Events[len(c.Events)-1]
 	frame := roomUpdatedFrame{Type: "room_updated", RoomID: roomID, Seq: last.Seq, Name: c.Room.Name, Members: c.Room.MemberList()}
-	n.deliver(ctx, stay, encode(frame))
+	gone = append(gone, n.deliver(ctx, stay, encode(frame))...)
 	return err
 }
 
 // close takes connections out of the room, then tells them why.
-func (n *Notifier) close(ctx context.Context, roomID string, present []store.Presence, why string) error {
+func (n *Notifier) close(ctx context.Context, roomID string, present []store.Presence, why string) (gone []string, _ error) {
 	if len(present) == 0 {
-		return nil
+		return nil, nil
 	}
 	ids := make([]string, len(present))
 	for i, p := range present {
 		ids[i] = p.ConnectionID
 	}
 	if err := n.store.RemovePresence(ctx, roomID, ids...); err != nil {
-		return fmt.Errorf("wsapi: remove presence in %s: %w", roomID, err)
+		return nil, fmt.Errorf("wsapi: remove presence in %s: %w", roomID, err)
 	}
-	n.deliver(ctx, present, encode(roomFrame{Type: why, RoomID: roomID}))
-	return nil
+	return n.deliver(ctx, present, encode(roomFrame{Type: why, RoomID: roomID})), nil
 }
 
-func (n *Notifier) deliver(ctx context.Context, present []store.Presence, frame []byte) {
+func (n *Notifier) deliver(ctx context.Context, present []store.Presence, frame []byte) (gone []string) {
 	ids := make([]string, len(present))
 	for i, p := range present {
 		ids[i] = p.ConnectionID
 	}
-	n.sockets.send(ctx, ids, frame)
+	return n.sockets.post(ctx, ids, frame)
 }

@@ -63,6 +63,11 @@ func TestGoneConnectionIsForgotten(t *testing.T) {
 		e.send(b, roomID, "c-2")
 		e.one(a, "receive_message")
 		e.one(b, "receive_message")
+		// Carol's leave queued behind the message that found her gone:
+		// it must not have waited for that message's delivery to give up.
+		if strings.Contains(e.logs.String(), "pushing out of turn") {
+			t.Errorf("a leave waited out the delivery that found it:\n%s", e.logs.String())
+		}
 	})
 }
 

@@ -284,11 +284,13 @@ func (h *Handlers) JoinRoom(ctx context.Context, ev Event) (Response, error) {
 			history.Events = []chat.Event{}
 		}
 		fitHistory(&history, after != nil)
-		h.send(ctx, []string{c.ID}, encode(history))
+		gone := h.post(ctx, []string{c.ID}, encode(history))
 		// The history goes first, the joiner's alone; the announcement
 		// waits its turn among the room's frames.
 		h.awaitTurn(ctx, roomID, change.Delivery)
-		h.deliver(ctx, roomID, present, eventFrame(joined), nil)
+		gone = append(gone, h.deliver(ctx, present, eventFrame(joined), nil)...)
+		change.Delivery.Done()
+		h.forgetAll(ctx, gone, true)
 		return nil
 	})
 }
@@ -378,7 +380,9 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 			return nil
 		}
 		h.awaitTurn(ctx, roomID, change.Delivery)
-		h.broadcast(ctx, change, eventFrame(change.Events[0]), nil)
+		gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), nil)
+		change.Delivery.Done()
+		h.forgetAll(ctx, gone, true)
 		return nil
 	})
 }
@@ -437,7 +441,9 @@ func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string,
 	if tellLeaver {
 		extra = []string{c.ID}
 	}
-	h.broadcast(ctx, change, eventFrame(change.Events[0]), extra)
+	gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), extra)
+	change.Delivery.Done()
+	h.forgetAll(ctx, gone, true)
 	return nil
 }
 
@@ -457,7 +463,7 @@ func (h *Handlers) Default(ctx context.Context, ev Event) (Response, error) {
 			return err
 		}
 		others := slices.DeleteFunc(present, func(p store.Presence) bool { return p.ConnectionID == c.ID })
-		h.deliver(ctx, roomID, others, typingFrame{Type: "typing", RoomID: roomID, Username: c.Username}, nil)
+		h.forgetAll(ctx, h.deliver(ctx, others, typingFrame{Type: "typing", RoomID: roomID, Username: c.Username}, nil), true)
 		return nil
 	})
 }
@@ -471,17 +477,18 @@ func (h *Handlers) awaitTurn(ctx context.Context, roomID string, d *rooms.Delive
 }
 
 // broadcast sends a change's frame to the connections joined to the room
-// when it was stored, plus extra ones: one listing, one encoding.
-func (h *Handlers) broadcast(ctx context.Context, change rooms.Change, frame any, extra []string) {
+// when it was stored, plus extra ones: one listing, one encoding. It
+// returns the connections found gone.
+func (h *Handlers) broadcast(ctx context.Context, change rooms.Change, frame any, extra []string) []string {
 	if change.PresentErr != nil {
 		// The event is stored; clients that resume will get it.
 		h.logger.ErrorContext(ctx, "broadcast: list connections", "room_id", change.Room.ID, "error", change.PresentErr.Error())
-		return
+		return nil
 	}
-	h.deliver(ctx, change.Room.ID, change.Present, frame, extra)
+	return h.deliver(ctx, change.Present, frame, extra)
 }
 
-func (h *Handlers) deliver(ctx context.Context, roomID string, present []store.Presence, frame any, extra []string) {
+func (h *Handlers) deliver(ctx context.Context, present []store.Presence, frame any, extra []string) (gone []string) {
 	ids := make([]string, 0, len(present)+len(extra))
 	for _, p := range present {
 		ids = append(ids, p.ConnectionID)
@@ -491,13 +498,24 @@ func (h *Handlers) deliver(ctx context.Context, roomID string, present []store.P
 			ids = append(ids, id)
 		}
 	}
-	h.send(ctx, ids, encode(frame))
+	return h.post(ctx, ids, encode(frame))
 }
 
 // send posts a frame and forgets the connections that are gone.
 func (h *Handlers) send(ctx context.Context, ids []string, frame []byte) {
-	for _, id := range h.push.Post(ctx, ids, frame).Gone {
-		h.forget(ctx, id, true)
+	h.forgetAll(ctx, h.post(ctx, ids, frame), true)
+}
+
+// post posts a frame and returns the connections that are gone. A change's
+// pushes forget those only once its delivery is done: forgetting appends
+// leaves to the same rooms, whose deliveries queue behind it.
+func (h *Handlers) post(ctx context.Context, ids []string, frame []byte) (gone []string) {
+	return h.push.Post(ctx, ids, frame).Gone
+}
+
+func (h *Handlers) forgetAll(ctx context.Context, gone []string, announce bool) {
+	for _, id := range gone {
+		h.forget(ctx, id, announce)
 	}
 }
 
@@ -548,9 +566,9 @@ func (h *Handlers) leaveQuietly(ctx context.Context, c store.Connection, roomID 
 	for i, p := range change.Present {
 		ids[i] = p.ConnectionID
 	}
-	for _, gone := range h.push.Post(ctx, ids, encode(eventFrame(change.Events[0]))).Gone {
-		h.forget(ctx, gone, false)
-	}
+	gone := h.post(ctx, ids, encode(eventFrame(change.Events[0])))
+	change.Delivery.Done()
+	h.forgetAll(ctx, gone, false)
 	return nil
 }
 
