@@ -46,8 +46,8 @@ soak: ## Hold 500 connections across 20 rooms for SOAK_DURATION (default 2m), th
 	$(GO) run ./infra/soak -duration $(SOAK_DURATION)
 
 .PHONY: bench
-bench: ## Benchmarks of the event stores (append, read) on bbolt and DynamoDB Local.
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) ./internal/...
+bench: ## Measure speed and cost into bench-results/: Go benchmarks, cold starts, load (both push modes), cost per message.
+	GO=$(GO) BENCHTIME=$(BENCHTIME) infra/bench.sh
 
 .PHONY: cost
 cost: ## Measure requests, capacity and pushes per message by room size, priced per million (COST_ARGS=-json).
