@@ -1,7 +1,7 @@
 package emulator_test
 
 // The authorization matrix: who may do what to one room, over real HTTP and
-// WebSocket connections, with the exact answers of /work/shared/PROTOCOL.md.
+// WebSocket connections, with the exact answers of the wire contract (docs/api.md).
 // Each cell runs on its own fresh room (newAuthzFixture), so destructive
 // cells cannot disturb the others; refused cells must leave the room and its
 // events exactly as they were.
