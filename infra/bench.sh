@@ -27,6 +27,8 @@ if ! skip go; then
   echo "==== Go benchmarks ($BENCHTIME each) -> $out/go-bench.txt"
   $GO test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" \
     ./internal/chat/ ./internal/wsapi/ ./internal/store/... | tee "$out/go-bench.txt"
+  # One core, as the load runs' server has: what one post costs.
+  GOMAXPROCS=1 $GO test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./internal/push/ | tee -a "$out/go-bench.txt"
 fi
 
 if ! skip coldstart; then
@@ -36,7 +38,8 @@ fi
 
 if ! skip load; then
   tmp=$(mktemp -d)
-  trap 'kill "${server:-0}" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+  server=
+  trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$tmp"' EXIT
   $GO build -o "$tmp/emulator" ./infra/emulator
   $GO build -o "$tmp/loadgen" ./infra/loadgen
   server_cpu=() loadgen_cpu=()
