@@ -92,12 +92,13 @@ func (l *lines) enqueue(roomID string, ln *line) *Delivery {
 }
 
 // maxDeliveryWait bounds how long a delivery waits for the one before it
-// once that one is pushing: long enough for any healthy fan-out, short
-// enough that a stuck one does not silence the room. Waiting for earlier
-// ones to start is not bounded by it, since a busy room's queue of
-// deliveries can be long and each moves on its own. A client that sees a
-// gap fills it by seq.
-const maxDeliveryWait = 5 * time.Second
+// once that one is pushing: the functions' timeout in template.yaml, past
+// which no healthy push runs (a fan-out to a thousand connections through
+// a busy management API takes seconds), short enough that a stuck one does
+// not silence the room for long. Waiting for earlier ones to start is not
+// bounded by it, since a busy room's queue of deliveries can be long and
+// each moves on its own. A client that sees a gap fills it by seq.
+const maxDeliveryWait = 15 * time.Second
 
 // maxQueueWait bounds the wait for the delivery before to start pushing:
 // only a holder that never calls Wait nor Done (a bug) reaches it.
