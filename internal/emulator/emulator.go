@@ -180,7 +180,6 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	gw, err := gateway.New(gateway.Config{
 		Routes: routes, Invoker: invoker, WebDir: filepath.Join(o.Root, "web"), Stage: "local",
 		Logger: o.Logger, Verbose: o.Verbose, IdleTimeout: o.IdleTimeout, MaxConnectionTime: o.MaxConnectionTime,
-		CorkSockets: o.DirectPush,
 	})
 	if err != nil {
 		return nil, err

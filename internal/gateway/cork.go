@@ -11,10 +11,10 @@ import (
 
 // A busy room sends each connection many small frames in quick
 // succession, and a write to a socket costs a system call each: in
-// profiles of the direct pusher, a third of the emulator's time went to
-// writing one frame per call. So, with Config.CorkSockets, the gateway
-// corks its sockets: a frame written to one is held, and sent with
-// whatever else is written to it before the flusher gets to run. Under load that coalesces the frames of several messages
+// profiles of the emulator, a third of its time went to writing one frame
+// per call. So the gateway corks its sockets: a frame written to one is
+// held, and sent with whatever else is written to it before the flusher
+// gets to run. Under load that coalesces the frames of several messages
 // into one call; when idle, the flusher runs as soon as the writer yields,
 // so nothing waits. Order is kept, and a held frame is still sent when the
 // socket closes.

@@ -58,11 +58,6 @@ type Config struct {
 	// (tests shorten them).
 	IdleTimeout       time.Duration
 	MaxConnectionTime time.Duration
-	// CorkSockets coalesces the frames written to a socket in quick
-	// succession into one system call (cork.go): for the direct pusher,
-	// which writes a room's frames back to back. Posts through the
-	// management API stay one write each, as API Gateway makes them.
-	CorkSockets bool
 }
 
 // Gateway serves the APIs.
@@ -390,11 +385,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	g.conns[c.id] = c
 	late := g.closing // then Shutdown did not see it: close it here
 	g.mu.Unlock()
-	var rw http.ResponseWriter = w
-	if g.cfg.CorkSockets {
-		rw = corkingWriter{w}
-	}
-	ws, err := websocket.Accept(rw, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(corkingWriter{w}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the web client may come from another local port
 		CompressionMode:    websocket.CompressionDisabled,
 	})
