@@ -385,7 +385,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	g.conns[c.id] = c
 	late := g.closing // then Shutdown did not see it: close it here
 	g.mu.Unlock()
-	ws, err := websocket.Accept(corkingWriter{w}, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the web client may come from another local port
 		CompressionMode:    websocket.CompressionDisabled,
 	})
