@@ -3,35 +3,17 @@ package chatclient_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"testing"
 	"time"
 
-	"github.com/chatroom/chat/internal/auth"
-	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/chatclient"
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/emulator/emulatortest"
 )
 
 func startChat(t *testing.T) string {
 	t.Helper()
-	cheap := auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
-	e, err := emulator.Start(context.Background(), emulator.Options{
-		Addr: "127.0.0.1:0", Root: "../..", Store: "bolt", DataDir: t.TempDir(), Auth: &cheap,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return e.URL
+	return emulatortest.Start(t, emulator.Options{Store: "bolt"}).URL
 }
 
 // next reads frames until one of type typ, failing on an error frame.

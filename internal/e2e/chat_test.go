@@ -3,8 +3,6 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,34 +14,15 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
-	"github.com/chatroom/chat/internal/auth"
-	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/emulator/emulatortest"
 )
-
-// cheap hashing keeps sign-ups fast.
-var cheap = auth.Config{Params: authtest.Params,
-	SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
 
 const password = "correct horse battery"
 
 func startEmulator(t *testing.T) *emulator.Emulator {
 	t.Helper()
-	e, err := emulator.Start(context.Background(), emulator.Options{
-		Addr: "127.0.0.1:0", Root: "../..", Store: "bolt", DataDir: t.TempDir(), Auth: &cheap,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("emulator shutdown: %v", err)
-		}
-	})
-	return e
+	return emulatortest.Start(t, emulator.Options{Store: "bolt"})
 }
 
 // screenshotDirs are where the screenshots go: E2E_SCREENSHOTS (default a

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"os"
 	"strings"
@@ -16,16 +15,12 @@ import (
 
 	"github.com/coder/websocket"
 
-	"github.com/chatroom/chat/internal/auth"
-	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/emulator/emulatortest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
-
-var cheap = auth.Config{Params: authtest.Params,
-	SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
 
 // stores runs a test against the emulator on each store.
 var stores = map[string]func(t *testing.T) emulator.Options{
@@ -40,20 +35,7 @@ var stores = map[string]func(t *testing.T) emulator.Options{
 
 func start(t *testing.T, o emulator.Options) *emulator.Emulator {
 	t.Helper()
-	o.Addr, o.Root, o.Auth = "127.0.0.1:0", "../..", &cheap
-	o.Logger = slog.New(slog.NewJSONHandler(io.Discard, nil))
-	e, err := emulator.Start(context.Background(), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
-	return e
+	return emulatortest.Start(t, o)
 }
 
 // user is a person using the chat over real HTTP and WebSocket connections.

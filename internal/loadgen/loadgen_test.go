@@ -1,16 +1,12 @@
 package loadgen
 
 import (
-	"context"
-	"io"
-	"log/slog"
 	"math"
 	"testing"
 	"time"
 
-	"github.com/chatroom/chat/internal/auth"
-	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/emulator/emulatortest"
 )
 
 func TestHistogramQuantiles(t *testing.T) {
@@ -149,24 +145,10 @@ func TestObserve(t *testing.T) {
 // both phases: every message acknowledged, stored once and delivered to
 // every connection in order.
 func TestRunAgainstTheEmulator(t *testing.T) {
-	cheap := auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
 	for _, direct := range []bool{false, true} {
 		name := map[bool]string{false: "management API", true: "direct push"}[direct]
 		t.Run(name, func(t *testing.T) {
-			e, err := emulator.Start(context.Background(), emulator.Options{
-				Addr: "127.0.0.1:0", Root: "../..", Store: "bolt", DataDir: t.TempDir(), Auth: &cheap,
-				DirectPush: direct, SendLimit: -1, Logger: slog.New(slog.NewJSONHandler(io.Discard, nil)),
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := e.Shutdown(ctx); err != nil {
-					t.Error(err)
-				}
-			}()
+			e := emulatortest.Start(t, emulator.Options{Store: "bolt", DirectPush: direct, SendLimit: -1})
 			results, err := Run(t.Context(), Config{
 				BaseURL: e.URL, RoomSizes: []int{12}, Senders: 3, InFlight: 4, MessageBytes: 100,
 				Rate: 240, RateDuration: time.Second, FlatDuration: time.Second, MaxMessages: 300,

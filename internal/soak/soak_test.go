@@ -1,16 +1,13 @@
 package soak_test
 
 import (
-	"context"
-	"log/slog"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/chatroom/chat/internal/auth"
-	"github.com/chatroom/chat/internal/auth/authtest"
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/emulator/emulatortest"
 	"github.com/chatroom/chat/internal/soak"
 )
 
@@ -20,21 +17,7 @@ func TestShortSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a ten-second soak")
 	}
-	cheap := auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
-	e, err := emulator.Start(context.Background(), emulator.Options{
-		Addr: "127.0.0.1:0", Root: "../..", Store: "bolt", DataDir: scratchDir(t), Auth: &cheap,
-		Logger: slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := e.Shutdown(ctx); err != nil {
-			t.Errorf("shutdown: %v", err)
-		}
-	})
+	e := emulatortest.Start(t, emulator.Options{Store: "bolt", DataDir: scratchDir(t)})
 	rep, err := soak.Run(t.Context(), soak.Config{
 		BaseURL: e.URL, Connections: 60, Rooms: 6, Duration: 10 * time.Second,
 		// Busier than the long run's default, so that ten seconds see
