@@ -10,8 +10,8 @@
 #   4. Store requests, capacity units and pushes per message, priced
 #      (against DynamoDB Local).
 #
-# BENCHTIME, LOAD_SIZES, LOAD_DIRECT_SIZES, LOAD_SECONDS and SKIP (a list of
-# steps to leave out: go, coldstart, load, cost) tune it.
+# BENCHTIME, LOAD_SIZES, LOAD_DIRECT_SIZES, LOAD_SECONDS, LOAD_MODES and SKIP
+# (a list of steps to leave out: go, coldstart, load, cost) tune it.
 set -euo pipefail
 GO=${GO:-go}
 out=${BENCH_OUT:-bench-results}
@@ -19,6 +19,7 @@ BENCHTIME=${BENCHTIME:-1s}
 LOAD_SIZES=${LOAD_SIZES:-10,100,500,1000}
 LOAD_DIRECT_SIZES=${LOAD_DIRECT_SIZES:-$LOAD_SIZES}
 LOAD_SECONDS=${LOAD_SECONDS:-5}
+LOAD_MODES=${LOAD_MODES:-management-api direct-push}
 SKIP=${SKIP:-}
 mkdir -p "$out"
 skip() { [[ " $SKIP " == *" $1 "* ]]; }
@@ -49,7 +50,7 @@ if ! skip load; then
     echo "taskset or a second core is missing: server and load generator share the machine" >&2
   fi
   free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-  for mode in management-api direct-push; do
+  for mode in $LOAD_MODES; do
     flags=() sizes=$LOAD_SIZES
     if [ "$mode" = direct-push ]; then flags=(-direct-push) sizes=$LOAD_DIRECT_SIZES; fi
     port=$(free_port)

@@ -36,7 +36,7 @@ func main() {
 	flag.IntVar(&c.MaxMessages, "max-messages", 200000, "messages per phase at most")
 	flag.IntVar(&c.UsersPerRoom, "users", 20, "accounts sharing each room's connections")
 	flag.StringVar(&c.Password, "password", "load-generator-password", "password of the accounts it signs up")
-	flag.DurationVar(&c.Drain, "drain", 30*time.Second, "how long to wait for the last deliveries of a phase")
+	flag.DurationVar(&c.Drain, "drain", 2*time.Minute, "how long to wait for the last answers and deliveries of a phase (a flat-out phase in a room of 1000 queues minutes of work on a slow store)")
 	jsonOut := flag.String("json", "", "also write the results as JSON to this file")
 	flag.Parse()
 	for _, s := range strings.Split(*sizes, ",") {
