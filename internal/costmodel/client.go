@@ -1,12 +1,10 @@
 package costmodel
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -15,80 +13,30 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/coder/websocket"
+	"github.com/chatroom/chat/internal/chatclient"
 )
 
 // client drives the chat the way the browser does: the HTTP API for
-// accounts and rooms, one WebSocket per person in a room.
+// accounts and rooms, one WebSocket per person in a room, through the
+// contract's client.
 type client struct {
 	base   string
 	logger *slog.Logger
 	http   http.Client
 }
 
-type person struct {
-	name  string
-	token string
-}
-
 // setupParallelism bounds the sign-ups and connections in flight: enough
 // to keep two cores busy, few enough not to time out on a loaded machine.
 const setupParallelism = 8
 
-// maxAddPerRequest is how many members one request may add: one
-// transaction holds 100 writes, two per member.
-const maxAddPerRequest = 49
-
-func (c *client) call(ctx context.Context, method, path, token string, body, out any) error {
-	raw, err := json.Marshal(body)
-	if err != nil {
-		return err
-	}
-	var rd io.Reader
-	if body != nil {
-		rd = bytes.NewReader(raw)
-	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+"/api"+path, rd)
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	resp, err := c.http.Do(req)
-	if err != nil {
-		return fmt.Errorf("costmodel: %s %s: %w", method, path, err)
-	}
-	defer resp.Body.Close()
-	got, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return fmt.Errorf("costmodel: %s %s: %w", method, path, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("costmodel: %s %s: %d %s", method, path, resp.StatusCode, got)
-	}
-	if out != nil {
-		if err := json.Unmarshal(got, out); err != nil {
-			return fmt.Errorf("costmodel: %s %s: %w", method, path, err)
-		}
-	}
-	return nil
-}
-
 // signUp makes n accounts, named so that runs never collide.
-func (c *client) signUp(ctx context.Context, n int) ([]*person, error) {
-	people := make([]*person, n)
+func (c *client) signUp(ctx context.Context, n int) ([]*chatclient.Client, error) {
+	people := make([]*chatclient.Client, n)
 	prefix := "cm" + strconv.FormatInt(time.Now().UnixNano()%1e9, 36) + "_"
 	err := inParallel(ctx, n, func(ctx context.Context, i int) error {
-		p := &person{name: prefix + strconv.Itoa(i)}
-		var out struct{ Token string }
-		if err := c.call(ctx, http.MethodPost, "/auth/signup", "", map[string]string{"username": p.name, "password": "cost model password"}, &out); err != nil {
-			return err
-		}
-		p.token = out.Token
+		p, err := chatclient.SignUp(ctx, &c.http, c.base, prefix+strconv.Itoa(i), "cost model password")
 		people[i] = p
-		return nil
+		return err
 	})
 	return people, err
 }
@@ -122,33 +70,26 @@ func inParallel(ctx context.Context, n int, do func(ctx context.Context, i int) 
 	return ctx.Err()
 }
 
-// makeRoom has people[0] create a room and add the others, 49 at a time.
-func (c *client) makeRoom(ctx context.Context, people []*person, name string) (string, error) {
+// makeRoom has people[0] create a room and add the others.
+func (c *client) makeRoom(ctx context.Context, people []*chatclient.Client, name string) (string, error) {
 	owner := people[0]
-	var room struct {
-		RoomID string `json:"room_id"`
-	}
-	if err := c.call(ctx, http.MethodPost, "/rooms", owner.token, map[string]any{"name": name}, &room); err != nil {
+	room, err := owner.CreateRoom(ctx, name, nil)
+	if err != nil {
 		return "", err
 	}
-	rest := people[1:]
-	for len(rest) > 0 {
-		batch := rest[:min(maxAddPerRequest, len(rest))]
-		rest = rest[len(batch):]
-		names := make([]string, len(batch))
-		for i, p := range batch {
-			names[i] = p.name
-		}
-		if err := c.call(ctx, http.MethodPost, "/rooms/"+room.RoomID+"/members", owner.token, map[string]any{"usernames": names}, nil); err != nil {
-			return "", err
-		}
+	names := make([]string, 0, len(people)-1)
+	for _, p := range people[1:] {
+		names = append(names, p.Username)
+	}
+	if err := owner.AddMembers(ctx, room.RoomID, names); err != nil {
+		return "", err
 	}
 	return room.RoomID, nil
 }
 
 // socket is one connection and what it has been sent.
 type socket struct {
-	conn   *websocket.Conn
+	conn   *chatclient.Conn
 	frames chan frame
 	// onMessage, if set, is told of every receive_message.
 	onMessage atomic.Pointer[func(clientMsgID string)]
@@ -163,14 +104,13 @@ type frame struct {
 	Message     string `json:"message"`
 }
 
-func (c *client) connect(ctx context.Context, p *person) (*socket, error) {
+func (c *client) connect(ctx context.Context, p *chatclient.Client) (*socket, error) {
 	dctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	conn, _, err := websocket.Dial(dctx, strings.Replace(c.base, "http", "ws", 1)+"/ws?token="+p.token, nil)
+	conn, err := p.Dial(dctx)
 	if err != nil {
-		return nil, fmt.Errorf("costmodel: connect %s: %w", p.name, err)
+		return nil, fmt.Errorf("costmodel: connect %s: %w", p.Username, err)
 	}
-	conn.SetReadLimit(1 << 20)
 	s := &socket{conn: conn, frames: make(chan frame, 16)}
 	go s.read()
 	return s, nil
@@ -181,7 +121,7 @@ func (c *client) connect(ctx context.Context, p *person) (*socket, error) {
 func (s *socket) read() {
 	defer close(s.frames)
 	for {
-		_, raw, err := s.conn.Read(context.Background())
+		raw, err := s.conn.Read(context.Background())
 		if err != nil {
 			return
 		}
@@ -203,16 +143,12 @@ func (s *socket) read() {
 	}
 }
 
-func (s *socket) send(ctx context.Context, v any) error {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return err
-	}
-	return s.conn.Write(ctx, websocket.MessageText, raw)
+func (s *socket) send(ctx context.Context, frame []byte) error {
+	return s.conn.Send(ctx, frame)
 }
 
 func (s *socket) close() {
-	s.closeOnce.Do(func() { _ = s.conn.CloseNow() })
+	s.closeOnce.Do(s.conn.CloseNow)
 }
 
 // joinTimeout bounds one join's answer; joins to a large room queue
@@ -224,7 +160,7 @@ const joinTimeout = time.Minute
 // tried again.
 func (s *socket) join(ctx context.Context, roomID string) error {
 	for attempt := 1; ; attempt++ {
-		if err := s.send(ctx, map[string]any{"action": "join_room", "room_id": roomID}); err != nil {
+		if err := s.send(ctx, chatclient.JoinFrame(roomID, -1)); err != nil {
 			return fmt.Errorf("costmodel: join: %w", err)
 		}
 		f, err := s.next(ctx, joinTimeout)
@@ -259,7 +195,7 @@ func (s *socket) next(ctx context.Context, timeout time.Duration) (frame, error)
 }
 
 // joinAll connects everyone and joins them to the room, a few at a time.
-func (c *client) joinAll(ctx context.Context, people []*person, roomID string) ([]*socket, error) {
+func (c *client) joinAll(ctx context.Context, people []*chatclient.Client, roomID string) ([]*socket, error) {
 	sockets := make([]*socket, len(people))
 	err := inParallel(ctx, len(people), func(ctx context.Context, i int) error {
 		s, err := c.connect(ctx, people[i])
@@ -318,7 +254,7 @@ func sendAll(ctx context.Context, sockets []*socket, roomID string, messages, se
 		id := want
 		mu.Unlock()
 		start := time.Now()
-		if err := sender.send(ctx, map[string]any{"action": "send_message", "room_id": roomID, "client_msg_id": id, "text": text}); err != nil {
+		if err := sender.send(ctx, chatclient.SendFrame(roomID, id, text)); err != nil {
 			return 0, err
 		}
 		t := time.NewTimer(deliveryTimeout)
