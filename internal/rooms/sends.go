@@ -113,84 +113,81 @@ func (s *Service) appendSends(ctx context.Context, roomID string, ln *line, batc
 		return
 	}
 	for attempt := 1; ; attempt++ {
-		r, err := s.loadFor(ctx, roomID, batch)
+		err := s.appendBatchOnce(ctx, roomID, ln, batch)
 		if errors.Is(err, store.ErrConcurrency) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				finish(batch, err)
-				return
-			}
-			continue
-		}
-		if err != nil {
-			finish(batch, err)
-			return
-		}
-		now := s.now()
-		start := r.Version
-		var events []chat.Event
-		var owners []*sendRequest
-		firstOf := map[[2]string]*sendRequest{}
-		dupOf := map[*sendRequest]*sendRequest{}
-		for _, req := range batch {
-			req.err = nil
-			key := [2]string{req.actor, req.clientMsgID}
-			if first, ok := firstOf[key]; ok {
-				dupOf[req] = first // resent before the first was stored
+			if err = backoff(ctx, attempt); err == nil {
 				continue
 			}
-			evs, err := r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
-			if err != nil {
-				req.err = err
-				continue
-			}
-			firstOf[key] = req
-			if err := r.Apply(evs[0]); err != nil {
-				finish(batch, fmt.Errorf("rooms: %w", err))
-				return
-			}
-			events = append(events, evs[0])
-			owners = append(owners, req)
 		}
-		if len(events) == 0 {
-			finish(batch, nil)
-			return
-		}
-		res, err := s.store.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: start, Events: events})
-		if errors.Is(err, store.ErrConcurrency) && attempt < maxAttempts {
-			if err := backoff(ctx, attempt); err != nil {
-				finish(batch, err)
-				return
-			}
-			continue
-		}
-		if err != nil {
-			finish(batch, fmt.Errorf("rooms: append to %s: %w", roomID, err))
-			return
-		}
-		if res.Duplicate {
-			// Some message repeats one stored before: the store appended
-			// nothing and says which, not for whom. Rare enough to take
-			// the messages one by one, each with its own answer.
-			for _, req := range batch {
-				req.change, req.err = s.executeInTurn(ctx, sendCommand(roomID, req), ln)
-			}
-			finish(batch, nil)
-			return
-		}
-		present, presentErr := s.present(ctx, roomID)
-		for i, e := range res.Events {
-			owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln), Present: present, PresentErr: presentErr}
-		}
-		for req, first := range dupOf {
-			if first.err != nil {
-				req.err = first.err
-				continue
-			}
-			req.change = Change{Room: r, Events: first.change.Events, Duplicate: true}
-		}
-		finish(batch, nil)
+		finish(batch, err)
 		return
 	}
+}
+
+// appendBatchOnce loads the room, decides every message of the batch on
+// it and appends them together. ErrConcurrency means another process
+// appended first: load and decide again.
+func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, batch []*sendRequest) error {
+	r, err := s.loadFor(ctx, roomID, batch)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	start := r.Version
+	var events []chat.Event
+	var owners []*sendRequest
+	firstOf := map[[2]string]*sendRequest{}
+	dupOf := map[*sendRequest]*sendRequest{}
+	for _, req := range batch {
+		req.err = nil
+		key := [2]string{req.actor, req.clientMsgID}
+		if first, ok := firstOf[key]; ok {
+			dupOf[req] = first // resent before the first was stored
+			continue
+		}
+		evs, err := r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
+		if err != nil {
+			req.err = err
+			continue
+		}
+		firstOf[key] = req
+		if err := r.Apply(evs[0]); err != nil {
+			return fmt.Errorf("rooms: %w", err)
+		}
+		events = append(events, evs[0])
+		owners = append(owners, req)
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	res, err := s.store.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: start, Events: events})
+	if errors.Is(err, store.ErrConcurrency) {
+		return err
+	}
+	if err != nil {
+		return fmt.Errorf("rooms: append to %s: %w", roomID, err)
+	}
+	if res.Duplicate {
+		// Some message repeats one stored before: the store appended
+		// nothing and says which, not for whom. Rare enough to take the
+		// messages one by one, each with its own answer.
+		for _, req := range batch {
+			req.change, req.err = s.executeInTurn(ctx, sendCommand(roomID, req), ln)
+		}
+		return nil
+	}
+	present, presentErr := s.present(ctx, roomID)
+	for i, e := range res.Events {
+		owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln), Present: present, PresentErr: presentErr}
+	}
+	for req, first := range dupOf {
+		if first.err != nil {
+			req.err = first.err
+			continue
+		}
+		req.change = Change{Room: r, Events: first.change.Events, Duplicate: true}
+	}
+	return nil
 }
 
 // loadFor reads the room with the row of every sender in the batch.
