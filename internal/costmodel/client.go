@@ -13,6 +13,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/chatroom/chat/internal/chatclient"
 )
 
@@ -44,30 +46,12 @@ func (c *client) signUp(ctx context.Context, n int) ([]*chatclient.Client, error
 // inParallel runs do for 0 to n-1, setupParallelism at a time, and
 // returns the first error, after which the others are cancelled.
 func inParallel(ctx context.Context, n int, do func(ctx context.Context, i int) error) error {
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	sem := make(chan struct{}, setupParallelism)
-	var wg sync.WaitGroup
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(setupParallelism)
 	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Go(func() {
-			defer func() { <-sem }()
-			if err := do(ctx, i); err != nil {
-				cancel(err)
-			}
-		})
+		g.Go(func() error { return do(ctx, i) })
 	}
-	wg.Wait()
-	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
-		return err
-	}
-	return ctx.Err()
+	return g.Wait()
 }
 
 // makeRoom has people[0] create a room and add the others.

@@ -15,9 +15,10 @@ import (
 	"io"
 	"net/http"
 	"strconv"
-	"sync"
 	"sync/atomic"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatroom/chat/internal/chatclient"
 )
@@ -165,7 +166,7 @@ func runRoom(ctx context.Context, c Config, n int) ([]Result, error) {
 func (r *room) setUp(ctx context.Context) error {
 	users := min(r.c.UsersPerRoom, r.n)
 	clients := make([]*chatclient.Client, users)
-	err := parallel(ctx, users, 4, func(i int) error {
+	err := parallel(ctx, users, 4, func(ctx context.Context, i int) error {
 		var err error
 		clients[i], err = chatclient.SignUp(ctx, r.c.HTTP, r.c.BaseURL, fmt.Sprintf("lg%s_%d_%d", r.c.RunID, r.n, i), r.c.Password)
 		return err
@@ -189,7 +190,8 @@ func (r *room) setUp(ctx context.Context) error {
 	}
 
 	r.receivers = make([]*receiver, r.n)
-	err = parallel(ctx, r.n, 16, func(i int) error {
+	runCtx := ctx // the receivers outlive the setup's group
+	err = parallel(ctx, r.n, 16, func(ctx context.Context, i int) error {
 		cl := clients[i%users]
 		conn, err := cl.Dial(ctx)
 		if err != nil {
@@ -197,7 +199,7 @@ func (r *room) setUp(ctx context.Context) error {
 		}
 		rc := newReceiver(conn, cl.Username, r.id, i < r.c.Senders, &r.total, &r.last)
 		r.receivers[i] = rc
-		go rc.run(ctx)
+		go rc.run(runCtx)
 		if err := conn.Send(ctx, chatclient.JoinFrame(r.id, -1)); err != nil {
 			return err
 		}
@@ -256,37 +258,14 @@ func (r *room) close() {
 }
 
 // parallel runs fn for 0..n-1, at most width at once, and returns the
-// first error.
-func parallel(ctx context.Context, n, width int, fn func(i int) error) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	var (
-		wg       sync.WaitGroup
-		once     sync.Once
-		firstErr error
-	)
-	sem := make(chan struct{}, width)
+// first error, after which the rest are cancelled through their ctx.
+func parallel(ctx context.Context, n, width int, fn func(ctx context.Context, i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(width)
 	for i := range n {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-		}
-		if ctx.Err() != nil {
-			break
-		}
-		wg.Add(1)
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			if err := fn(i); err != nil {
-				once.Do(func() { firstErr = err; cancel() })
-			}
-		}()
+		g.Go(func() error { return fn(ctx, i) })
 	}
-	wg.Wait()
-	if firstErr == nil && ctx.Err() != nil {
-		return ctx.Err()
-	}
-	return firstErr
+	return g.Wait()
 }
 
 func formatID(phase, sender, n int) string {
