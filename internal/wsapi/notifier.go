@@ -57,17 +57,18 @@ func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
 		return nil
 	}
 	roomID := c.Room.ID
-	defer c.Delivery.Done()
-	n.sockets.awaitTurn(ctx, roomID, c.Delivery)
-	if c.PresentErr != nil {
-		return fmt.Errorf("wsapi: %w", c.PresentErr)
-	}
-	present := c.Present
+	// Connections found gone are forgotten once the room's next frames
+	// may go, since forgetting them appends to the room.
 	var gone []string
 	defer func() {
 		c.Delivery.Done()
 		n.sockets.forgetAll(ctx, gone, true)
 	}()
+	n.sockets.awaitTurn(ctx, roomID, c.Delivery)
+	if c.PresentErr != nil {
+		return fmt.Errorf("wsapi: %w", c.PresentErr)
+	}
+	present := c.Present
 	if _, deleted := c.Events[len(c.Events)-1].Data.(chat.RoomDeleted); deleted {
 		var err error
 		gone, err = n.close(ctx, roomID, present, "room_deleted")
