@@ -129,7 +129,7 @@ func (h *Handlers) Disconnect(ctx context.Context, ev Event) (resp Response, _ e
 	}
 	var errs []error
 	for _, roomID := range joined {
-		if err := h.leave(ctx, c, roomID, false); err != nil {
+		if err := h.leave(ctx, c, roomID, false, true); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -416,13 +416,16 @@ func (h *Handlers) LeaveRoom(ctx context.Context, ev Event) (Response, error) {
 		if err := h.joined(ctx, c, roomID); err != nil {
 			return err
 		}
-		return h.leave(ctx, c, roomID, true)
+		return h.leave(ctx, c, roomID, true, true)
 	})
 }
 
 // leave appends user_left with the presence removal and announces it; the
-// leaver's connection hears it too when it is still open.
-func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string, tellLeaver bool) error {
+// leaver's connection hears it too when tellLeaver and it is still open.
+// Connections the announcement finds gone are forgotten, their own leaves
+// announced only when announceGone: a leave made for a gone connection
+// drops the others it finds, so one broadcast does bounded work.
+func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string, tellLeaver, announceGone bool) error {
 	p := store.Presence{ConnectionID: c.ID, Username: c.Username}
 	change, err := h.rooms.Leave(ctx, c.Username, roomID, p)
 	switch {
@@ -443,7 +446,7 @@ func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string,
 	}
 	gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), extra)
 	change.Delivery.Done()
-	h.forgetAll(ctx, gone, true)
+	h.forgetAll(ctx, gone, announceGone)
 	return nil
 }
 
@@ -534,7 +537,7 @@ func (h *Handlers) forget(ctx context.Context, id string, announce bool) {
 		var joined []string
 		if joined, err = h.store.ConnectionRooms(ctx, id); err == nil {
 			for _, roomID := range joined {
-				if lerr := h.leaveQuietly(ctx, c, roomID); lerr != nil {
+				if lerr := h.leave(ctx, c, roomID, false, false); lerr != nil {
 					err = lerr
 				}
 			}
@@ -543,33 +546,6 @@ func (h *Handlers) forget(ctx context.Context, id string, announce bool) {
 	if derr := h.store.DeleteConnection(ctx, id); derr != nil || err != nil {
 		h.logger.WarnContext(ctx, "gone connection not cleanly removed", "connection_id", id, "error", errors.Join(err, derr).Error())
 	}
-}
-
-// leaveQuietly is leave for a gone connection: the announcement goes to the
-// others, and connections found gone meanwhile are only dropped.
-func (h *Handlers) leaveQuietly(ctx context.Context, c store.Connection, roomID string) error {
-	change, err := h.rooms.Leave(ctx, c.Username, roomID, store.Presence{ConnectionID: c.ID, Username: c.Username})
-	switch {
-	case errors.Is(err, store.ErrNotPresent):
-		return nil
-	case errors.Is(err, chat.ErrRoomNotFound):
-		return h.store.RemovePresence(ctx, roomID, c.ID)
-	case err != nil:
-		return err
-	}
-	defer change.Delivery.Done()
-	h.awaitTurn(ctx, roomID, change.Delivery)
-	if change.PresentErr != nil {
-		return change.PresentErr
-	}
-	ids := make([]string, len(change.Present))
-	for i, p := range change.Present {
-		ids[i] = p.ConnectionID
-	}
-	gone := h.post(ctx, ids, encode(eventFrame(change.Events[0])))
-	change.Delivery.Done()
-	h.forgetAll(ctx, gone, false)
-	return nil
 }
 
 func (h *Handlers) failed(ctx context.Context, ev *Event, err error) Response {
