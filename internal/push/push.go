@@ -59,6 +59,7 @@ type ManagementAPI struct {
 	// SDK's call chain is deep, and a fresh goroutine grows its stack for
 	// every post (a tenth of the CPU of a fan-out, in profiles).
 	jobs    chan postJob
+	idle    time.Duration // how long a worker waits for work before it exits
 	mu      sync.Mutex
 	workers int
 	waiting int // submits blocked until a worker is free
@@ -74,9 +75,10 @@ type postJob struct {
 // workerIdle is how long a worker waits for work before it exits.
 const workerIdle = 30 * time.Second
 
-// DefaultConcurrency bounds the posts in flight for one frame: enough to
-// fan out to a thousand connections quickly, few enough not to exhaust a
-// Lambda's sockets or trip API Gateway's throttling.
+// DefaultConcurrency bounds the adapter's posts in flight, across all its
+// Posts (a Lambda instance runs one at a time): enough to fan out to a
+// thousand connections quickly, few enough not to exhaust a Lambda's
+// sockets or trip API Gateway's throttling.
 const DefaultConcurrency = 32
 
 // NewManagementAPI returns the adapter.
@@ -84,7 +86,7 @@ func NewManagementAPI(api API, logger *slog.Logger) (*ManagementAPI, error) {
 	if api == nil || logger == nil {
 		return nil, errors.New("push: a management API client and a logger are required")
 	}
-	return &ManagementAPI{api: api, concurrency: DefaultConcurrency, attempts: 3, logger: logger, jobs: make(chan postJob)}, nil
+	return &ManagementAPI{api: api, concurrency: DefaultConcurrency, attempts: 3, logger: logger, jobs: make(chan postJob), idle: workerIdle}, nil
 }
 
 // idleConnections is how many keep-alive connections the client keeps to
@@ -169,11 +171,11 @@ func (m *ManagementAPI) submit(j postJob) {
 }
 
 func (m *ManagementAPI) work(j postJob) {
-	idle := time.NewTimer(workerIdle)
+	idle := time.NewTimer(m.idle)
 	defer idle.Stop()
 	for {
 		j.done(j.id, m.postOne(j.ctx, j.id, j.frame))
-		idle.Reset(workerIdle)
+		idle.Reset(m.idle)
 		select {
 		case j = <-m.jobs:
 		case <-idle.C:

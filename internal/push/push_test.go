@@ -388,3 +388,64 @@ func isGone(err error) bool {
 
 // logBuffer collects the JSON log lines.
 type logBuffer = testkit.LogBuffer
+
+// TestConcurrentPostsShareTheBound: the bound holds across every Post in
+// the process, as in the emulator, where all functions share the adapter.
+func TestConcurrentPostsShareTheBound(t *testing.T) {
+	const posts = 4
+	all := make([][]string, posts)
+	var ids []string
+	for p := range posts {
+		for i := range 2 * push.DefaultConcurrency {
+			id := fmt.Sprintf("P%dC%012d=", p, i)
+			all[p] = append(all[p], id)
+			ids = append(ids, id)
+		}
+	}
+	g, srv := newGateway(t, "", ids...)
+	g.hold = 20 * time.Millisecond
+	m, _, _ := newAdapter(t, srv, "")
+	var wg sync.WaitGroup
+	for p := range posts {
+		wg.Go(func() {
+			if res := m.Post(t.Context(), all[p], frame); len(res.Gone)+len(res.Failed) != 0 {
+				t.Errorf("Post %d = %+v, want every delivery to succeed", p, res)
+			}
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if got := g.postsTo(id); len(got) != 1 {
+			t.Fatalf("%s got %d frames, want 1", id, len(got))
+		}
+	}
+	if peak := g.maxInFlight.Load(); peak > push.DefaultConcurrency {
+		t.Errorf("%d requests in flight across concurrent Posts, more than DefaultConcurrency = %d", peak, push.DefaultConcurrency)
+	}
+}
+
+// TestWorkersLeaveWhenIdle: idle workers exit, and the next Post starts
+// new ones.
+func TestWorkersLeaveWhenIdle(t *testing.T) {
+	ids := []string{"AAAAAAAAAAAAAAA=", "BBBBBBBBBBBBBBB=", "CCCCCCCCCCCCCCC="}
+	g, srv := newGateway(t, "", ids...)
+	m, _, _ := newAdapter(t, srv, "")
+	m.SetWorkerIdle(5 * time.Millisecond)
+	for round := range 2 {
+		if res := m.Post(t.Context(), ids, frame); len(res.Gone)+len(res.Failed) != 0 {
+			t.Fatalf("round %d: Post = %+v", round, res)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for m.Workers() != 0 {
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: %d workers still running long after their idle time", round, m.Workers())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	for _, id := range ids {
+		if got := g.postsTo(id); len(got) != 2 {
+			t.Fatalf("%s got %d frames, want one a round", id, len(got))
+		}
+	}
+}
