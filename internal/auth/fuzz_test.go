@@ -12,7 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -22,6 +21,7 @@ import (
 
 	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/store/boltstore"
+	"github.com/chatroom/chat/internal/testkit"
 )
 
 var fzCheap = Params{MemoryKiB: 64, Time: 1, Threads: 1, SaltLen: 16, KeyLen: 32}
@@ -83,20 +83,11 @@ func (s *fzStore) Session(ctx context.Context, tokenHash string) (store.Session,
 	return s.Store.Session(ctx, tokenHash)
 }
 
-func fzTempDir(f *testing.F) string {
-	dir, err := os.MkdirTemp("/dev/shm", "auth-fuzz-")
-	if err != nil {
-		return f.TempDir()
-	}
-	f.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
-}
-
 // FuzzAuthenticateHeader reads Authorization headers against a store with
 // one live session. "@TOKEN@" in the input stands for that session's token
 // and "@EXPIRED@" for an expired one's.
 func FuzzAuthenticateHeader(f *testing.F) {
-	bs, err := boltstore.Open(filepath.Join(fzTempDir(f), "chat.db"))
+	bs, err := boltstore.Open(filepath.Join(testkit.ScratchDir(f), "chat.db"))
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -25,7 +25,6 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -41,6 +40,7 @@ import (
 	"github.com/chatroom/chat/internal/httpapi"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/store/boltstore"
+	"github.com/chatroom/chat/internal/testkit"
 )
 
 type fzNopPusher struct{}
@@ -103,13 +103,7 @@ const (
 )
 
 func fzHTTPSetup(f *testing.F) *fzHTTPEnv {
-	dir, err := os.MkdirTemp("/dev/shm", "httpapi-fuzz-")
-	if err != nil {
-		dir = f.TempDir()
-	} else {
-		f.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	st, err := boltstore.Open(filepath.Join(dir, "chat.db"))
+	st, err := boltstore.Open(filepath.Join(testkit.ScratchDir(f), "chat.db"))
 	if err != nil {
 		f.Fatal(err)
 	}

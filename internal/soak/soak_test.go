@@ -1,7 +1,6 @@
 package soak_test
 
 import (
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"github.com/chatroom/chat/internal/emulator"
 	"github.com/chatroom/chat/internal/emulator/emulatortest"
 	"github.com/chatroom/chat/internal/soak"
+	"github.com/chatroom/chat/internal/testkit"
 )
 
 // TestShortSoak is `make soak` in small: 60 connections across 6 rooms for
@@ -17,7 +17,7 @@ func TestShortSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a ten-second soak")
 	}
-	e := emulatortest.Start(t, emulator.Options{Store: "bolt", DataDir: scratchDir(t)})
+	e := emulatortest.Start(t, emulator.Options{Store: "bolt", DataDir: testkit.ScratchDir(t)})
 	rep, err := soak.Run(t.Context(), soak.Config{
 		BaseURL: e.URL, Connections: 60, Rooms: 6, Duration: 10 * time.Second,
 		// Busier than the long run's default, so that ten seconds see
@@ -38,15 +38,4 @@ func TestShortSoak(t *testing.T) {
 		t.Errorf("the soak did not do everything it should: %d joins, %d leaves, %d reconnects, %d deliveries",
 			rep.Joins, rep.Leaves, rep.Reconnects, rep.Deliveries)
 	}
-}
-
-// scratchDir is a fresh directory on tmpfs where there is one: the test is
-// about delivery, not the disk.
-func scratchDir(t *testing.T) string {
-	dir, err := os.MkdirTemp("/dev/shm", "chat-soak-test-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }

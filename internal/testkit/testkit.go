@@ -6,6 +6,7 @@ package testkit
 import (
 	"bytes"
 	"encoding/json"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -81,4 +82,17 @@ func (b *LogBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// ScratchDir is a fresh directory in memory (/dev/shm) where the machine
+// has one, else the test's temporary directory: stores that fsync every
+// write would otherwise time the disk, not the code. It is removed when
+// the test ends.
+func ScratchDir(tb testing.TB) string {
+	dir, err := os.MkdirTemp("/dev/shm", "chat-test-")
+	if err != nil {
+		return tb.TempDir()
+	}
+	tb.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }

@@ -17,7 +17,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -34,6 +33,7 @@ import (
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/store/boltstore"
+	"github.com/chatroom/chat/internal/testkit"
 	"github.com/chatroom/chat/internal/wsapi"
 )
 
@@ -90,13 +90,7 @@ type fzSocketEnv struct {
 }
 
 func fzSocketSetup(f *testing.F) *fzSocketEnv {
-	dir, err := os.MkdirTemp("/dev/shm", "wsapi-fuzz-")
-	if err != nil {
-		dir = f.TempDir()
-	} else {
-		f.Cleanup(func() { os.RemoveAll(dir) })
-	}
-	st, err := boltstore.Open(filepath.Join(dir, "chat.db"))
+	st, err := boltstore.Open(filepath.Join(testkit.ScratchDir(f), "chat.db"))
 	if err != nil {
 		f.Fatal(err)
 	}

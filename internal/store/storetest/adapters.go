@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"log/slog"
-	"os"
 	"path/filepath"
 	"testing"
 
@@ -10,6 +9,7 @@ import (
 	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/store/boltstore"
 	"github.com/chatroom/chat/internal/store/dynamostore"
+	"github.com/chatroom/chat/internal/testkit"
 )
 
 // Adapter opens a fresh, empty store of one kind for a test.
@@ -29,7 +29,7 @@ func Adapters() []Adapter {
 
 func openBolt(t testing.TB) store.Store {
 	t.Helper()
-	s, err := boltstore.Open(filepath.Join(scratchDir(t), boltstore.DefaultFile))
+	s, err := boltstore.Open(filepath.Join(testkit.ScratchDir(t), boltstore.DefaultFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,13 +46,4 @@ func openDynamoDB(t testing.TB) store.Store {
 		t.Fatal(err)
 	}
 	return s
-}
-
-func scratchDir(t testing.TB) string {
-	dir, err := os.MkdirTemp("/dev/shm", "chat-test-")
-	if err != nil {
-		return t.TempDir()
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	return dir
 }
