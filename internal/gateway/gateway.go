@@ -70,6 +70,8 @@ type Gateway struct {
 	// neither misses a socket nor waits while one is added.
 	closing bool
 	wg      sync.WaitGroup
+	// invocations holds a slot per invocation of a frame under way.
+	invocations chan struct{}
 }
 
 // New returns a gateway.
@@ -86,7 +88,7 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxConnectionTime == 0 {
 		cfg.MaxConnectionTime = MaxConnectionTime
 	}
-	return &Gateway{cfg: cfg, conns: map[string]*conn{}}, nil
+	return &Gateway{cfg: cfg, conns: map[string]*conn{}, invocations: make(chan struct{}, maxInvocations)}, nil
 }
 
 // Handler returns the HTTP handler serving everything on one port.
@@ -284,6 +286,10 @@ type conn struct {
 	ready    chan struct{}
 	activity chan struct{}
 	cancel   context.CancelFunc
+	// out queues the frames posted to the connection; cork is its socket,
+	// which the writer corks to send queued frames in one write.
+	out  *outbox
+	cork *corkConn
 }
 
 func (c *conn) touch() {
@@ -299,6 +305,7 @@ func (c *conn) touch() {
 // closeWith ends the connection with a status, once.
 func (c *conn) closeWith(code websocket.StatusCode, reason string) {
 	c.closing.Store(true)
+	c.out.close()
 	c.mu.Lock()
 	if c.closeCode == 0 {
 		c.closeCode, c.closeReason = code, reason
@@ -352,7 +359,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	defer g.wg.Done()
 	connectFn, ok := g.function("$connect")
 	c := &conn{id: connectionID(), connectedAt: time.Now(), sourceIP: sourceIP(r), userAgent: r.UserAgent(),
-		ready: make(chan struct{}), activity: make(chan struct{}, 1)}
+		ready: make(chan struct{}), activity: make(chan struct{}, 1), out: newOutbox()}
 	if ok {
 		query := map[string]string{}
 		for k, vs := range r.URL.Query() {
@@ -385,7 +392,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 	g.conns[c.id] = c
 	late := g.closing // then Shutdown did not see it: close it here
 	g.mu.Unlock()
-	ws, err := websocket.Accept(w, r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(corkingWriter{w, c}, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: true, // the web client may come from another local port
 		CompressionMode:    websocket.CompressionDisabled,
 	})
@@ -407,6 +414,7 @@ func (g *Gateway) serveWebSocket(w http.ResponseWriter, r *http.Request) {
 		c.closeWith(websocket.StatusGoingAway, "Going away: server shutting down")
 	}
 	go g.watch(ctx, c)
+	go g.writeLoop(ctx, c)
 	g.readLoop(ctx, c, host)
 	g.disconnect(c, host, true)
 }
@@ -439,7 +447,22 @@ func (g *Gateway) watch(ctx context.Context, c *conn) {
 	}
 }
 
+// Invocations made for a connection's frames are bounded: a connection
+// may have maxSendsInFlight send_message invocations under way at once
+// (API Gateway runs a connection's messages concurrently too), and the
+// gateway maxInvocations in all. At either bound the gateway stops reading
+// the connection until one ends, so a client that sends faster than the
+// chat answers is slowed by TCP, and nothing queues without limit.
+const (
+	maxSendsInFlight = 16
+	maxInvocations   = 256
+)
+
 func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
+	sends := make(chan struct{}, maxSendsInFlight)
+	var running sync.WaitGroup
+	// $disconnect runs after every invocation of the connection's frames.
+	defer running.Wait()
 	for {
 		typ, msg, err := c.ws.Read(ctx)
 		if err != nil {
@@ -467,8 +490,28 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 		ev := g.wsEvent(c, routeKey, "MESSAGE", nil, nil, body)
 		ev.RequestContext.DomainName = host
 		ev.IsBase64Encoded = typ == websocket.MessageBinary
-		var resp events.APIGatewayProxyResponse
-		_ = g.invoke(ctx, fn, routeKey, ev, &resp)
+		invoke := func() {
+			var resp events.APIGatewayProxyResponse
+			_ = g.invoke(ctx, fn, routeKey, ev, &resp)
+		}
+		if routeKey != "send_message" {
+			// Anything else waits for the frames before it, so that a
+			// client's join is done before its next frame is taken up.
+			running.Wait()
+			g.invocations <- struct{}{}
+			invoke()
+			<-g.invocations
+			continue
+		}
+		sends <- struct{}{}
+		g.invocations <- struct{}{}
+		running.Add(1)
+		go func() {
+			defer running.Done()
+			invoke()
+			<-g.invocations
+			<-sends
+		}()
 	}
 }
 
@@ -524,7 +567,12 @@ func (g *Gateway) disconnect(c *conn, host string, connected bool) {
 // serveConnections is the management API: POST sends a frame, GET
 // describes the connection, DELETE closes it; 410 for an unknown id.
 func (g *Gateway) serveConnections(w http.ResponseWriter, r *http.Request) {
-	c, ok := g.open(r.Context(), r.PathValue("id"))
+	g.manage(w, r, r.PathValue("id"))
+}
+
+// manage answers one management API request for a connection.
+func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
+	c, ok := g.open(r.Context(), id)
 	if !ok {
 		w.Header().Set("x-amzn-ErrorType", "GoneException")
 		writeJSON(w, http.StatusGone, map[string]string{"message": "Gone"})
@@ -532,15 +580,13 @@ func (g *Gateway) serveConnections(w http.ResponseWriter, r *http.Request) {
 	}
 	switch r.Method {
 	case http.MethodPost:
-		data, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
-		if err != nil || len(data) > MaxMessageBytes {
+		data, err := readFrame(r)
+		if err != nil {
 			w.Header().Set("x-amzn-ErrorType", "PayloadTooLargeException")
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "Message too long"})
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
-		defer cancel()
-		if err := c.ws.Write(ctx, websocket.MessageText, data); err != nil {
+		if !c.post(data) {
 			w.Header().Set("x-amzn-ErrorType", "GoneException")
 			writeJSON(w, http.StatusGone, map[string]string{"message": "Gone"})
 			return
@@ -580,16 +626,49 @@ func (g *Gateway) open(ctx context.Context, id string) (*conn, bool) {
 	return c, !c.closing.Load()
 }
 
-// Post writes a frame straight to the sockets: the in-process pusher for
-// benchmarks, skipping the management API's HTTP round trip.
+// Post queues a frame for each connection straight away: the in-process
+// pusher for benchmarks, skipping the management API's HTTP round trip. It
+// returns the connections that are gone.
 func (g *Gateway) Post(ctx context.Context, ids []string, frame []byte) (gone []string) {
 	for _, id := range ids {
 		c, ok := g.open(ctx, id)
-		if !ok || c.ws.Write(ctx, websocket.MessageText, frame) != nil {
+		if !ok || !c.post(frame) {
 			gone = append(gone, id)
 		}
 	}
 	return gone
+}
+
+// post queues a frame for the connection; false means it is gone, or it
+// just went because its reader fell too far behind.
+func (c *conn) post(frame []byte) bool {
+	switch c.out.put(frame) {
+	case queued:
+		return true
+	case queueFull:
+		// Gone from now on; the close handshake can take seconds, which
+		// the post (a room's fan-out) must not wait out.
+		c.closing.Store(true)
+		c.out.close()
+		go c.closeWith(websocket.StatusPolicyViolation, "the client reads too slowly")
+	}
+	return false
+}
+
+// readFrame reads a posted frame, at most MaxMessageBytes.
+func readFrame(r *http.Request) ([]byte, error) {
+	if n := r.ContentLength; n >= 0 && n <= MaxMessageBytes {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
+	if err == nil && len(data) > MaxMessageBytes {
+		err = errors.New("gateway: frame over the message limit")
+	}
+	return data, err
 }
 
 // CloseConnection closes one connection as DELETE /@connections/{id}
