@@ -14,8 +14,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatroom/chat/internal/auth"
@@ -103,7 +103,7 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	if strings.HasPrefix(c.ManagementEndpoint, "http://") {
 		// A local endpoint (the emulator) checks no signature, and a
 		// developer's machine may have no AWS credentials at all.
-		awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
+		awsCfg.Credentials = aws.AnonymousCredentials{}
 		if awsCfg.Region == "" {
 			awsCfg.Region = "us-east-1"
 		}

@@ -121,7 +121,7 @@ var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // serve runs a gateway on the project's routes on a free 127.0.0.1 port;
 // the test stops it.
-func serve(t *testing.T, inv gateway.Invoker, tweak func(*gateway.Config)) (*gateway.Gateway, *httptest.Server) {
+func serve(t testing.TB, inv gateway.Invoker, tweak func(*gateway.Config)) (*gateway.Gateway, *httptest.Server) {
 	t.Helper()
 	cfg := gateway.Config{Routes: realRoutes(t), Invoker: inv, Logger: discard, Stage: "local"}
 	if tweak != nil {

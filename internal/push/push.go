@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -97,10 +98,23 @@ const idleConnections = 8 * DefaultConcurrency
 // NewClient builds the management API client for endpoint, e.g.
 // https://{api-id}.execute-api.{region}.amazonaws.com/{stage}, or the
 // emulator's http://localhost:3000. optFns are applied after, as in
-// NewFromConfig (a meter, for instance).
+// NewFromConfig (an in-process HTTP client, a meter).
+//
+// A post is the chat's most frequent call, one per connection per frame,
+// so the client does less per call than the SDK's defaults, with the SDK's
+// own options: the endpoint is resolved once instead of by the rules engine
+// on every call; the SDK does not retry (Post's loop is the retry policy:
+// left on, the SDK's three attempts with backoff ran inside each of ours);
+// and the per-call middleware that only serves retries or telemetry is
+// swapped for a no-op (see trimStack).
 func NewClient(cfg aws.Config, endpoint string, optFns ...func(*apigatewaymanagementapi.Options)) *apigatewaymanagementapi.Client {
 	return apigatewaymanagementapi.NewFromConfig(cfg, append([]func(*apigatewaymanagementapi.Options){func(o *apigatewaymanagementapi.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
+		if u, err := url.Parse(endpoint); err == nil {
+			o.EndpointResolverV2 = fixedEndpoint{uri: *u}
+		}
+		o.Retryer = aws.NopRetryer{}
+		o.APIOptions = append(o.APIOptions, trimStack)
 		// The default keeps 10 idle connections per host: a fan-out of
 		// DefaultConcurrency posts closed and redialled the rest every
 		// time (a seventh of the emulator's CPU, in profiles).
@@ -193,9 +207,19 @@ func (m *ManagementAPI) work(j postJob) {
 }
 
 func (m *ManagementAPI) postOne(ctx context.Context, id string, frame []byte) error {
+	in := &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: frame}
+	return m.retry(ctx, "post to "+id, func() error {
+		_, err := m.api.PostToConnection(ctx, in)
+		return err
+	})
+}
+
+// retry makes up to the adapter's attempts of call, with a short backoff
+// between them; a GoneException ends it at once as ErrGone.
+func (m *ManagementAPI) retry(ctx context.Context, what string, call func() error) error {
 	var err error
 	for attempt := range m.attempts {
-		_, err = m.api.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: frame}, sdkAttemptOnce)
+		err = call()
 		var gone *types.GoneException
 		switch {
 		case err == nil:
@@ -203,20 +227,14 @@ func (m *ManagementAPI) postOne(ctx context.Context, id string, frame []byte) er
 		case errors.As(err, &gone):
 			return ErrGone
 		case ctx.Err() != nil:
-			return err
+			return fmt.Errorf("push: %s: %w", what, err)
 		}
 		if attempt+1 < m.attempts {
 			wait(ctx, attempt)
 		}
 	}
-	return fmt.Errorf("push: post to %s: %w", id, err)
+	return fmt.Errorf("push: %s: %w", what, err)
 }
-
-// sdkAttemptOnce turns the SDK's own retries off for a post: this loop is
-// the retry policy. Left on, the SDK's three attempts with backoff of up to
-// seconds ran inside each of ours, nine attempts and about ten seconds for
-// one broken connection, holding up the whole fan-out.
-func sdkAttemptOnce(o *apigatewaymanagementapi.Options) { o.RetryMaxAttempts = 1 }
 
 func wait(ctx context.Context, attempt int) {
 	t := time.NewTimer(time.Duration(10<<attempt)*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond)
@@ -229,13 +247,9 @@ func wait(ctx context.Context, attempt int) {
 
 // Disconnect implements Pusher.
 func (m *ManagementAPI) Disconnect(ctx context.Context, connectionID string) error {
-	_, err := m.api.DeleteConnection(ctx, &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(connectionID)})
-	var gone *types.GoneException
-	if errors.As(err, &gone) {
-		return ErrGone
-	}
-	if err != nil {
-		return fmt.Errorf("push: disconnect %s: %w", connectionID, err)
-	}
-	return nil
+	in := &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(connectionID)}
+	return m.retry(ctx, "disconnect "+connectionID, func() error {
+		_, err := m.api.DeleteConnection(ctx, in)
+		return err
+	})
 }
