@@ -13,9 +13,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatroom/chat/internal/chat"
@@ -34,6 +36,8 @@ var (
 	ErrUnauthenticated    = &chat.Error{Code: CodeUnauthenticated, Message: "a valid bearer token is required"}
 	ErrInvalidCredentials = &chat.Error{Code: CodeInvalidCredentials, Message: "wrong username or password"}
 	ErrRateLimited        = &chat.Error{Code: CodeRateLimited, Message: "too many failed logins for this username; try again in a minute"}
+	// ErrBusy refuses a signup or login while too many are waiting to hash.
+	ErrBusy = &chat.Error{Code: CodeRateLimited, Message: "too many sign-ins at once; try again in a moment"}
 )
 
 // Store is what auth needs of the store.
@@ -74,6 +78,38 @@ type Service struct {
 	dummyOnce sync.Once
 	dummyHash string
 	dummyErr  error
+	// hashing holds a slot per argon2id hash under way: each takes the
+	// parameters' memory (19 MiB by default) and a core for tens of
+	// milliseconds, so more at once than there are cores only adds memory.
+	// hashWaiters counts those waiting for a slot; past maxHashWaiters a
+	// signup or login answers rate_limited instead of queueing.
+	hashing     chan struct{}
+	hashWaiters atomic.Int64
+}
+
+// maxHashWaiters bounds the signups and logins queued for a hashing slot.
+const maxHashWaiters = 64
+
+// withHashSlot runs hash once a slot is free.
+func (s *Service) withHashSlot(ctx context.Context, hash func()) error {
+	select {
+	case s.hashing <- struct{}{}:
+	default:
+		if s.hashWaiters.Add(1) > maxHashWaiters {
+			s.hashWaiters.Add(-1)
+			return ErrBusy
+		}
+		select {
+		case s.hashing <- struct{}{}:
+			s.hashWaiters.Add(-1)
+		case <-ctx.Done():
+			s.hashWaiters.Add(-1)
+			return fmt.Errorf("auth: waiting to hash: %w", ctx.Err())
+		}
+	}
+	defer func() { <-s.hashing }()
+	hash()
+	return nil
 }
 
 // NewService returns the service.
@@ -104,7 +140,7 @@ func NewService(s Store, cfg Config, logger *slog.Logger) (*Service, error) {
 	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
-	return &Service{store: s, cfg: cfg, logger: logger}, nil
+	return &Service{store: s, cfg: cfg, logger: logger, hashing: make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))}, nil
 }
 
 // Session is what a successful signup or login returns.
@@ -123,7 +159,10 @@ func (s *Service) Signup(ctx context.Context, username, password string) (Sessio
 	if err := chat.ValidatePassword(password); err != nil {
 		return Session{}, err
 	}
-	hash, err := HashPassword(password, s.cfg.Params)
+	var hash string
+	if err := s.withHashSlot(ctx, func() { hash, err = HashPassword(password, s.cfg.Params) }); err != nil {
+		return Session{}, err
+	}
 	if err != nil {
 		return Session{}, err
 	}
@@ -144,7 +183,9 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	if nameErr != nil {
 		// No such account can exist; still spend the time of a check.
 		if dummy, err := s.dummy(); err == nil {
-			_, _ = VerifyPassword(password, dummy)
+			if err := s.withHashSlot(ctx, func() { _, _ = VerifyPassword(password, dummy) }); err != nil {
+				return Session{}, err
+			}
 		}
 		return Session{}, ErrInvalidCredentials
 	}
@@ -167,7 +208,11 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 	case !errors.Is(err, store.ErrNotFound):
 		return Session{}, fmt.Errorf("auth: login: %w", err)
 	}
-	ok, verr := VerifyPassword(password, hash)
+	var ok bool
+	var verr error
+	if err := s.withHashSlot(ctx, func() { ok, verr = VerifyPassword(password, hash) }); err != nil {
+		return Session{}, err
+	}
 	if verr != nil {
 		return Session{}, fmt.Errorf("auth: login: stored hash of %s: %w", name, verr)
 	}
