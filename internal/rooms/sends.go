@@ -23,6 +23,14 @@ import (
 // room's head.
 const MaxSendBatch = 32
 
+// MaxQueuedSends bounds the messages waiting for a room's next batch in
+// this process. Past it the room is taking messages faster than the store
+// commits them, and a send answers rate_limited instead of queueing.
+const MaxQueuedSends = 1024
+
+// ErrRoomBusy is a send refused because the room's queue is full.
+var ErrRoomBusy = &chat.Error{Code: "rate_limited", Message: "this room is busy; send again in a moment"}
+
 // sendTimeout bounds the store calls of a batch, which run on behalf of
 // several callers and so under none of their contexts.
 const sendTimeout = 30 * time.Second
@@ -43,6 +51,11 @@ func (s *Service) Send(ctx context.Context, actor, roomID, clientMsgID, text str
 	req := &sendRequest{actor: actor, messageID: s.newID(), clientMsgID: clientMsgID, text: text, done: make(chan struct{})}
 	ln := s.lines.acquire(roomID)
 	s.lines.mu.Lock()
+	if len(ln.pending) >= MaxQueuedSends {
+		s.lines.mu.Unlock()
+		s.lines.release(roomID, ln)
+		return Change{}, ErrRoomBusy
+	}
 	ln.pending = append(ln.pending, req)
 	start := !ln.sending
 	ln.sending = true
