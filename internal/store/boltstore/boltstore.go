@@ -1,6 +1,7 @@
 // Package boltstore is the embedded store: every room stream, projection,
-// account, session and connection in one bbolt file, so a local chat
-// survives a restart with nothing else installed.
+// account and session in one bbolt file, so a local chat survives a
+// restart with nothing else installed; connections, presence and rate
+// counters, which die with the process anyway, in memory (live.go).
 //
 // Each write is one bbolt transaction, which is both atomic and serialised:
 // the version check and the append cannot interleave with another writer.
@@ -32,16 +33,11 @@ var (
 	bucketUserRooms    = []byte("user_rooms")
 	bucketUsers        = []byte("users")
 	bucketSessions     = []byte("sessions")
-	bucketSessionConns = []byte("session_connections")
-	bucketConns        = []byte("connections")
-	bucketConnRooms    = []byte("connection_rooms")
-	bucketCounters     = []byte("counters")
 
 	keyHead       = []byte("head")
 	bucketEvents  = []byte("events")
 	bucketMembers = []byte("members")
 	bucketMsgIDs  = []byte("message_ids")
-	bucketPresent = []byte("presence")
 )
 
 // DefaultFile is the store's file name inside the data directory.
@@ -49,7 +45,8 @@ const DefaultFile = "chat.db"
 
 // Store is a bbolt-backed store.Store.
 type Store struct {
-	db *bolt.DB
+	db   *bolt.DB
+	live *live
 }
 
 // Open opens (creating if needed) the store file at path.
@@ -62,7 +59,7 @@ func Open(path string) (*Store, error) {
 		return nil, fmt.Errorf("boltstore: open %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketRooms, bucketUserRooms, bucketUsers, bucketSessions, bucketSessionConns, bucketConns, bucketConnRooms, bucketCounters} {
+		for _, b := range [][]byte{bucketRooms, bucketUserRooms, bucketUsers, bucketSessions} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
@@ -73,7 +70,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, live: newLive()}, nil
 }
 
 // Close closes the file.
@@ -156,6 +153,27 @@ func (s *Store) Append(ctx context.Context, req store.AppendRequest) (store.Appe
 	if err := store.CheckAppend(req); err != nil {
 		return store.AppendResult{}, err
 	}
+	// The leaver's presence is taken first, so that of leaves racing for
+	// one connection only one appends, and given back if the append fails.
+	var left store.Presence
+	if l := req.Leave; l != nil {
+		var present bool
+		if left, present = s.live.takePresence(req.RoomID, l.ConnectionID); !present {
+			return store.AppendResult{}, store.ErrNotPresent
+		}
+	}
+	res, err := s.appendEvents(ctx, req)
+	switch {
+	case err != nil && req.Leave != nil:
+		s.live.restorePresence(req.RoomID, left)
+	case err == nil && req.Join != nil && !res.Duplicate:
+		s.live.join(req.RoomID, *req.Join)
+	}
+	return res, err
+}
+
+// appendEvents writes the events and their projections in one transaction.
+func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (store.AppendResult, error) {
 	var res store.AppendResult
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		rb, err := tx.Bucket(bucketRooms).CreateBucketIfNotExists([]byte(req.RoomID))
@@ -186,11 +204,6 @@ func (s *Store) Append(ctx context.Context, req store.AppendRequest) (store.Appe
 					res = store.AppendResult{Events: []chat.Event{orig}, Duplicate: true}
 					return nil
 				}
-			}
-		}
-		if l := req.Leave; l != nil {
-			if pb := rb.Bucket(bucketPresent); pb == nil || pb.Get([]byte(l.ConnectionID)) == nil {
-				return store.ErrNotPresent
 			}
 		}
 		if h.Version != req.ExpectedVersion {
@@ -233,9 +246,6 @@ func (s *Store) Append(ctx context.Context, req store.AppendRequest) (store.Appe
 			h = applyHead(h, e)
 		}
 		if err := putJSON(rb, keyHead, h); err != nil {
-			return err
-		}
-		if err := s.presenceChange(tx, rb, req.RoomID, req.Join, req.Leave); err != nil {
 			return err
 		}
 		res = store.AppendResult{Events: req.Events}
@@ -284,48 +294,6 @@ func applyMemberChange(members, userRooms *bolt.Bucket, roomID string, ch store.
 		return err
 	}
 	return ub.Put([]byte(roomID), []byte(ch.Role))
-}
-
-func (s *Store) presenceChange(tx *bolt.Tx, rb *bolt.Bucket, roomID string, join, leave *store.Presence) error {
-	if join != nil {
-		pb, err := rb.CreateBucketIfNotExists(bucketPresent)
-		if err != nil {
-			return err
-		}
-		if err := putJSON(pb, []byte(join.ConnectionID), presenceValue{Username: join.Username, ExpiresAt: join.ExpiresAt}); err != nil {
-			return err
-		}
-		cb, err := tx.Bucket(bucketConnRooms).CreateBucketIfNotExists([]byte(join.ConnectionID))
-		if err != nil {
-			return err
-		}
-		if err := cb.Put([]byte(roomID), nil); err != nil {
-			return err
-		}
-	}
-	if leave != nil {
-		return removePresence(tx, roomID, leave.ConnectionID)
-	}
-	return nil
-}
-
-type presenceValue struct {
-	Username  string    `json:"username"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
-func removePresence(tx *bolt.Tx, roomID, connectionID string) error {
-	if rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID)); rb != nil {
-		if pb := rb.Bucket(bucketPresent); pb != nil {
-			if err := pb.Delete([]byte(connectionID)); err != nil {
-				return err
-			}
-		}
-	}
-	if cb := tx.Bucket(bucketConnRooms).Bucket([]byte(connectionID)); cb != nil {
-		return cb.Delete([]byte(roomID))
-	}
-	return nil
 }
 
 func decodeEvent(roomID string, raw []byte) (chat.Event, error) {
@@ -579,142 +547,49 @@ func (s *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 
 // SessionConnections implements store.Sessions.
 func (s *Store) SessionConnections(ctx context.Context, tokenHash string) ([]string, error) {
-	return s.keys(ctx, bucketSessionConns, tokenHash)
-}
-
-func (s *Store) keys(ctx context.Context, top []byte, sub string) ([]string, error) {
-	var out []string
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(top).Bucket([]byte(sub))
-		if b == nil {
-			return nil
-		}
-		return b.ForEach(func(k, _ []byte) error {
-			out = append(out, string(k))
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("boltstore: list %s of %s: %w", top, sub, err)
-	}
-	return out, nil
-}
-
-type connectionValue struct {
-	Username    string    `json:"username"`
-	SessionHash string    `json:"session_hash"`
-	ConnectedAt time.Time `json:"connected_at"`
-	ExpiresAt   time.Time `json:"expires_at"`
+	return s.live.sessionConnections(tokenHash), ctx.Err()
 }
 
 // PutConnection implements store.Connections.
 func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		if err := putJSON(tx.Bucket(bucketConns), []byte(c.ID), connectionValue{Username: c.Username, SessionHash: c.SessionHash, ConnectedAt: c.ConnectedAt, ExpiresAt: c.ExpiresAt}); err != nil {
-			return err
-		}
-		if c.SessionHash == "" {
-			return nil
-		}
-		sb, err := tx.Bucket(bucketSessionConns).CreateBucketIfNotExists([]byte(c.SessionHash))
-		if err != nil {
-			return err
-		}
-		return sb.Put([]byte(c.ID), nil)
-	})
-	if err != nil {
-		return fmt.Errorf("boltstore: put connection: %w", err)
+	if err := ctx.Err(); err != nil {
+		return err
 	}
+	s.live.putConnection(c)
 	return nil
 }
 
 // Connection implements store.Connections.
 func (s *Store) Connection(ctx context.Context, connectionID string) (store.Connection, error) {
-	v, err := read[connectionValue](s, ctx, bucketConns, connectionID, "connection")
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return store.Connection{}, err
 	}
-	return store.Connection{ID: connectionID, Username: v.Username, SessionHash: v.SessionHash, ConnectedAt: v.ConnectedAt, ExpiresAt: v.ExpiresAt}, nil
+	c, ok := s.live.connection(connectionID)
+	if !ok {
+		return store.Connection{}, store.ErrNotFound
+	}
+	return c, nil
 }
 
 // DeleteConnection implements store.Connections.
 func (s *Store) DeleteConnection(ctx context.Context, connectionID string) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		var v connectionValue
-		found, err := getJSON(tx.Bucket(bucketConns), []byte(connectionID), &v)
-		if err != nil {
-			return err
-		}
-		if found && v.SessionHash != "" {
-			if sb := tx.Bucket(bucketSessionConns).Bucket([]byte(v.SessionHash)); sb != nil {
-				if err := sb.Delete([]byte(connectionID)); err != nil {
-					return err
-				}
-			}
-		}
-		if cb := tx.Bucket(bucketConnRooms).Bucket([]byte(connectionID)); cb != nil {
-			var rooms []string
-			if err := cb.ForEach(func(k, _ []byte) error { rooms = append(rooms, string(k)); return nil }); err != nil {
-				return err
-			}
-			for _, roomID := range rooms {
-				if err := removePresence(tx, roomID, connectionID); err != nil {
-					return err
-				}
-			}
-			if err := tx.Bucket(bucketConnRooms).DeleteBucket([]byte(connectionID)); err != nil {
-				return err
-			}
-		}
-		return tx.Bucket(bucketConns).Delete([]byte(connectionID))
-	})
-	if err != nil {
-		return fmt.Errorf("boltstore: delete connection: %w", err)
-	}
+	s.live.deleteConnection(connectionID)
 	return nil
 }
 
 // ConnectionRooms implements store.Connections.
 func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]string, error) {
-	return s.keys(ctx, bucketConnRooms, connectionID)
+	return s.live.connectionRooms(connectionID), ctx.Err()
 }
 
 // RoomConnections implements store.Connections.
 func (s *Store) RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error) {
-	var out []store.Presence
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID))
-		if rb == nil || rb.Bucket(bucketPresent) == nil {
-			return nil
-		}
-		return rb.Bucket(bucketPresent).ForEach(func(k, v []byte) error {
-			var p presenceValue
-			if err := json.Unmarshal(v, &p); err != nil {
-				return err
-			}
-			out = append(out, store.Presence{ConnectionID: string(k), Username: p.Username, ExpiresAt: p.ExpiresAt})
-			return nil
-		})
-	})
-	if err != nil {
-		return nil, fmt.Errorf("boltstore: connections of room %s: %w", roomID, err)
-	}
-	return out, nil
+	return s.live.roomConnections(roomID), ctx.Err()
 }
 
 // RemovePresence implements store.Connections.
 func (s *Store) RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error {
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		for _, id := range connectionIDs {
-			if err := removePresence(tx, roomID, id); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("boltstore: remove presence in room %s: %w", roomID, err)
-	}
+	s.live.removePresence(roomID, connectionIDs)
 	return nil
 }
 
@@ -786,43 +661,22 @@ func (s *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
 }
 
 type counterValue struct {
-	Count     int64     `json:"count"`
-	ExpiresAt time.Time `json:"expires_at"`
+	Count     int64
+	ExpiresAt time.Time
 }
 
 // IncrementCounter implements store.Counters.
 func (s *Store) IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error) {
-	var v counterValue
-	err := s.update(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketCounters)
-		if _, err := getJSON(b, []byte(name), &v); err != nil {
-			return err
-		}
-		if !time.Now().Before(v.ExpiresAt) {
-			v.Count = 0
-		}
-		v.Count++
-		v.ExpiresAt = expiresAt
-		return putJSON(b, []byte(name), v)
-	})
-	if err != nil {
-		return 0, fmt.Errorf("boltstore: increment counter: %w", err)
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
-	return v.Count, nil
+	return s.live.incrementCounter(name, expiresAt, time.Now()), nil
 }
 
 // Counter implements store.Counters.
 func (s *Store) Counter(ctx context.Context, name string) (int64, error) {
-	var v counterValue
-	err := s.view(ctx, func(tx *bolt.Tx) error {
-		_, err := getJSON(tx.Bucket(bucketCounters), []byte(name), &v)
-		return err
-	})
-	if err != nil {
-		return 0, fmt.Errorf("boltstore: read counter: %w", err)
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
-	if !time.Now().Before(v.ExpiresAt) {
-		return 0, nil
-	}
-	return v.Count, nil
+	return s.live.counter(name, time.Now()), nil
 }

@@ -1,0 +1,187 @@
+package boltstore
+
+import (
+	"sync"
+	"time"
+
+	"github.com/chatroom/chat/internal/store"
+)
+
+// live holds what dies with the process: open connections, their
+// presence in rooms, the links from sessions to connections, and the rate
+// counters. None of it means anything after a restart (every socket is
+// gone then), so it lives in memory instead of the file, and joining,
+// leaving or sending costs no synchronous write to disk for it.
+type live struct {
+	mu           sync.RWMutex
+	conns        map[string]store.Connection
+	sessionConns map[string]map[string]struct{}         // session hash -> connection ids
+	connRooms    map[string]map[string]struct{}         // connection id -> room ids
+	presence     map[string]map[string]store.Presence // room id -> connection id -> presence
+	counters     map[string]counterValue
+	// increments counts counter writes since the last sweep of expired
+	// counters, which keeps the map as small as the counters in use.
+	increments int
+}
+
+// sweepEvery is how many counter increments pass between sweeps.
+const sweepEvery = 4096
+
+func newLive() *live {
+	return &live{
+		conns:        map[string]store.Connection{},
+		sessionConns: map[string]map[string]struct{}{},
+		connRooms:    map[string]map[string]struct{}{},
+		presence:     map[string]map[string]store.Presence{},
+		counters:     map[string]counterValue{},
+	}
+}
+
+func addTo[V any](m map[string]map[string]V, outer, inner string, v V) {
+	in, ok := m[outer]
+	if !ok {
+		in = map[string]V{}
+		m[outer] = in
+	}
+	in[inner] = v
+}
+
+func deleteFrom[V any](m map[string]map[string]V, outer, inner string) {
+	if in, ok := m[outer]; ok {
+		delete(in, inner)
+		if len(in) == 0 {
+			delete(m, outer)
+		}
+	}
+}
+
+func (l *live) putConnection(c store.Connection) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.conns[c.ID] = c
+	if c.SessionHash != "" {
+		addTo(l.sessionConns, c.SessionHash, c.ID, struct{}{})
+	}
+}
+
+func (l *live) connection(id string) (store.Connection, bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	c, ok := l.conns[id]
+	return c, ok
+}
+
+func (l *live) deleteConnection(id string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if c, ok := l.conns[id]; ok && c.SessionHash != "" {
+		deleteFrom(l.sessionConns, c.SessionHash, id)
+	}
+	for roomID := range l.connRooms[id] {
+		deleteFrom(l.presence, roomID, id)
+	}
+	delete(l.connRooms, id)
+	delete(l.conns, id)
+}
+
+func keysOf[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func (l *live) sessionConnections(sessionHash string) []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return keysOf(l.sessionConns[sessionHash])
+}
+
+func (l *live) connectionRooms(id string) []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return keysOf(l.connRooms[id])
+}
+
+func (l *live) roomConnections(roomID string) []store.Presence {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	in := l.presence[roomID]
+	out := make([]store.Presence, 0, len(in))
+	for _, p := range in {
+		out = append(out, p)
+	}
+	return out
+}
+
+func (l *live) join(roomID string, p store.Presence) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	addTo(l.presence, roomID, p.ConnectionID, p)
+	addTo(l.connRooms, p.ConnectionID, roomID, struct{}{})
+}
+
+// takePresence removes the connection from the room and returns what it
+// held, or false when it was not there: one leave wins however many race.
+func (l *live) takePresence(roomID, connectionID string) (store.Presence, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.presence[roomID][connectionID]
+	if ok {
+		deleteFrom(l.presence, roomID, connectionID)
+		deleteFrom(l.connRooms, connectionID, roomID)
+	}
+	return p, ok
+}
+
+// restorePresence undoes takePresence after the leave failed to append,
+// unless the connection went meanwhile.
+func (l *live) restorePresence(roomID string, p store.Presence) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, open := l.conns[p.ConnectionID]; open {
+		addTo(l.presence, roomID, p.ConnectionID, p)
+		addTo(l.connRooms, p.ConnectionID, roomID, struct{}{})
+	}
+}
+
+func (l *live) removePresence(roomID string, connectionIDs []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, id := range connectionIDs {
+		deleteFrom(l.presence, roomID, id)
+		deleteFrom(l.connRooms, id, roomID)
+	}
+}
+
+func (l *live) incrementCounter(name string, expiresAt, now time.Time) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.increments++; l.increments >= sweepEvery {
+		l.increments = 0
+		for k, v := range l.counters {
+			if !now.Before(v.ExpiresAt) {
+				delete(l.counters, k)
+			}
+		}
+	}
+	v := l.counters[name]
+	if !now.Before(v.ExpiresAt) {
+		v.Count = 0
+	}
+	v.Count++
+	v.ExpiresAt = expiresAt
+	l.counters[name] = v
+	return v.Count
+}
+
+func (l *live) counter(name string, now time.Time) int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	v := l.counters[name]
+	if !now.Before(v.ExpiresAt) {
+		return 0
+	}
+	return v.Count
+}
