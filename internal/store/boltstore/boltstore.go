@@ -29,10 +29,10 @@ var _ store.Store = (*Store)(nil)
 // Top-level buckets. Each room has a bucket under rooms holding its head,
 // events, members, message ids and presence.
 var (
-	bucketRooms        = []byte("rooms")
-	bucketUserRooms    = []byte("user_rooms")
-	bucketUsers        = []byte("users")
-	bucketSessions     = []byte("sessions")
+	bucketRooms     = []byte("rooms")
+	bucketUserRooms = []byte("user_rooms")
+	bucketUsers     = []byte("users")
+	bucketSessions  = []byte("sessions")
 
 	keyHead       = []byte("head")
 	bucketEvents  = []byte("events")

@@ -15,8 +15,8 @@ import (
 type live struct {
 	mu           sync.RWMutex
 	conns        map[string]store.Connection
-	sessionConns map[string]map[string]struct{}         // session hash -> connection ids
-	connRooms    map[string]map[string]struct{}         // connection id -> room ids
+	sessionConns map[string]map[string]struct{}       // session hash -> connection ids
+	connRooms    map[string]map[string]struct{}       // connection id -> room ids
 	presence     map[string]map[string]store.Presence // room id -> connection id -> presence
 	counters     map[string]counterValue
 	// increments counts counter writes since the last sweep of expired
