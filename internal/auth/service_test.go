@@ -540,3 +540,23 @@ func TestNewService(t *testing.T) {
 		})
 	}
 }
+
+// TestHashingIsBounded: with every hashing slot busy and the waiting
+// places taken, signups and logins answer rate_limited instead of queueing
+// (each hash holds 19 MiB); once the burst is over they go through.
+func TestHashingIsBounded(t *testing.T) {
+	s := newService(t, adapters[0].Open(t), newClock())
+	ctx := context.Background()
+	release := auth.FillHashQueue(s)
+	_, err := s.Signup(ctx, "alice", "password1")
+	wantCode(t, err, auth.CodeRateLimited)
+	_, err = s.Login(ctx, "alice", "password1")
+	wantCode(t, err, auth.CodeRateLimited)
+	release()
+	if _, err := s.Signup(ctx, "alice", "password1"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Login(ctx, "alice", "password1"); err != nil {
+		t.Fatal(err)
+	}
+}

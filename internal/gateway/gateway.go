@@ -448,18 +448,18 @@ func (g *Gateway) watch(ctx context.Context, c *conn) {
 }
 
 // Invocations made for a connection's frames are bounded: a connection
-// may have maxSendsInFlight send_message invocations under way at once
+// may have MaxSendsInFlight send_message invocations under way at once
 // (API Gateway runs a connection's messages concurrently too), and the
 // gateway maxInvocations in all. At either bound the gateway stops reading
 // the connection until one ends, so a client that sends faster than the
 // chat answers is slowed by TCP, and nothing queues without limit.
 const (
-	maxSendsInFlight = 16
+	MaxSendsInFlight = 16
 	maxInvocations   = 256
 )
 
 func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
-	sends := make(chan struct{}, maxSendsInFlight)
+	sends := make(chan struct{}, MaxSendsInFlight)
 	var running sync.WaitGroup
 	// $disconnect runs after every invocation of the connection's frames.
 	defer running.Wait()

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -184,16 +185,16 @@ func TestConnectionIDsWithURLCharacters(t *testing.T) {
 	}
 }
 
-func sdkClient(endpoint string) *apigatewaymanagementapi.Client {
+func sdkClient(endpoint string, optFns ...func(*apigatewaymanagementapi.Options)) *apigatewaymanagementapi.Client {
 	return push.NewClient(aws.Config{
 		Region:      "us-east-1",
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDLOCAL", "local-secret", ""),
-	}, endpoint)
+	}, endpoint, optFns...)
 }
 
-func sdkPusher(t *testing.T, endpoint string) *push.ManagementAPI {
+func sdkPusher(t *testing.T, endpoint string, optFns ...func(*apigatewaymanagementapi.Options)) *push.ManagementAPI {
 	t.Helper()
-	m, err := push.NewManagementAPI(sdkClient(endpoint), discard)
+	m, err := push.NewManagementAPI(sdkClient(endpoint, optFns...), discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,64 +202,72 @@ func sdkPusher(t *testing.T, endpoint string) *push.ManagementAPI {
 }
 
 // TestManagementAPIThroughSDK drives the management API with the client the
-// handlers use in the cloud, unchanged: only the endpoint differs.
+// handlers use in the cloud, unchanged: only the endpoint differs, and, in
+// process, the HTTP client beneath the SDK (what make run posts through).
 func TestManagementAPIThroughSDK(t *testing.T) {
 	inv := &fakeInvoker{}
-	_, srv := serve(t, inv, nil)
+	gw, srv := serve(t, inv, nil)
+	inProcess := func(o *apigatewaymanagementapi.Options) { o.HTTPClient = gw.ManagementClient() }
 	for _, endpoint := range []string{srv.URL, srv.URL + "/local"} {
-		t.Run(strings.TrimPrefix(endpoint, srv.URL)+"/@connections", func(t *testing.T) {
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			api, m := sdkClient(endpoint), sdkPusher(t, endpoint)
-			a, b := dial(t, srv, &inv.recorder, ""), dial(t, srv, &inv.recorder, "")
+		for name, optFns := range map[string][]func(*apigatewaymanagementapi.Options){"http": nil, "in-process": {inProcess}} {
+			t.Run(name+strings.TrimPrefix(endpoint, srv.URL)+"/@connections", func(t *testing.T) {
+				testManagementAPIThroughSDK(t, srv, inv, endpoint, optFns)
+			})
+		}
+	}
+}
 
-			for _, p := range payloads {
-				res := m.Post(ctx, []string{a.id, b.id, "Z29uZS1jb25uZWN0aW9u"}, p)
-				if !slices.Equal(res.Gone, []string{"Z29uZS1jb25uZWN0aW9u"}) || len(res.Failed) > 0 {
-					t.Fatalf("Post: %+v", res)
-				}
-				for _, c := range []*client{a, b} {
-					if f := c.next(); f.typ != websocket.MessageText || !bytes.Equal(f.data, p) {
-						t.Fatalf("frame %v %q, want text %q", f.typ, f.data, p)
-					}
-				}
-			}
+func testManagementAPIThroughSDK(t *testing.T, srv *httptest.Server, inv *fakeInvoker, endpoint string, optFns []func(*apigatewaymanagementapi.Options)) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	api, m := sdkClient(endpoint, optFns...), sdkPusher(t, endpoint, optFns...)
+	a, b := dial(t, srv, &inv.recorder, ""), dial(t, srv, &inv.recorder, "")
 
-			out, err := api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String(a.id)})
-			if err != nil {
-				t.Fatalf("GetConnection: %v", err)
+	for _, p := range payloads {
+		res := m.Post(ctx, []string{a.id, b.id, "Z29uZS1jb25uZWN0aW9u"}, p)
+		if !slices.Equal(res.Gone, []string{"Z29uZS1jb25uZWN0aW9u"}) || len(res.Failed) > 0 {
+			t.Fatalf("Post: %+v", res)
+		}
+		for _, c := range []*client{a, b} {
+			if f := c.next(); f.typ != websocket.MessageText || !bytes.Equal(f.data, p) {
+				t.Fatalf("frame %v %q, want text %q", f.typ, f.data, p)
 			}
-			if out.ConnectedAt == nil || time.Since(*out.ConnectedAt) > time.Minute || out.LastActiveAt == nil {
-				t.Errorf("GetConnection times: connected %v, last active %v", out.ConnectedAt, out.LastActiveAt)
-			}
-			if out.Identity == nil || aws.ToString(out.Identity.SourceIp) != "127.0.0.1" || aws.ToString(out.Identity.UserAgent) != "gateway-test/1.0" {
-				t.Errorf("GetConnection identity = %+v", out.Identity)
-			}
-			var gone *types.GoneException
-			if _, err := api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String("bm9wZQ==")}); !errors.As(err, &gone) {
-				t.Errorf("GetConnection of an unknown id: %v, want GoneException", err)
-			}
+		}
+	}
 
-			if err := m.Disconnect(ctx, a.id); err != nil {
-				t.Fatalf("Disconnect: %v", err)
-			}
-			if code := a.waitClosed(); code != websocket.StatusNormalClosure {
-				t.Errorf("closed with %d, want 1000", code)
-			}
-			inv.wait(t, "$disconnect", route("$disconnect", a.id))
-			if err := m.Disconnect(ctx, a.id); !errors.Is(err, push.ErrGone) {
-				t.Errorf("second Disconnect: %v, want ErrGone", err)
-			}
-			if res := m.Post(ctx, []string{a.id, b.id}, []byte("after")); !slices.Equal(res.Gone, []string{a.id}) || len(res.Failed) > 0 {
-				t.Errorf("Post after Disconnect: %+v", res)
-			}
-			if f := b.next(); string(f.data) != "after" {
-				t.Errorf("b got %q", f.data)
-			}
-			if !b.isOpen() {
-				t.Error("b was closed too")
-			}
-		})
+	out, err := api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String(a.id)})
+	if err != nil {
+		t.Fatalf("GetConnection: %v", err)
+	}
+	if out.ConnectedAt == nil || time.Since(*out.ConnectedAt) > time.Minute || out.LastActiveAt == nil {
+		t.Errorf("GetConnection times: connected %v, last active %v", out.ConnectedAt, out.LastActiveAt)
+	}
+	if out.Identity == nil || aws.ToString(out.Identity.SourceIp) != "127.0.0.1" || aws.ToString(out.Identity.UserAgent) != "gateway-test/1.0" {
+		t.Errorf("GetConnection identity = %+v", out.Identity)
+	}
+	var gone *types.GoneException
+	if _, err := api.GetConnection(ctx, &apigatewaymanagementapi.GetConnectionInput{ConnectionId: aws.String("bm9wZQ==")}); !errors.As(err, &gone) {
+		t.Errorf("GetConnection of an unknown id: %v, want GoneException", err)
+	}
+
+	if err := m.Disconnect(ctx, a.id); err != nil {
+		t.Fatalf("Disconnect: %v", err)
+	}
+	if code := a.waitClosed(); code != websocket.StatusNormalClosure {
+		t.Errorf("closed with %d, want 1000", code)
+	}
+	inv.wait(t, "$disconnect", route("$disconnect", a.id))
+	if err := m.Disconnect(ctx, a.id); !errors.Is(err, push.ErrGone) {
+		t.Errorf("second Disconnect: %v, want ErrGone", err)
+	}
+	if res := m.Post(ctx, []string{a.id, b.id}, []byte("after")); !slices.Equal(res.Gone, []string{a.id}) || len(res.Failed) > 0 {
+		t.Errorf("Post after Disconnect: %+v", res)
+	}
+	if f := b.next(); string(f.data) != "after" {
+		t.Errorf("b got %q", f.data)
+	}
+	if !b.isOpen() {
+		t.Error("b was closed too")
 	}
 }
 

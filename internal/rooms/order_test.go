@@ -2,6 +2,7 @@ package rooms_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -201,5 +202,64 @@ func TestStuckDeliveryIsPassed(t *testing.T) {
 			t.Fatal("a delivery after finished ones had to wait")
 		}
 		third.Delivery.Done()
+	})
+}
+
+// TestFullRoomQueueRefusesSends: while a room's append is held up, sends
+// queue for its next batch up to rooms.MaxQueuedSends; the next one is
+// refused with rate_limited, and the queued ones are all stored once the
+// append goes on.
+func TestFullRoomQueueRefusesSends(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, f *fixture) {
+		r, err := f.svc.Create(f.ctx, "alice", "busy", []string{"bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		hold, appending := make(chan struct{}), make(chan struct{})
+		var once sync.Once
+		f.h.set(nil, func(ctx context.Context, req store.AppendRequest, next func(context.Context, store.AppendRequest) (store.AppendResult, error)) (store.AppendResult, error) {
+			once.Do(func() { close(appending); <-hold })
+			return next(ctx, req)
+		})
+		blocker := make(chan error, 1)
+		go func() {
+			ch, err := f.svc.Send(f.ctx, "bob", r.ID, "blocker", "first in line")
+			ch.Delivery.Done()
+			blocker <- err
+		}()
+		<-appending
+		// A send whose caller gives up at once still queues its message;
+		// that fills the queue without a goroutine per send.
+		gaveUp, cancel := context.WithCancel(f.ctx)
+		cancel()
+		queued := 0
+		for ; queued <= rooms.MaxQueuedSends; queued++ {
+			_, err := f.svc.Send(gaveUp, "alice", r.ID, fmt.Sprintf("q%d", queued), "queued")
+			if errors.Is(err, rooms.ErrRoomBusy) {
+				break
+			}
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("send %d: %v", queued, err)
+			}
+		}
+		if queued != rooms.MaxQueuedSends {
+			t.Fatalf("refused after %d queued sends, want %d", queued, rooms.MaxQueuedSends)
+		}
+		if code, _ := chat.CodeOf(rooms.ErrRoomBusy); code != "rate_limited" {
+			t.Errorf("a full queue answers %q, want rate_limited", code)
+		}
+		close(hold)
+		if err := <-blocker; err != nil {
+			t.Fatal(err)
+		}
+		// The queue drains: a later send is stored after every queued one.
+		ch, err := f.svc.Send(f.ctx, "alice", r.ID, "after", "after the queue")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch.Delivery.Done()
+		if want := r.Version + 1 + int64(rooms.MaxQueuedSends) + 1; ch.Events[0].Seq != want {
+			t.Errorf("the send after the queue has seq %d, want %d", ch.Events[0].Seq, want)
+		}
 	})
 }
