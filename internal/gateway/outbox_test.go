@@ -3,7 +3,6 @@ package gateway_test
 import (
 	"bytes"
 	"context"
-	"net"
 	"slices"
 	"sync"
 	"testing"
@@ -21,7 +20,8 @@ func TestSlowReaderIsDropped(t *testing.T) {
 	inv := &fakeInvoker{}
 	gw, srv := serve(t, inv, nil)
 	fast := dial(t, srv, &inv.recorder, "")
-	slow := stalledDial(t, srv.Listener.Addr().String(), &inv.recorder)
+	// A client that never reads what arrives.
+	slow, _ := rawDial(t, srv.Listener.Addr().String(), &inv.recorder, "stalled")
 	frame := bytes.Repeat([]byte("x"), 32<<10)
 
 	ctx := context.Background()
@@ -51,27 +51,6 @@ func TestSlowReaderIsDropped(t *testing.T) {
 		}
 	}
 	inv.wait(t, "$disconnect of the slow reader", route("$disconnect", slow))
-}
-
-// stalledDial opens a WebSocket and never reads from it; it returns the
-// connection id.
-func stalledDial(t *testing.T, addr string, rec *recorder) string {
-	t.Helper()
-	nc, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A small receive buffer, so that the kernel stops taking frames soon.
-	_ = nc.(*net.TCPConn).SetReadBuffer(4 << 10)
-	t.Cleanup(func() { nc.Close() })
-	if _, err := nc.Write([]byte("GET /ws?tag=stalled HTTP/1.1\r\nHost: " + addr + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: MDEyMzQ1Njc4OWFiY2RlZg==\r\nSec-WebSocket-Version: 13\r\n\r\n")); err != nil {
-		t.Fatal(err)
-	}
-	connect := rec.wait(t, "$connect of the stalled client", func(i invocation) bool {
-		q, _ := i.Event["queryStringParameters"].(map[string]any)
-		return i.ctx()["routeKey"] == "$connect" && q["tag"] == "stalled"
-	})
-	return connect.ctx()["connectionId"].(string)
 }
 
 // TestSendsInFlightAreBounded: a connection's send_message frames are
@@ -115,4 +94,3 @@ func TestSendsInFlightAreBounded(t *testing.T) {
 		t.Errorf("%d sends invoked before the leave, want %d", n, sends)
 	}
 }
-

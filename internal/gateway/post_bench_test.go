@@ -36,7 +36,10 @@ import (
 func BenchmarkPostToConnection(b *testing.B) {
 	inv := &fakeInvoker{}
 	gw, srv := serve(b, inv, nil)
-	id := rawDial(b, srv.Listener.Addr().String(), &inv.recorder)
+	// A client that reads and discards, so that the benchmark counts the
+	// server's work and not a client's decoding.
+	id, frames := rawDial(b, srv.Listener.Addr().String(), &inv.recorder, "bench")
+	go func() { _, _ = io.Copy(io.Discard, frames) }()
 	frame := []byte(strings.Repeat("x", 300))
 	logger := slog.New(slog.DiscardHandler)
 
@@ -72,24 +75,26 @@ func BenchmarkPostToConnection(b *testing.B) {
 	}
 }
 
-// rawDial opens a WebSocket by hand and discards what arrives, so that the
-// benchmark counts the server's work and not a client's decoding. It
-// returns the connection id.
-func rawDial(b testing.TB, addr string, rec *recorder) string {
-	b.Helper()
+// rawDial opens a WebSocket by hand, tagged so its $connect can be told
+// apart, and returns the connection id and the reader of what the server
+// sends, which the caller reads or leaves alone.
+func rawDial(tb testing.TB, addr string, rec *recorder, tag string) (string, *bufio.Reader) {
+	tb.Helper()
 	nc, err := net.Dial("tcp", addr)
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
-	b.Cleanup(func() { nc.Close() })
+	tb.Cleanup(func() { nc.Close() })
 	key := base64.StdEncoding.EncodeToString([]byte("0123456789abcdef"))
-	fmt.Fprintf(nc, "GET /ws?tag=bench HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", addr, key)
+	fmt.Fprintf(nc, "GET /ws?tag=%s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n", tag, addr, key)
 	br := bufio.NewReader(nc)
 	resp, err := http.ReadResponse(br, nil)
 	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
-		b.Fatalf("handshake: %v %v", resp, err)
+		tb.Fatalf("handshake: %v %v", resp, err)
 	}
-	go func() { _, _ = io.Copy(io.Discard, br) }()
-	connect := rec.wait(b, "$connect", route("$connect", ""))
-	return connect.ctx()["connectionId"].(string)
+	connect := rec.wait(tb, "$connect tag="+tag, func(i invocation) bool {
+		q, _ := i.Event["queryStringParameters"].(map[string]any)
+		return i.ctx()["routeKey"] == "$connect" && q["tag"] == tag
+	})
+	return connect.ctx()["connectionId"].(string), br
 }

@@ -99,19 +99,7 @@ func TestBatchAnswersEachSender(t *testing.T) {
 		first.Delivery.Done()
 		// Hold the first append of the batch's predecessor until every
 		// request below is queued, so they form one batch.
-		hold := make(chan struct{})
-		var once sync.Once
-		f.h.set(nil, func(ctx context.Context, req store.AppendRequest, next func(context.Context, store.AppendRequest) (store.AppendResult, error)) (store.AppendResult, error) {
-			once.Do(func() { <-hold })
-			return next(ctx, req)
-		})
-		blocker := make(chan error, 1)
-		go func() {
-			ch, err := f.svc.Send(f.ctx, "bob", r.ID, "blocker", "first in line")
-			ch.Delivery.Done()
-			blocker <- err
-		}()
-		time.Sleep(50 * time.Millisecond) // the blocker is appending
+		hold, blocker := holdFirstAppend(f, r.ID)
 
 		type answer struct {
 			ch  rooms.Change
@@ -215,19 +203,7 @@ func TestFullRoomQueueRefusesSends(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		hold, appending := make(chan struct{}), make(chan struct{})
-		var once sync.Once
-		f.h.set(nil, func(ctx context.Context, req store.AppendRequest, next func(context.Context, store.AppendRequest) (store.AppendResult, error)) (store.AppendResult, error) {
-			once.Do(func() { close(appending); <-hold })
-			return next(ctx, req)
-		})
-		blocker := make(chan error, 1)
-		go func() {
-			ch, err := f.svc.Send(f.ctx, "bob", r.ID, "blocker", "first in line")
-			ch.Delivery.Done()
-			blocker <- err
-		}()
-		<-appending
+		hold, blocker := holdFirstAppend(f, r.ID)
 		// A send whose caller gives up at once still queues its message;
 		// that fills the queue without a goroutine per send.
 		gaveUp, cancel := context.WithCancel(f.ctx)
@@ -262,4 +238,24 @@ func TestFullRoomQueueRefusesSends(t *testing.T) {
 			t.Errorf("the send after the queue has seq %d, want %d", ch.Events[0].Seq, want)
 		}
 	})
+}
+
+// holdFirstAppend sends bob's message "blocker" to the room and holds its
+// append until hold is closed; it returns once the append is held. blocker
+// gets the send's answer.
+func holdFirstAppend(f *fixture, roomID string) (hold chan struct{}, blocker chan error) {
+	hold, appending := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	f.h.set(nil, func(ctx context.Context, req store.AppendRequest, next func(context.Context, store.AppendRequest) (store.AppendResult, error)) (store.AppendResult, error) {
+		once.Do(func() { close(appending); <-hold })
+		return next(ctx, req)
+	})
+	blocker = make(chan error, 1)
+	go func() {
+		ch, err := f.svc.Send(f.ctx, "bob", roomID, "blocker", "first in line")
+		ch.Delivery.Done()
+		blocker <- err
+	}()
+	<-appending
+	return hold, blocker
 }
