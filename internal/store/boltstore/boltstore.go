@@ -27,7 +27,7 @@ import (
 var _ store.Store = (*Store)(nil)
 
 // Top-level buckets. Each room has a bucket under rooms holding its head,
-// events, members, message ids and presence.
+// events, members and message ids.
 var (
 	bucketRooms     = []byte("rooms")
 	bucketUserRooms = []byte("user_rooms")
