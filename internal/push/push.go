@@ -208,15 +208,16 @@ func (m *ManagementAPI) work(j postJob) {
 
 func (m *ManagementAPI) postOne(ctx context.Context, id string, frame []byte) error {
 	in := &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: frame}
-	return m.retry(ctx, "post to "+id, func() error {
+	return m.retry(ctx, "post to", id, func() error {
 		_, err := m.api.PostToConnection(ctx, in)
 		return err
 	})
 }
 
 // retry makes up to the adapter's attempts of call, with a short backoff
-// between them; a GoneException ends it at once as ErrGone.
-func (m *ManagementAPI) retry(ctx context.Context, what string, call func() error) error {
+// between them; a GoneException ends it at once as ErrGone. verb and id
+// name the call in an error, apart so that a success formats nothing.
+func (m *ManagementAPI) retry(ctx context.Context, verb, id string, call func() error) error {
 	var err error
 	for attempt := range m.attempts {
 		err = call()
@@ -227,13 +228,13 @@ func (m *ManagementAPI) retry(ctx context.Context, what string, call func() erro
 		case errors.As(err, &gone):
 			return ErrGone
 		case ctx.Err() != nil:
-			return fmt.Errorf("push: %s: %w", what, err)
+			return fmt.Errorf("push: %s %s: %w", verb, id, err)
 		}
 		if attempt+1 < m.attempts {
 			wait(ctx, attempt)
 		}
 	}
-	return fmt.Errorf("push: %s: %w", what, err)
+	return fmt.Errorf("push: %s %s: %w", verb, id, err)
 }
 
 func wait(ctx context.Context, attempt int) {
@@ -248,7 +249,7 @@ func wait(ctx context.Context, attempt int) {
 // Disconnect implements Pusher.
 func (m *ManagementAPI) Disconnect(ctx context.Context, connectionID string) error {
 	in := &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(connectionID)}
-	return m.retry(ctx, "disconnect "+connectionID, func() error {
+	return m.retry(ctx, "disconnect", connectionID, func() error {
 		_, err := m.api.DeleteConnection(ctx, in)
 		return err
 	})
