@@ -94,7 +94,7 @@ func FuzzAuthenticateHeader(f *testing.F) {
 	f.Cleanup(func() { bs.Close() })
 	st := &fzStore{Store: bs}
 	now := time.Now().UTC()
-	cfg := Config{Params: fzCheap, SessionTTL: time.Hour, MaxFailedLogins: 10, Now: func() time.Time { return now }}
+	cfg := Config{Params: fzCheap, SessionTTL: time.Hour, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: func() time.Time { return now }}
 	s, err := NewService(st, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		f.Fatal(err)
@@ -103,7 +103,7 @@ func FuzzAuthenticateHeader(f *testing.F) {
 	if _, err := s.Signup(ctx, "alice", "correct horse"); err != nil {
 		f.Fatal(err)
 	}
-	live, err := s.Login(ctx, "alice", "correct horse")
+	live, err := s.Login(ctx, "alice", "correct horse", "198.51.100.1")
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -48,12 +48,13 @@ func newClock() *clock {
 }
 
 const (
-	testTTL       = time.Hour
-	testMaxFailed = 3
+	testTTL                 = time.Hour
+	testMaxFailed           = 3
+	testMaxFailedPerAddress = 6
 )
 
 func testConfig(c *clock) auth.Config {
-	return auth.Config{Params: cheap, SessionTTL: testTTL, MaxFailedLogins: testMaxFailed, Now: c.Now}
+	return auth.Config{Params: cheap, SessionTTL: testTTL, MaxFailedLogins: testMaxFailed, MaxFailedLoginsPerAddress: testMaxFailedPerAddress, MaxTicketsPerMinute: 60, Now: c.Now}
 }
 
 func newService(t *testing.T, s auth.Store, c *clock) *auth.Service {

@@ -3,9 +3,10 @@
 //
 // Passwords are hashed with argon2id, parameters stored beside each hash.
 // A session token is 256 random bits that only its holder knows; the store
-// keeps its SHA-256, so a leaked table holds no usable token. Failed logins
-// are counted per username in the store, so the limit holds across every
-// Lambda instance.
+// keeps its SHA-256, so a leaked table holds no usable token; sockets open
+// with single-use tickets of a minute, so that the token never travels in
+// a URL. Logins are counted per username and per client address in the
+// store, so the limits hold across every Lambda instance.
 package auth
 
 import (
@@ -35,7 +36,7 @@ const (
 var (
 	ErrUnauthenticated    = &chat.Error{Code: CodeUnauthenticated, Message: "a valid bearer token is required"}
 	ErrInvalidCredentials = &chat.Error{Code: CodeInvalidCredentials, Message: "wrong username or password"}
-	ErrRateLimited        = &chat.Error{Code: CodeRateLimited, Message: "too many failed logins for this username; try again in a minute"}
+	ErrRateLimited        = &chat.Error{Code: CodeRateLimited, Message: "too many failed logins; try again in a minute"}
 	// ErrBusy refuses a signup or login while too many are waiting to hash.
 	ErrBusy = &chat.Error{Code: CodeRateLimited, Message: "too many sign-ins at once; try again in a moment"}
 )
@@ -49,21 +50,30 @@ type Store interface {
 	DeleteSession(ctx context.Context, tokenHash string) error
 	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
 	Counter(ctx context.Context, name string) (int64, error)
+	CreateTicket(ctx context.Context, t store.Ticket) error
+	TakeTicket(ctx context.Context, hash string) (store.Ticket, error)
 }
 
 // Config holds the service's settings.
 type Config struct {
 	Params     Params
 	SessionTTL time.Duration
-	// MaxFailedLogins is how many failed logins a username may have in a
-	// minute before logins for it answer rate_limited.
+	// MaxFailedLogins is how many logins to a username from one address
+	// may fail (or be under way) in a minute; and how many failures from
+	// anywhere close the name to addresses that have failed for it.
 	MaxFailedLogins int64
-	Now             func() time.Time
+	// MaxFailedLoginsPerAddress bounds the logins from one address, to
+	// any names, that fail or are under way in a minute.
+	MaxFailedLoginsPerAddress int64
+	// MaxTicketsPerMinute bounds the socket tickets one session is given
+	// a minute.
+	MaxTicketsPerMinute int64
+	Now                 func() time.Time
 }
 
 // DefaultConfig is the production configuration.
 func DefaultConfig() Config {
-	return Config{Params: DefaultParams, SessionTTL: 7 * 24 * time.Hour, MaxFailedLogins: 10, Now: time.Now}
+	return Config{Params: DefaultParams, SessionTTL: 7 * 24 * time.Hour, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: time.Now}
 }
 
 // Service signs people up and in.
@@ -127,8 +137,8 @@ func NewService(s Store, cfg Config, logger *slog.Logger) (*Service, error) {
 	if cfg.SessionTTL <= 0 {
 		errs = append(errs, errors.New("session TTL must be positive"))
 	}
-	if cfg.MaxFailedLogins <= 0 {
-		errs = append(errs, errors.New("failed-login limit must be positive"))
+	if cfg.MaxFailedLogins <= 0 || cfg.MaxFailedLoginsPerAddress <= 0 || cfg.MaxTicketsPerMinute <= 0 {
+		errs = append(errs, errors.New("login and ticket limits must be positive"))
 	}
 	if cfg.Params.MemoryKiB == 0 || cfg.Params.Time == 0 || cfg.Params.Threads == 0 || cfg.Params.SaltLen < 8 || cfg.Params.KeyLen < 16 {
 		errs = append(errs, errors.New("argon2id parameters too weak"))
@@ -177,25 +187,54 @@ func (s *Service) Signup(ctx context.Context, username, password string) (Sessio
 }
 
 // Login checks the password and opens a session. An unknown user and a
-// wrong password get the same error after the same work.
-func (s *Service) Login(ctx context.Context, username, password string) (Session, error) {
+// wrong password get the same error after the same work. addr is the
+// client's address (API Gateway's sourceIp), for the limits on guessing:
+//
+//   - per username and address, at most MaxFailedLogins logins a minute
+//     that failed or are still being checked: counted before the check,
+//     so that guesses sent all at once are refused too, not all checked;
+//   - per address, at most MaxFailedLoginsPerAddress such logins a
+//     minute, whatever the usernames;
+//   - per username, once MaxFailedLogins guesses failed in a minute from
+//     anywhere, only addresses that have not failed for it may try.
+//
+// The owner logging in from their own address is never refused for what
+// others guessed elsewhere.
+func (s *Service) Login(ctx context.Context, username, password, addr string) (Session, error) {
+	if addr == "" {
+		addr = "unknown"
+	}
+	minute := strconv.FormatInt(s.now().Unix()/60, 10)
 	name, nameErr := chat.NormalizeUsername(username)
 	if nameErr != nil {
-		// No such account can exist; still spend the time of a check.
-		if dummy, err := s.dummy(); err == nil {
-			if err := s.withHashSlot(ctx, func() { _, _ = VerifyPassword(password, dummy) }); err != nil {
-				return Session{}, err
-			}
+		// No such account can exist, and anyone can tell that from the
+		// name's shape: no check to spend time on, but it counts as a
+		// guess from the address.
+		if _, err := s.countAttempt(ctx, "login:addr:"+addr+":"+minute, s.cfg.MaxFailedLoginsPerAddress); err != nil {
+			return Session{}, err
 		}
 		return Session{}, ErrInvalidCredentials
 	}
-	counter := s.failureCounter(name)
-	failures, err := s.store.Counter(ctx, counter)
+	pair := "login:pair:" + name + ":" + addr + ":" + minute
+	pending, err := s.countAttempt(ctx, pair, s.cfg.MaxFailedLogins)
 	if err != nil {
-		return Session{}, fmt.Errorf("auth: login: %w", err)
+		return Session{}, err
 	}
-	if failures >= s.cfg.MaxFailedLogins {
-		return Session{}, ErrRateLimited
+	address := "login:addr:" + addr + ":" + minute
+	if _, err := s.countAttempt(ctx, address, s.cfg.MaxFailedLoginsPerAddress); err != nil {
+		return Session{}, err
+	}
+	userFailures := "login:user:" + name + ":" + minute
+	if pending > 1 {
+		// This address has failed for the name before: the name's own
+		// limit applies to it.
+		failures, err := s.store.Counter(ctx, userFailures)
+		if err != nil {
+			return Session{}, fmt.Errorf("auth: login: %w", err)
+		}
+		if failures >= s.cfg.MaxFailedLogins {
+			return Session{}, ErrRateLimited
+		}
 	}
 	hash, err := s.dummy()
 	if err != nil {
@@ -217,12 +256,41 @@ func (s *Service) Login(ctx context.Context, username, password string) (Session
 		return Session{}, fmt.Errorf("auth: login: stored hash of %s: %w", name, verr)
 	}
 	if err != nil || !ok {
-		if _, err := s.store.IncrementCounter(ctx, counter, s.now().Truncate(time.Minute).Add(2*time.Minute)); err != nil {
+		if _, err := s.store.IncrementCounter(ctx, userFailures, s.windowEnd()); err != nil {
 			return Session{}, fmt.Errorf("auth: login: count failure: %w", err)
 		}
 		return Session{}, ErrInvalidCredentials
 	}
+	for _, c := range []string{pair, address} {
+		if _, err := s.store.IncrementCounter(ctx, c+":ok", s.windowEnd()); err != nil {
+			return Session{}, fmt.Errorf("auth: login: count success: %w", err)
+		}
+	}
 	return s.newSession(ctx, name)
+}
+
+// countAttempt counts a login against the named minute's attempts and
+// returns how many of them have not succeeded, this one included; past
+// limit it answers rate_limited. Counting before the check is what holds
+// the limit against guesses sent all at once.
+func (s *Service) countAttempt(ctx context.Context, name string, limit int64) (int64, error) {
+	attempts, err := s.store.IncrementCounter(ctx, name, s.windowEnd())
+	if err != nil {
+		return 0, fmt.Errorf("auth: login: count attempt: %w", err)
+	}
+	succeeded, err := s.store.Counter(ctx, name+":ok")
+	if err != nil {
+		return 0, fmt.Errorf("auth: login: %w", err)
+	}
+	if attempts-succeeded > limit {
+		return 0, ErrRateLimited
+	}
+	return attempts - succeeded, nil
+}
+
+// windowEnd is when this minute's login counters may be forgotten.
+func (s *Service) windowEnd() time.Time {
+	return s.now().Truncate(time.Minute).Add(2 * time.Minute)
 }
 
 func (s *Service) dummy() (string, error) {
@@ -232,11 +300,6 @@ func (s *Service) dummy() (string, error) {
 		}
 	})
 	return s.dummyHash, s.dummyErr
-}
-
-// failureCounter names this minute's counter of failed logins for username.
-func (s *Service) failureCounter(username string) string {
-	return "login_failures:" + username + ":" + strconv.FormatInt(s.now().Unix()/60, 10)
 }
 
 func (s *Service) newSession(ctx context.Context, username string) (Session, error) {
@@ -265,6 +328,12 @@ func (s *Service) Authenticate(ctx context.Context, token string) (Identity, err
 	if err != nil {
 		return Identity{}, err
 	}
+	return s.liveSession(ctx, hash)
+}
+
+// liveSession is the identity of the session with the hash, if it exists
+// and has not expired.
+func (s *Service) liveSession(ctx context.Context, hash string) (Identity, error) {
 	se, err := s.store.Session(ctx, hash)
 	if errors.Is(err, store.ErrNotFound) {
 		return Identity{}, ErrUnauthenticated
@@ -285,6 +354,62 @@ func (s *Service) AuthenticateHeader(ctx context.Context, header string) (Identi
 		return Identity{}, ErrUnauthenticated
 	}
 	return s.Authenticate(ctx, strings.TrimSpace(token))
+}
+
+// TicketTTL is how long a socket ticket waits for its handshake.
+const TicketTTL = time.Minute
+
+// Ticket is a single-use pass to open one socket.
+type Ticket struct {
+	Value     string
+	ExpiresAt time.Time
+}
+
+// ErrTooManyTickets refuses a session that asks for tickets faster than
+// any client opens sockets.
+var ErrTooManyTickets = &chat.Error{Code: CodeRateLimited, Message: "too many socket tickets; try again in a minute"}
+
+// IssueTicket gives the session a ticket to open one socket with, so that
+// the session's token never travels in a URL. Like a token, only its hash
+// is stored.
+func (s *Service) IssueTicket(ctx context.Context, id Identity) (Ticket, error) {
+	n, err := s.store.IncrementCounter(ctx, "tickets:"+id.TokenHash+":"+strconv.FormatInt(s.now().Unix()/60, 10), s.windowEnd())
+	if err != nil {
+		return Ticket{}, fmt.Errorf("auth: ticket: %w", err)
+	}
+	if n > s.cfg.MaxTicketsPerMinute {
+		return Ticket{}, ErrTooManyTickets
+	}
+	value, hash, err := NewToken()
+	if err != nil {
+		return Ticket{}, err
+	}
+	t := store.Ticket{Hash: hash, SessionHash: id.TokenHash, Username: id.Username, ExpiresAt: s.now().Add(TicketTTL).Truncate(time.Second)}
+	if err := s.store.CreateTicket(ctx, t); err != nil {
+		return Ticket{}, fmt.Errorf("auth: ticket: %w", err)
+	}
+	return Ticket{Value: value, ExpiresAt: t.ExpiresAt}, nil
+}
+
+// RedeemTicket turns a ticket into the identity of the session it was
+// issued to, once. A malformed, unknown, used or expired ticket, or one
+// whose session has ended, is ErrUnauthenticated.
+func (s *Service) RedeemTicket(ctx context.Context, ticket string) (Identity, error) {
+	hash, err := TokenHash(ticket)
+	if err != nil {
+		return Identity{}, err
+	}
+	t, err := s.store.TakeTicket(ctx, hash)
+	if errors.Is(err, store.ErrNotFound) {
+		return Identity{}, ErrUnauthenticated
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("auth: redeem ticket: %w", err)
+	}
+	if !s.now().Before(t.ExpiresAt) {
+		return Identity{}, ErrUnauthenticated
+	}
+	return s.liveSession(ctx, t.SessionHash)
 }
 
 // Logout ends the session at once.

@@ -3,9 +3,12 @@ package auth_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -63,7 +66,7 @@ func TestSignup(t *testing.T) {
 						t.Fatalf("stored hash does not verify the password: %v, %v", ok, err)
 					}
 					// Logging in with any case of the name works too.
-					if _, err := svc.Login(ctx, strings.ToUpper(tc.username), tc.password); err != nil {
+					if _, err := svc.Login(ctx, strings.ToUpper(tc.username), tc.password, "198.51.100.1"); err != nil {
 						t.Fatalf("Login after signup: %v", err)
 					}
 				})
@@ -121,10 +124,10 @@ func TestSignup(t *testing.T) {
 				}
 			}
 			// The first account is untouched.
-			if _, err := svc.Login(ctx, "frank", "first password"); err != nil {
+			if _, err := svc.Login(ctx, "frank", "first password", "198.51.100.1"); err != nil {
 				t.Fatalf("login with the first password: %v", err)
 			}
-			if _, err := svc.Login(ctx, "frank", "second password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+			if _, err := svc.Login(ctx, "frank", "second password", "198.51.100.1"); !errors.Is(err, auth.ErrInvalidCredentials) {
 				t.Fatalf("login with the second password: %v; want invalid_credentials", err)
 			}
 		})
@@ -149,7 +152,7 @@ func TestLogin(t *testing.T) {
 
 		t.Run("success", func(t *testing.T) {
 			for _, name := range []string{"alice", "ALICE", "aLiCe"} {
-				se, err := svc.Login(ctx, name, "alice's password")
+				se, err := svc.Login(ctx, name, "alice's password", "198.51.100.1")
 				if err != nil {
 					t.Fatalf("Login(%q): %v", name, err)
 				}
@@ -184,7 +187,7 @@ func TestLogin(t *testing.T) {
 				t.Run(tc.name, func(t *testing.T) {
 					// A new minute each time, so no case is rate limited.
 					c.Advance(time.Minute)
-					se, err := svc.Login(ctx, tc.username, tc.password)
+					se, err := svc.Login(ctx, tc.username, tc.password, "198.51.100.1")
 					if !errors.Is(err, auth.ErrInvalidCredentials) {
 						t.Fatalf("Login(%q): %v; want invalid_credentials", tc.username, err)
 					}
@@ -205,7 +208,7 @@ func TestLogin(t *testing.T) {
 			if err := st.CreateUser(ctx, store.User{Username: "carol", PasswordHash: h, CreatedAt: c.Now()}); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Login(ctx, "carol", "carol's password"); err != nil {
+			if _, err := svc.Login(ctx, "carol", "carol's password", "198.51.100.1"); err != nil {
 				t.Fatalf("Login with a hash of other parameters: %v", err)
 			}
 		})
@@ -214,7 +217,7 @@ func TestLogin(t *testing.T) {
 			if err := st.CreateUser(ctx, store.User{Username: "dora", PasswordHash: "$argon2id$v=19$m=4194304,t=1,p=1$c2FsdHNhbHQ$a2V5a2V5a2V5a2V5a2V5aw", CreatedAt: c.Now()}); err != nil {
 				t.Fatal(err)
 			}
-			_, err := svc.Login(ctx, "dora", "whatever password")
+			_, err := svc.Login(ctx, "dora", "whatever password", "198.51.100.1")
 			if err == nil || errors.Is(err, auth.ErrInvalidCredentials) {
 				t.Fatalf("Login against a damaged hash: %v; want an internal error", err)
 			}
@@ -235,54 +238,102 @@ func TestLoginRateLimit(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		login := func(name, pw string) error {
-			_, err := svc.Login(ctx, name, pw)
+		const home, guesser, other, sprayer, junk = "192.0.2.1", "203.0.113.9", "203.0.113.10", "203.0.113.11", "203.0.113.12"
+		login := func(name, pw, addr string) error {
+			_, err := svc.Login(ctx, name, pw, addr)
 			return err
 		}
+		steps := []struct {
+			name, user, password, addr string
+			want                       error
+		}{
+			{"a typo", "alice", "wrong password", home, auth.ErrInvalidCredentials},
+			{"another typo", "alice", "wrong password", home, auth.ErrInvalidCredentials},
+			{"then the right password", "alice", "alice's password", home, nil},
+			{"a third failure from home", "ALICE", "wrong password", home, auth.ErrInvalidCredentials},
+			{"home is now limited for alice", "alice", "alice's password", home, auth.ErrRateLimited},
+			// alice has 3 failures this minute, all from home.
+			{"the owner from an address that has not failed", "alice", "alice's password", other, nil},
+			{"a guesser's first try elsewhere is checked", "alice", "guess", guesser, auth.ErrInvalidCredentials},
+			{"its second is not: the name has failed too often", "alice", "alice's password", guesser, auth.ErrRateLimited},
+			{"another name from the limited address", "bob", "bob's password", home, nil},
+		}
+		for _, s := range steps {
+			if err := login(s.user, s.password, s.addr); !errors.Is(err, s.want) && (s.want != nil || err != nil) {
+				t.Fatalf("%s: Login(%s from %s) = %v, want %v", s.name, s.user, s.addr, err, s.want)
+			}
+		}
+		wantCode(t, login("alice", "alice's password", home), auth.CodeRateLimited)
 
-		// One failure short of the limit, the right password still works.
-		for i := range testMaxFailed - 1 {
-			if err := login("alice", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
-				t.Fatalf("failure %d: %v", i+1, err)
+		// One address guessing at many names: testMaxFailedPerAddress.
+		for i := range testMaxFailedPerAddress {
+			if err := login(fmt.Sprintf("ghost%d", i), "any password", sprayer); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("spray %d: %v", i+1, err)
 			}
 		}
-		if err := login("alice", "alice's password"); err != nil {
-			t.Fatalf("login after %d failures: %v", testMaxFailed-1, err)
+		if err := login("bob", "bob's password", sprayer); !errors.Is(err, auth.ErrRateLimited) {
+			t.Fatalf("after %d failures from one address: %v, want rate_limited", testMaxFailedPerAddress, err)
 		}
-		// The last failure, under another case of the same name.
-		if err := login("ALICE", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
-			t.Fatalf("failure %d: %v", testMaxFailed, err)
-		}
-		for _, pw := range []string{"alice's password", "wrong password"} {
-			err := login("alice", pw)
-			if !errors.Is(err, auth.ErrRateLimited) {
-				t.Fatalf("login(%q) after %d failures: %v; want rate_limited", pw, testMaxFailed, err)
+		// Names that cannot exist count against the address too.
+		for i := range testMaxFailedPerAddress {
+			if err := login("not a name!", "any password", junk); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("junk name %d: %v", i+1, err)
 			}
-			wantCode(t, err, auth.CodeRateLimited)
 		}
-		// The counter is per username.
-		if err := login("bob", "bob's password"); err != nil {
-			t.Fatalf("bob's login while alice is limited: %v", err)
+		if err := login("bob", "bob's password", junk); !errors.Is(err, auth.ErrRateLimited) {
+			t.Fatalf("after %d junk names from one address: %v, want rate_limited", testMaxFailedPerAddress, err)
 		}
-		// Still the same minute.
+
+		// Still the same minute at its end; the next lets everyone in.
 		c.Advance(58 * time.Second)
-		if err := login("alice", "alice's password"); !errors.Is(err, auth.ErrRateLimited) {
-			t.Fatalf("login at the end of the minute: %v; want rate_limited", err)
+		if err := login("alice", "alice's password", home); !errors.Is(err, auth.ErrRateLimited) {
+			t.Fatalf("at the end of the minute: %v, want rate_limited", err)
 		}
-		// The next minute lets her in again.
 		c.Advance(time.Second)
-		if err := login("alice", "alice's password"); err != nil {
-			t.Fatalf("login in the next minute: %v", err)
-		}
-
-		// Unknown users are counted like wrong passwords.
-		for i := range testMaxFailed {
-			if err := login("ghost", "any password"); !errors.Is(err, auth.ErrInvalidCredentials) {
-				t.Fatalf("unknown user, attempt %d: %v", i+1, err)
+		for _, addr := range []string{home, guesser, sprayer, junk} {
+			if err := login("alice", "alice's password", addr); err != nil {
+				t.Fatalf("in the next minute from %s: %v", addr, err)
 			}
 		}
-		if err := login("ghost", "any password"); !errors.Is(err, auth.ErrRateLimited) {
-			t.Fatalf("unknown user after %d failures: %v; want rate_limited", testMaxFailed, err)
+	})
+}
+
+// TestConcurrentGuessesAreBounded: guesses sent all at once are counted
+// before any is checked, so no more than the limit are checked.
+func TestConcurrentGuessesAreBounded(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		cfg := testConfig(c)
+		cfg.MaxFailedLogins, cfg.MaxFailedLoginsPerAddress = 10, 100
+		svc, err := auth.NewService(st, cfg, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.Signup(ctx, "alice", "alice's password"); err != nil {
+			t.Fatal(err)
+		}
+		var checked, refused atomic.Int64
+		var wg sync.WaitGroup
+		for range 40 {
+			wg.Go(func() {
+				_, err := svc.Login(ctx, "alice", "wrong password", "203.0.113.9")
+				switch {
+				case errors.Is(err, auth.ErrInvalidCredentials):
+					checked.Add(1)
+				case errors.Is(err, auth.ErrRateLimited):
+					refused.Add(1)
+				default:
+					t.Errorf("Login: %v", err)
+				}
+			})
+		}
+		wg.Wait()
+		if checked.Load() != 10 || refused.Load() != 30 {
+			t.Fatalf("40 guesses at once: %d checked, %d refused; want 10 and 30", checked.Load(), refused.Load())
+		}
+		if _, err := svc.Login(ctx, "alice", "alice's password", "192.0.2.1"); err != nil {
+			t.Fatalf("the owner from home: %v", err)
 		}
 	})
 }
@@ -301,15 +352,15 @@ func TestLoginUnknownUserDoesTheSameWork(t *testing.T) {
 		}
 		rec.take()
 
-		if _, err := svc.Login(ctx, "alice", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		if _, err := svc.Login(ctx, "alice", "wrong password", "198.51.100.1"); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
 		wrongPassword := rec.take()
-		if _, err := svc.Login(ctx, "ghost", "wrong password"); !errors.Is(err, auth.ErrInvalidCredentials) {
+		if _, err := svc.Login(ctx, "ghost", "wrong password", "198.51.100.1"); !errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Fatal(err)
 		}
 		unknownUser := rec.take()
-		if want := []string{"Counter", "User", "IncrementCounter"}; !slices.Equal(wrongPassword, want) {
+		if want := []string{"IncrementCounter", "Counter", "IncrementCounter", "Counter", "User", "IncrementCounter"}; !slices.Equal(wrongPassword, want) {
 			t.Fatalf("wrong password made store calls %v, want %v", wrongPassword, want)
 		}
 		if !slices.Equal(unknownUser, wrongPassword) {
@@ -319,12 +370,12 @@ func TestLoginUnknownUserDoesTheSameWork(t *testing.T) {
 		// With a dummy hash that cannot be parsed, an unknown user's login
 		// fails on it: proof that the password is checked against it.
 		auth.SetDummyHash(svc, "$argon2id$not-a-hash")
-		_, err := svc.Login(ctx, "ghost", "wrong password")
+		_, err := svc.Login(ctx, "ghost", "wrong password", "198.51.100.1")
 		if err == nil || errors.Is(err, auth.ErrInvalidCredentials) {
 			t.Fatalf("unknown user with a broken dummy hash: %v; want the hash's error", err)
 		}
 		// A known user's own hash is still the one checked.
-		if _, err := svc.Login(ctx, "alice", "alice's password"); err != nil {
+		if _, err := svc.Login(ctx, "alice", "alice's password", "198.51.100.1"); err != nil {
 			t.Fatalf("known user with a broken dummy hash: %v", err)
 		}
 	})
@@ -413,7 +464,7 @@ func TestAuthenticate(t *testing.T) {
 		t.Run("expiry", func(t *testing.T) {
 			c := newClock()
 			svc := newService(t, st, c)
-			se, err := svc.Login(ctx, "alice", "alice's password")
+			se, err := svc.Login(ctx, "alice", "alice's password", "198.51.100.1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -431,11 +482,11 @@ func TestAuthenticate(t *testing.T) {
 		})
 
 		t.Run("logout revokes at once", func(t *testing.T) {
-			a, err := svc.Login(ctx, "alice", "alice's password")
+			a, err := svc.Login(ctx, "alice", "alice's password", "198.51.100.1")
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := svc.Login(ctx, "alice", "alice's password")
+			b, err := svc.Login(ctx, "alice", "alice's password", "198.51.100.1")
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -534,7 +585,7 @@ func TestNewService(t *testing.T) {
 			if _, err := svc.Signup(context.Background(), name, "a password"); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := svc.Login(context.Background(), name, "a password"); err != nil {
+			if _, err := svc.Login(context.Background(), name, "a password", "198.51.100.1"); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -550,13 +601,96 @@ func TestHashingIsBounded(t *testing.T) {
 	release := auth.FillHashQueue(s)
 	_, err := s.Signup(ctx, "alice", "password1")
 	wantCode(t, err, auth.CodeRateLimited)
-	_, err = s.Login(ctx, "alice", "password1")
+	_, err = s.Login(ctx, "alice", "password1", "198.51.100.1")
 	wantCode(t, err, auth.CodeRateLimited)
 	release()
 	if _, err := s.Signup(ctx, "alice", "password1"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Login(ctx, "alice", "password1"); err != nil {
+	if _, err := s.Login(ctx, "alice", "password1", "198.51.100.1"); err != nil {
 		t.Fatal(err)
 	}
+}
+
+func TestTickets(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, st, c)
+		se, err := svc.Signup(ctx, "alice", "alice's password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := svc.Authenticate(ctx, se.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		issue := func() auth.Ticket {
+			t.Helper()
+			tk, err := svc.IssueTicket(ctx, id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return tk
+		}
+
+		tk := issue()
+		if tk.Value == se.Token || !tk.ExpiresAt.Equal(c.Now().UTC().Add(auth.TicketTTL).Truncate(time.Second)) {
+			t.Fatalf("ticket %+v", tk)
+		}
+		got, err := svc.RedeemTicket(ctx, tk.Value)
+		if err != nil || got != id {
+			t.Fatalf("RedeemTicket = %+v, %v; want %+v", got, err, id)
+		}
+		if _, err := svc.RedeemTicket(ctx, tk.Value); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Fatalf("a used ticket: %v, want unauthenticated", err)
+		}
+
+		late := issue()
+		c.Advance(auth.TicketTTL)
+		if _, err := svc.RedeemTicket(ctx, late.Value); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Fatalf("an expired ticket: %v, want unauthenticated", err)
+		}
+
+		for _, bad := range []string{"", "x", se.Token, strings.Repeat("A", len(se.Token))} {
+			if _, err := svc.RedeemTicket(ctx, bad); !errors.Is(err, auth.ErrUnauthenticated) {
+				t.Fatalf("RedeemTicket(%q): %v, want unauthenticated", bad, err)
+			}
+		}
+
+		orphan := issue()
+		if err := svc.Logout(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := svc.RedeemTicket(ctx, orphan.Value); !errors.Is(err, auth.ErrUnauthenticated) {
+			t.Fatalf("a ticket of an ended session: %v, want unauthenticated", err)
+		}
+	})
+}
+
+func TestTicketsAreRateLimited(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, st, c)
+		se, err := svc.Signup(ctx, "alice", "alice's password")
+		if err != nil {
+			t.Fatal(err)
+		}
+		id, err := svc.Authenticate(ctx, se.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range 60 {
+			if _, err := svc.IssueTicket(ctx, id); err != nil {
+				t.Fatalf("ticket %d: %v", i+1, err)
+			}
+		}
+		_, err = svc.IssueTicket(ctx, id)
+		wantCode(t, err, auth.CodeRateLimited)
+		c.Advance(time.Minute)
+		if _, err := svc.IssueTicket(ctx, id); err != nil {
+			t.Fatalf("in the next minute: %v", err)
+		}
+	})
 }

@@ -213,11 +213,31 @@ type Conn struct {
 	ws *websocket.Conn
 }
 
-// Dial opens a WebSocket connection with the client's token, without
+// Ticket asks for a single-use ticket to open one socket with.
+func (c *Client) Ticket(ctx context.Context) (string, error) {
+	var out struct {
+		Ticket string `json:"ticket"`
+	}
+	if err := c.do(ctx, http.MethodPost, "/auth/ticket", nil, &out); err != nil {
+		return "", err
+	}
+	return out.Ticket, nil
+}
+
+// Dial opens a WebSocket connection with a fresh ticket, without
 // compression (the chat's frames are small, and API Gateway does not
 // negotiate it).
 func (c *Client) Dial(ctx context.Context) (*Conn, error) {
-	u := strings.Replace(c.BaseURL, "http", "ws", 1) + "/ws?token=" + url.QueryEscape(c.Token)
+	ticket, err := c.Ticket(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return c.DialTicket(ctx, ticket)
+}
+
+// DialTicket opens a WebSocket connection with the ticket given.
+func (c *Client) DialTicket(ctx context.Context, ticket string) (*Conn, error) {
+	u := strings.Replace(c.BaseURL, "http", "ws", 1) + "/ws?ticket=" + url.QueryEscape(ticket)
 	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: c.HTTP, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		if resp != nil {

@@ -141,7 +141,7 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	meter := awsmeter.New(awsmeter.Config{TransactWritesFromItemSizes: true})
 	// Hashing as cheap as the tests': a thousand sign-ups take a second,
 	// and no password here protects anything.
-	cheap := auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
+	cheap := auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: time.Now}
 	emu, err := emulator.Start(ctx, emulator.Options{
 		Addr: "127.0.0.1:0", Root: c.Root, Store: "dynamodb", DynamoDBEndpoint: c.DynamoDBEndpoint, Table: c.Table,
 		Logger: c.Logger, Auth: &cheap,

@@ -55,7 +55,7 @@ const (
 	actListRooms   azAction = "GET rooms"            // GET /rooms
 	actCreateRoom  azAction = "POST rooms"           // POST /rooms
 	actLogout      azAction = "POST logout"          // POST /auth/logout
-	actConnect     azAction = "ws connect"           // the handshake, /ws?token=
+	actConnect     azAction = "ws connect"           // the handshake, /ws?ticket=
 	actJoin        azAction = "ws join_room"         // join_room
 	actSend        azAction = "ws send_message"      // join_room, then send_message on the same connection
 	actTyping      azAction = "ws typing"            // join_room, then typing (seen by another joined connection)
@@ -459,14 +459,20 @@ var azRun = map[azAction]azImpl{
 	}},
 }
 
-// dial opens the persona's socket: /ws?token=..., or plain /ws without a
-// token. A refused handshake returns no socket.
+// dial opens the persona's socket: /ws?ticket=..., or plain /ws for a
+// persona without a session. A refused handshake returns no socket.
 func (f *azFixture) dial(p azPersona) (*socket, azOutcome) {
 	f.t.Helper()
 	u := f.as[p]
 	url := strings.Replace(u.base, "http", "ws", 1) + "/ws"
 	if u.token != "" {
-		url += "?token=" + u.token
+		// A persona whose session ended gets no ticket; its old token
+		// offered in the ticket's place must be refused too.
+		ticket := u.token
+		if status, body := u.do("POST", "/auth/ticket", nil); status == http.StatusCreated {
+			ticket, _ = body["ticket"].(string)
+		}
+		url += "?ticket=" + ticket
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -86,11 +86,22 @@ type socket struct {
 	closed chan websocket.CloseError
 }
 
+// ticket asks for a single-use socket ticket.
+func (u *user) ticket() string {
+	u.t.Helper()
+	status, body := u.do("POST", "/auth/ticket", nil)
+	ticket, _ := body["ticket"].(string)
+	if status != http.StatusCreated || ticket == "" {
+		u.t.Fatalf("%s: ticket: %d %v", u.name, status, body)
+	}
+	return ticket
+}
+
 func (u *user) connect() *socket {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	c, _, err := websocket.Dial(ctx, strings.Replace(u.base, "http", "ws", 1)+"/ws?token="+u.token, nil)
+	c, _, err := websocket.Dial(ctx, strings.Replace(u.base, "http", "ws", 1)+"/ws?ticket="+u.ticket(), nil)
 	if err != nil {
 		u.t.Fatalf("%s: connect: %v", u.name, err)
 	}
@@ -296,10 +307,10 @@ func TestWholeContract(t *testing.T) {
 				t.Fatalf("disconnect announcement %v", ann)
 			}
 
-			// A bad token never gets a socket.
+			// A bad ticket never gets a socket, nor does a session token.
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			defer cancel()
-			for _, q := range []string{"", "?token=", "?token=not-a-token", "?token=" + strings.Repeat("A", 43)} {
+			for _, q := range []string{"", "?ticket=", "?ticket=not-a-ticket", "?ticket=" + strings.Repeat("A", 43), "?token=" + alice.token, "?ticket=" + alice.token} {
 				_, resp, err := websocket.Dial(ctx, strings.Replace(e.URL, "http", "ws", 1)+"/ws"+q, nil)
 				if err == nil || resp == nil || resp.StatusCode != http.StatusUnauthorized {
 					t.Errorf("handshake with %q: %v, want 401", q, err)

@@ -166,9 +166,10 @@ func TestShutdownRefusesLateSockets(t *testing.T) {
 	if err := e.Gateway.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
+	ticket := alice.ticket()
 	dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer dcancel()
-	c, resp, err := websocket.Dial(dctx, "ws"+e.URL[len("http"):]+"/ws?token="+alice.token, nil)
+	c, resp, err := websocket.Dial(dctx, "ws"+e.URL[len("http"):]+"/ws?ticket="+ticket, nil)
 	if err == nil {
 		c.CloseNow()
 		t.Fatal("a socket was accepted while the gateway shut down")

@@ -289,9 +289,19 @@ func (s *Store) SessionConnections(ctx context.Context, tokenHash string) ([]str
 	return call(s, "SessionConnections", func() ([]string, error) { return s.inner.SessionConnections(ctx, tokenHash) })
 }
 
+// CreateTicket implements store.Store.
+func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) error {
+	return call0(s, "CreateTicket", func() error { return s.inner.CreateTicket(ctx, t) })
+}
+
+// TakeTicket implements store.Store.
+func (s *Store) TakeTicket(ctx context.Context, hash string) (store.Ticket, error) {
+	return call(s, "TakeTicket", func() (store.Ticket, error) { return s.inner.TakeTicket(ctx, hash) })
+}
+
 // PutConnection implements store.Store.
-func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
-	return call0(s, "PutConnection", func() error { return s.inner.PutConnection(ctx, c) })
+func (s *Store) PutConnection(ctx context.Context, c store.Connection, maxPerUser int) error {
+	return call0(s, "PutConnection", func() error { return s.inner.PutConnection(ctx, c, maxPerUser) })
 }
 
 // Connection implements store.Store.

@@ -59,7 +59,7 @@ func newEnv(t *testing.T, s store.Store, seed uint64) *env {
 	// 60ms a reading: events get distinct times, and a client sending one
 	// message after another stays under the send rate limit.
 	clk := testkit.NewClock(time.Now(), 60*time.Millisecond)
-	cfg := auth.Config{Params: authtest.Params, SessionTTL: 10000 * time.Hour, MaxFailedLogins: 10, Now: clk.Now}
+	cfg := auth.Config{Params: authtest.Params, SessionTTL: 10000 * time.Hour, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: clk.Now}
 	a, err := app.NewLocal(e.store, e.pusher, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
@@ -175,11 +175,20 @@ func (e *env) user(name string) auth.Session {
 // connect opens a socket, retrying a refused $connect as a browser would.
 func (e *env) connect(s auth.Session) string {
 	e.t.Helper()
+	id, err := e.app.Auth.Authenticate(e.t.Context(), s.Token)
+	if err != nil {
+		e.t.Fatal(err)
+	}
 	for range 50 {
+		// A ticket request can fail under the faults too: ask again.
+		ticket, err := e.app.Auth.IssueTicket(e.t.Context(), id)
+		if err != nil {
+			continue
+		}
 		id := newConnectionID()
 		ev := wsEvent("$connect", id, "")
 		ev.RequestContext.EventType = "CONNECT"
-		ev.QueryStringParameters = map[string]string{"token": s.Token}
+		ev.QueryStringParameters = map[string]string{"ticket": ticket.Value}
 		if e.handle(e.t.Context(), ev).StatusCode == 200 {
 			return id
 		}

@@ -477,6 +477,9 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 			}
 			return
 		}
+		if c.closing.Load() {
+			continue // closed by the management API: read on only to end the handshake
+		}
 		c.touch()
 		body := string(msg)
 		if typ == websocket.MessageBinary {
@@ -491,6 +494,9 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 		ev.RequestContext.DomainName = host
 		ev.IsBase64Encoded = typ == websocket.MessageBinary
 		invoke := func() {
+			if c.closing.Load() {
+				return // closed while the frame waited its turn
+			}
 			var resp events.APIGatewayProxyResponse
 			_ = g.invoke(ctx, fn, routeKey, ev, &resp)
 		}
@@ -602,7 +608,13 @@ func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
 			"identity":     map[string]string{"sourceIp": c.sourceIP, "userAgent": c.userAgent},
 		})
 	case http.MethodDelete:
-		c.closeWith(websocket.StatusNormalClosure, "")
+		// As with API Gateway, the connection ends at once: nothing more
+		// is posted to it or routed from it. The close handshake with
+		// the client goes on without holding the caller, who may be
+		// closing many (a logout closes every socket of its session).
+		c.closing.Store(true)
+		c.out.close()
+		go c.closeWith(websocket.StatusNormalClosure, "")
 		w.WriteHeader(http.StatusNoContent)
 	default:
 		w.WriteHeader(http.StatusMethodNotAllowed)

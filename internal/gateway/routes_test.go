@@ -53,6 +53,7 @@ func TestRealTemplateHTTPRoutes(t *testing.T) {
 		"POST /auth/signup":                          "AuthFunction",
 		"POST /auth/login":                           "AuthFunction",
 		"POST /auth/logout":                          "AuthFunction",
+		"POST /auth/ticket":                          "AuthFunction",
 		"GET /me":                                    "AuthFunction",
 		"POST /rooms":                                "RoomsFunction",
 		"GET /rooms":                                 "RoomsFunction",

@@ -110,7 +110,7 @@ func fzHTTPSetup(f *testing.F) *fzHTTPEnv {
 	f.Cleanup(func() { st.Close() })
 	cfg := auth.Config{
 		Params:     authtest.Params,
-		SessionTTL: 24 * time.Hour, MaxFailedLogins: 1 << 40, Now: time.Now,
+		SessionTTL: 24 * time.Hour, MaxFailedLogins: 1 << 40, MaxFailedLoginsPerAddress: 1 << 40, MaxTicketsPerMinute: 1 << 40, Now: time.Now,
 	}
 	a, err := app.NewLocal(st, fzNopPusher{}, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
@@ -159,7 +159,7 @@ func (e *fzHTTPEnv) repair(tb testing.TB) {
 		if _, err := e.app.Auth.Authenticate(ctx, *u.token); err == nil {
 			continue
 		}
-		s, err := e.app.Auth.Login(ctx, u.name, u.password)
+		s, err := e.app.Auth.Login(ctx, u.name, u.password, "198.51.100.1")
 		if err != nil {
 			tb.Fatalf("log %s in again: %v", u.name, err)
 		}

@@ -307,10 +307,12 @@ func newEnv(t *testing.T, s store.Store) *env {
 	}
 	logger := slog.New(slog.NewJSONHandler(e.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	cfg := auth.Config{
-		Params:          authtest.Params,
-		SessionTTL:      sessionTTL,
-		MaxFailedLogins: maxFailedLogins,
-		Now:             e.clock.Now,
+		Params:                    authtest.Params,
+		SessionTTL:                sessionTTL,
+		MaxFailedLogins:           maxFailedLogins,
+		MaxFailedLoginsPerAddress: 100,
+		MaxTicketsPerMinute:       60,
+		Now:                       e.clock.Now,
 	}
 	a, err := auth.NewService(e.st, cfg, logger)
 	if err != nil {

@@ -43,7 +43,7 @@ func NewAuthAPI(a *auth.Service, notify Notifier, logger *slog.Logger) (*Handler
 		if err := r.decode(&body); err != nil {
 			return Response{}, err
 		}
-		s, err := a.Login(ctx, body.Username, body.Password)
+		s, err := a.Login(ctx, body.Username, body.Password, r.Event.RequestContext.HTTP.SourceIP)
 		return sessionResponse(http.StatusOK, s, err)
 	}}
 	h.routes["POST /auth/logout"] = route{handle: func(ctx context.Context, r *Request) (Response, error) {
@@ -56,6 +56,13 @@ func NewAuthAPI(a *auth.Service, notify Notifier, logger *slog.Logger) (*Handler
 		}
 		return Response{Status: http.StatusNoContent}, nil
 	}}
+	h.routes["POST /auth/ticket"] = route{handle: func(ctx context.Context, r *Request) (Response, error) {
+		t, err := a.IssueTicket(ctx, r.Caller)
+		if err != nil {
+			return Response{}, err
+		}
+		return Response{Status: http.StatusCreated, Body: ticketBody{Ticket: t.Value, ExpiresAt: wire.Time(t.ExpiresAt)}}, nil
+	}}
 	h.routes["GET /me"] = route{handle: func(_ context.Context, r *Request) (Response, error) {
 		return Response{Status: http.StatusOK, Body: map[string]string{"username": r.Caller.Username}}, nil
 	}}
@@ -65,6 +72,11 @@ func NewAuthAPI(a *auth.Service, notify Notifier, logger *slog.Logger) (*Handler
 type credentials struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
+}
+
+type ticketBody struct {
+	Ticket    string `json:"ticket"`
+	ExpiresAt string `json:"expires_at"`
 }
 
 type sessionBody struct {

@@ -45,7 +45,7 @@ func coldStartEvents() map[string]coldStartEvent {
 		// No token: 401 before any store access.
 		"auth":    {file: "me-no-token.json", status: http.StatusUnauthorized},
 		"rooms":   {file: "list-rooms.json", vars: map[string]string{"token": ""}, status: http.StatusUnauthorized},
-		"connect": {file: "connect_no_token.json", vars: unknown, status: http.StatusUnauthorized},
+		"connect": {file: "connect_no_ticket.json", vars: unknown, status: http.StatusUnauthorized},
 		// An unknown connection: one GetItem (the fake DynamoDB finds nothing).
 		"disconnect": {file: "disconnect.json", vars: unknown, status: http.StatusOK},
 		// A frame that is not JSON: an error frame posted to the

@@ -631,6 +631,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 	})
 
 	tokens := map[string]string{}
+	tickets := map[string]string{} // one socket ticket each for alice and bob
 	var roomID string
 
 	t.Run("auth", func(t *testing.T) {
@@ -662,7 +663,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 		}
 		vars := map[string]string{"token": tokens["alice"]}
 		var loginToken string
-		runHTTPFiles(t, auth, "auth", vars, []string{"signup.json", "logout.json"}, []step{
+		runHTTPFiles(t, auth, "auth", vars, []string{"signup.json", "logout.json", "ticket.json"}, []step{
 			{"signup-invalid-json.json", 400, wantError("invalid_json")},
 			{"login.json", 200, func(t *testing.T, a httpAnswer) {
 				b := a.json(t)
@@ -681,6 +682,19 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			{"me-no-token.json", 401, wantError("unauthenticated")},
 			{"route-not-found.json", 404, wantError("route_not_found")},
 		}, nil)
+		// A socket ticket each for alice and bob, through ticket.json.
+		t.Run("ticket", func(t *testing.T) {
+			for _, user := range []string{"alice", "bob"} {
+				var a httpAnswer
+				auth.invoke(t, event(t, "auth", "ticket.json", map[string]string{"token": tokens[user]}), &a)
+				b := a.json(t)
+				ticket, _ := b["ticket"].(string)
+				if a.StatusCode != http.StatusCreated || ticket == "" || ticket == tokens[user] || b["expires_at"] == nil {
+					t.Fatalf("ticket for %s: status %d body %s, want 201 with a ticket and expires_at", user, a.StatusCode, a.Body)
+				}
+				tickets[user] = ticket
+			}
+		})
 		// Log out the session login.json opened (alice's first token
 		// goes on to the rooms and the sockets), then it is dead.
 		t.Run("logout", func(t *testing.T) {
@@ -780,8 +794,8 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			t.Skip("needs a room created through the rooms function")
 		}
 		const aliceConn, bobConn = "L0SM9cOFvHcCIhw=", "L0SNbdJ7vHcCFZg="
-		alice := map[string]string{"token": tokens["alice"], "connection_id": aliceConn, "room_id": roomID}
-		bob := map[string]string{"token": tokens["bob"], "connection_id": bobConn, "room_id": roomID}
+		alice := map[string]string{"token": tokens["alice"], "ticket": tickets["alice"], "connection_id": aliceConn, "room_id": roomID}
+		bob := map[string]string{"token": tokens["bob"], "ticket": tickets["bob"], "connection_id": bobConn, "room_id": roomID}
 		ws := func(t *testing.T, pkg, file string, vars map[string]string, status int) []frame {
 			t.Helper()
 			p := start(t, pkg)
@@ -805,10 +819,12 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 		sub("$connect", func(t *testing.T) {
 			ws(t, "connect", "connect.json", alice, 200)
 			ws(t, "connect", "connect.json", bob, 200)
-			if got := ws(t, "connect", "connect_no_token.json", map[string]string{"connection_id": "L0SNrefusedAA="}, 401); len(got) > 0 {
+			if got := ws(t, "connect", "connect_no_ticket.json", map[string]string{"connection_id": "L0SNrefusedAA="}, 401); len(got) > 0 {
 				t.Errorf("a refused $connect posted frames:%s", describe(got))
 			}
-			ws(t, "connect", "connect.json", map[string]string{"token": "not-a-token", "connection_id": "L0SNrefusedBB="}, 401)
+			ws(t, "connect", "connect.json", map[string]string{"ticket": "not-a-ticket", "connection_id": "L0SNrefusedBB="}, 401)
+			// The session token is no ticket.
+			ws(t, "connect", "connect.json", map[string]string{"ticket": tokens["alice"], "connection_id": "L0SNrefusedCC="}, 401)
 		})
 		sub("join_room", func(t *testing.T) {
 			got := ws(t, "join_room", "join.json", alice, 200)
@@ -885,7 +901,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 		// too, with alice's values; none may fail with a 5xx.
 		t.Run("other testdata", func(t *testing.T) {
 			covered := map[string]bool{
-				"connect/connect.json": true, "connect/connect_no_token.json": true,
+				"connect/connect.json": true, "connect/connect_no_ticket.json": true,
 				"join_room/join.json": true, "join_room/join_resume.json": true,
 				"send_message/send.json": true, "send_message/send_untrimmed.json": true,
 				"default/typing.json": true, "default/unknown_action.json": true, "default/missing_action.json": true, "default/invalid_json.json": true,

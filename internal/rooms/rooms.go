@@ -28,6 +28,7 @@ type Store interface {
 	RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error)
 	ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error)
 	RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error)
+	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
 }
 
 // Service runs the room use cases.
@@ -199,6 +200,14 @@ func (s *Service) lookup(ctx context.Context, usernames []string) (chat.UserExis
 
 func anyone(string) bool { return true }
 
+// MaxRoomsCreatedPerHour bounds the rooms one person creates in a clock
+// hour: each may add people who never asked to be added, to their room
+// list.
+const MaxRoomsCreatedPerHour = 30
+
+// ErrTooManyRooms refuses a creation past MaxRoomsCreatedPerHour.
+var ErrTooManyRooms = &chat.Error{Code: "rate_limited", Message: fmt.Sprintf("at most %d new rooms an hour; try again later", MaxRoomsCreatedPerHour)}
+
 // Create opens a room owned by actor with the named people as members.
 func (s *Service) Create(ctx context.Context, actor, name string, members []string) (*chat.Room, error) {
 	// Check everything but existence first, so a malformed request costs
@@ -206,6 +215,16 @@ func (s *Service) Create(ctx context.Context, actor, name string, members []stri
 	draft, err := chat.CreateRoom("draft", actor, name, members, anyone, s.now())
 	if err != nil {
 		return nil, err
+	}
+	// Counted before the room is made, in the store, so that creations
+	// sent all at once or to different instances are held to it too.
+	hour := s.now().UTC().Truncate(time.Hour)
+	created, err := s.store.IncrementCounter(ctx, fmt.Sprintf("rooms_created:%s:%d", actor, hour.Unix()), time.Now().Add(2*time.Hour))
+	if err != nil {
+		return nil, fmt.Errorf("rooms: count creations: %w", err)
+	}
+	if created > MaxRoomsCreatedPerHour {
+		return nil, ErrTooManyRooms
 	}
 	exists, err := s.lookup(ctx, draft[0].Data.(chat.RoomCreated).Members)
 	if err != nil {

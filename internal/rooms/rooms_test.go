@@ -815,3 +815,31 @@ func equalData(a chat.EventData, b chat.RoomCreated) bool {
 	ca, ok := a.(chat.RoomCreated)
 	return ok && ca.Name == b.Name && slices.Equal(ca.Members, b.Members)
 }
+
+// TestCreateIsRateLimited: one person creates at most
+// MaxRoomsCreatedPerHour rooms in a clock hour; a refused creation stores
+// nothing, and others are not affected.
+func TestCreateIsRateLimited(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, f *fixture) {
+		for i := range rooms.MaxRoomsCreatedPerHour {
+			if _, err := f.svc.Create(f.ctx, "mallory", fmt.Sprintf("spam %d", i), []string{"bob"}); err != nil {
+				t.Fatalf("room %d: %v", i+1, err)
+			}
+		}
+		_, err := f.svc.Create(f.ctx, "mallory", "one too many", []string{"bob"})
+		var ce *chat.Error
+		if !errors.As(err, &ce) || ce.Code != "rate_limited" {
+			t.Fatalf("room %d: %v, want rate_limited", rooms.MaxRoomsCreatedPerHour+1, err)
+		}
+		if got, err := f.svc.List(f.ctx, "bob"); err != nil || len(got) != rooms.MaxRoomsCreatedPerHour {
+			t.Fatalf("bob's list has %d rooms (%v), want %d", len(got), err, rooms.MaxRoomsCreatedPerHour)
+		}
+		if _, err := f.svc.Create(f.ctx, "alice", "mine", nil); err != nil {
+			t.Fatalf("another person: %v", err)
+		}
+		f.clock.n.Add(int64(time.Hour / time.Second))
+		if _, err := f.svc.Create(f.ctx, "mallory", "next hour", nil); err != nil {
+			t.Fatalf("in the next hour: %v", err)
+		}
+	})
+}

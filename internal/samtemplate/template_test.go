@@ -55,12 +55,14 @@ const (
 	typeOAC         = "AWS::CloudFront::OriginAccessControl"
 )
 
-// contractHTTPRoutes is the HTTP API table of PROTOCOL.md, method and path
-// without the /api prefix, as HttpApi route keys.
+// contractHTTPRoutes is the HTTP API table of PROTOCOL.md with its
+// Additions, method and path without the /api prefix, as HttpApi route
+// keys.
 var contractHTTPRoutes = []string{
 	"POST /auth/signup",
 	"POST /auth/login",
 	"POST /auth/logout",
+	"POST /auth/ticket",
 	"GET /me",
 	"POST /rooms",
 	"GET /rooms",

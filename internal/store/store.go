@@ -29,6 +29,9 @@ var (
 	// ErrNotPresent means an append's Leave named a connection that is not
 	// in the room (it left already): nothing was appended.
 	ErrNotPresent = errors.New("store: connection not in the room")
+	// ErrLimit means a write would pass a limit the caller set: nothing
+	// was written.
+	ErrLimit = errors.New("store: limit reached")
 )
 
 // User is an account.
@@ -56,6 +59,16 @@ type Connection struct {
 	Username    string
 	SessionHash string
 	ConnectedAt time.Time
+	ExpiresAt   time.Time
+}
+
+// Ticket is a single-use pass to open one socket for a session, known
+// only by the SHA-256 of its value. Stores keep it until ExpiresAt at
+// least; callers check the expiry.
+type Ticket struct {
+	Hash        string
+	SessionHash string
+	Username    string
 	ExpiresAt   time.Time
 }
 
@@ -150,9 +163,25 @@ type Sessions interface {
 	SessionConnections(ctx context.Context, tokenHash string) ([]string, error)
 }
 
+// Tickets holds the passes that open sockets.
+type Tickets interface {
+	CreateTicket(ctx context.Context, t Ticket) error
+	// TakeTicket returns the ticket and deletes it in one step, so that it
+	// serves once however many handshakes present it at the same time;
+	// ErrNotFound when it is unknown or was taken.
+	TakeTicket(ctx context.Context, hash string) (Ticket, error)
+}
+
 // Connections holds open WebSocket connections and their presence in rooms.
 type Connections interface {
-	PutConnection(ctx context.Context, c Connection) error
+	// PutConnection records an open connection with its link from the
+	// session, in one atomic step that checks two things at the moment
+	// of the write. The session must still exist and be live at
+	// c.ConnectedAt, else ErrNotFound: a logout deletes the session and
+	// then lists its connections, so a handshake racing it is either
+	// listed and closed, or refused. And the user must have fewer than
+	// maxPerUser open connections (0: no limit), else ErrLimit.
+	PutConnection(ctx context.Context, c Connection, maxPerUser int) error
 	Connection(ctx context.Context, connectionID string) (Connection, error)
 	// DeleteConnection removes the connection with its presence in every
 	// room and its link to the session. It is idempotent.
@@ -182,6 +211,7 @@ type Store interface {
 	Rooms
 	Users
 	Sessions
+	Tickets
 	Connections
 	Counters
 	Close() error

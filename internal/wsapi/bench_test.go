@@ -40,7 +40,7 @@ func BenchmarkSendMessage(b *testing.B) {
 	st := storetest.Adapters()[0].Open(b) // bbolt
 	clk := testkit.NewClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), time.Millisecond)
 	pusher := &countingPusher{}
-	cfg := auth.Config{Params: cheap, SessionTTL: 24 * time.Hour, MaxFailedLogins: 10, Now: clk.Now}
+	cfg := auth.Config{Params: cheap, SessionTTL: 24 * time.Hour, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: clk.Now}
 	a, err := app.NewLocal(st, pusher, cfg, slog.New(slog.DiscardHandler))
 	if err != nil {
 		b.Fatal(err)

@@ -15,7 +15,7 @@ func TestConnectRecordsTheConnection(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		alice := e.user("alice")
 		id := newConnectionID()
-		resp := e.call(e.event("connect/connect.json", "token", alice.Token, "connection_id", id))
+		resp := e.call(e.event("connect/connect.json", "ticket", e.ticket(alice), "connection_id", id))
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("status %d, want 200", resp.StatusCode)
 		}
@@ -35,11 +35,17 @@ func TestConnectRecordsTheConnection(t *testing.T) {
 	})
 }
 
-func TestConnectRefusesBadTokens(t *testing.T) {
+func TestConnectRefusesBadTickets(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := t.Context()
 		unknown, _, _ := auth.NewToken()
+		used := e.ticket(e.user("erin"))
+		e.connect(e.user("erin2")) // another's handshake, to be sure used is refused for being used
+		if resp := e.call(e.event("connect/connect.json", "ticket", used, "connection_id", newConnectionID())); resp.StatusCode != http.StatusOK {
+			t.Fatalf("first use of a ticket: status %d", resp.StatusCode)
+		}
 		revoked := e.user("bob")
+		revokedTicket := e.ticket(revoked)
 		id, err := e.app.Auth.Authenticate(ctx, revoked.Token)
 		if err != nil {
 			t.Fatal(err)
@@ -47,31 +53,43 @@ func TestConnectRefusesBadTokens(t *testing.T) {
 		if err := e.app.Auth.Logout(ctx, id); err != nil {
 			t.Fatal(err)
 		}
-		expiring := e.user("carol")
+		frank := e.user("frank")
+		expiring := e.ticket(e.user("carol"))
 
 		cases := map[string]func() wsapi.Event{
-			"no token": func() wsapi.Event {
-				return e.event("connect/connect_no_token.json", "connection_id", newConnectionID())
+			"no ticket": func() wsapi.Event {
+				return e.event("connect/connect_no_ticket.json", "connection_id", newConnectionID())
 			},
-			"empty token": func() wsapi.Event {
-				return e.event("connect/connect.json", "token", "", "connection_id", newConnectionID())
+			"empty ticket": func() wsapi.Event {
+				return e.event("connect/connect.json", "ticket", "", "connection_id", newConnectionID())
 			},
-			"malformed token": func() wsapi.Event {
-				return e.event("connect/connect.json", "token", "not-a-token", "connection_id", newConnectionID())
+			"malformed ticket": func() wsapi.Event {
+				return e.event("connect/connect.json", "ticket", "not-a-ticket", "connection_id", newConnectionID())
 			},
-			"unknown token": func() wsapi.Event {
-				return e.event("connect/connect.json", "token", unknown, "connection_id", newConnectionID())
+			"unknown ticket": func() wsapi.Event {
+				return e.event("connect/connect.json", "ticket", unknown, "connection_id", newConnectionID())
 			},
-			"revoked token": func() wsapi.Event {
-				return e.event("connect/connect.json", "token", revoked.Token, "connection_id", newConnectionID())
+			"used ticket": func() wsapi.Event {
+				return e.event("connect/connect.json", "ticket", used, "connection_id", newConnectionID())
 			},
-			"expired token": func() wsapi.Event {
-				e.clock.Advance(sessionTTL)
-				return e.event("connect/connect.json", "token", expiring.Token, "connection_id", newConnectionID())
+			"ticket of an ended session": func() wsapi.Event {
+				return e.event("connect/connect.json", "ticket", revokedTicket, "connection_id", newConnectionID())
+			},
+			"session token as a ticket": func() wsapi.Event {
+				return e.event("connect/connect.json", "ticket", frank.Token, "connection_id", newConnectionID())
+			},
+			"session token, the old way": func() wsapi.Event {
+				ev := e.event("connect/connect_no_ticket.json", "connection_id", newConnectionID())
+				ev.QueryStringParameters = map[string]string{"token": frank.Token}
+				return ev
+			},
+			"expired ticket": func() wsapi.Event {
+				e.clock.Advance(auth.TicketTTL)
+				return e.event("connect/connect.json", "ticket", expiring, "connection_id", newConnectionID())
 			},
 		}
 		// The expired case moves the clock, so it runs last.
-		for _, name := range []string{"no token", "empty token", "malformed token", "unknown token", "revoked token", "expired token"} {
+		for _, name := range []string{"no ticket", "empty ticket", "malformed ticket", "unknown ticket", "used ticket", "ticket of an ended session", "session token as a ticket", "session token, the old way", "expired ticket"} {
 			ev := cases[name]()
 			resp := e.call(ev)
 			if resp.StatusCode != http.StatusUnauthorized {
@@ -83,20 +101,57 @@ func TestConnectRefusesBadTokens(t *testing.T) {
 			}
 			e.none(connID)
 		}
-		for _, s := range []auth.Session{revoked, expiring} {
-			hash, _ := auth.TokenHash(s.Token)
-			if conns, err := e.store.SessionConnections(ctx, hash); err != nil || len(conns) != 0 {
-				t.Errorf("%s's session has connections %q (%v), want none", s.Username, conns, err)
-			}
+		hash, _ := auth.TokenHash(revoked.Token)
+		if conns, err := e.store.SessionConnections(ctx, hash); err != nil || len(conns) != 0 {
+			t.Errorf("the ended session has connections %q (%v), want none", conns, err)
 		}
 		if l := e.logs.Lines(t); len(l) != 0 {
-			t.Errorf("refused handshakes logged %v; a bad token is not a failure", l)
+			t.Errorf("refused handshakes logged %v; a bad ticket is not a failure", l)
 		}
 
-		// Just before expiry the token still works.
-		dave := e.user("dave")
-		e.clock.Advance(sessionTTL - 10*time.Millisecond)
-		e.connect(dave)
+		// Just before expiry a ticket still works.
+		dave, err := e.app.Auth.Authenticate(ctx, e.user("dave").Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, err := e.app.Auth.IssueTicket(ctx, dave)
+		if err != nil {
+			t.Fatal(err)
+		}
+		e.clock.Advance(fresh.ExpiresAt.Sub(e.clock.Now()) - 10*time.Millisecond)
+		if resp := e.call(e.event("connect/connect.json", "ticket", fresh.Value, "connection_id", newConnectionID())); resp.StatusCode != http.StatusOK {
+			t.Errorf("a ticket just before its expiry: status %d, want 200", resp.StatusCode)
+		}
+	})
+}
+
+// TestConnectionsPerUserAreBounded: one person holds at most
+// MaxConnectionsPerUser sockets, whatever their sessions.
+func TestConnectionsPerUserAreBounded(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		alice := e.user("alice")
+		laptop, err := e.app.Auth.Login(t.Context(), "alice", "correct horse battery", "192.0.2.1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var conns []string
+		for i := range wsapi.MaxConnectionsPerUser {
+			s := alice
+			if i%2 == 1 {
+				s = laptop
+			}
+			conns = append(conns, e.connect(s))
+		}
+		id := newConnectionID()
+		if resp := e.call(e.event("connect/connect.json", "ticket", e.ticket(laptop), "connection_id", id)); resp.StatusCode != http.StatusTooManyRequests {
+			t.Fatalf("socket %d: status %d, want 429", wsapi.MaxConnectionsPerUser+1, resp.StatusCode)
+		}
+		if _, err := e.store.Connection(t.Context(), id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a refused socket was recorded: %v", err)
+		}
+		e.connect(e.user("bob")) // others are not affected
+		e.do(conns[0], "disconnect/disconnect.json")
+		e.connect(alice)
 	})
 }
 

@@ -71,7 +71,7 @@ func newEnv(t *testing.T, s store.Store) *env {
 		clock:  testkit.NewClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), time.Millisecond),
 		logs:   &logBuffer{},
 	}
-	cfg := auth.Config{Params: cheap, SessionTTL: sessionTTL, MaxFailedLogins: 10, Now: e.clock.Now}
+	cfg := auth.Config{Params: cheap, SessionTTL: sessionTTL, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: e.clock.Now}
 	a, err := app.NewLocal(e.store, e.pusher, cfg, slog.New(slog.NewJSONHandler(e.logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -110,11 +110,11 @@ func (f *faultyStore) Append(ctx context.Context, req store.AppendRequest) (stor
 	return f.Store.Append(ctx, req)
 }
 
-func (f *faultyStore) PutConnection(ctx context.Context, c store.Connection) error {
+func (f *faultyStore) PutConnection(ctx context.Context, c store.Connection, maxPerUser int) error {
 	if err := f.fault("PutConnection"); err != nil {
 		return err
 	}
-	return f.Store.PutConnection(ctx, c)
+	return f.Store.PutConnection(ctx, c, maxPerUser)
 }
 
 func (f *faultyStore) ConnectionRooms(ctx context.Context, connectionID string) ([]string, error) {
@@ -267,15 +267,29 @@ func (e *env) user(name string) auth.Session {
 	return s
 }
 
-// connect opens a socket with the session's token.
+// connect opens a socket with a ticket of the session.
 func (e *env) connect(s auth.Session) string {
 	e.t.Helper()
 	id := newConnectionID()
-	resp := e.call(e.event("connect/connect.json", "token", s.Token, "connection_id", id))
+	resp := e.call(e.event("connect/connect.json", "ticket", e.ticket(s), "connection_id", id))
 	if resp.StatusCode != 200 {
-		e.t.Fatalf("$connect with a valid token: status %d", resp.StatusCode)
+		e.t.Fatalf("$connect with a valid ticket: status %d", resp.StatusCode)
 	}
 	return id
+}
+
+// ticket issues a socket ticket to the session.
+func (e *env) ticket(s auth.Session) string {
+	e.t.Helper()
+	id, err := e.app.Auth.Authenticate(e.t.Context(), s.Token)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	tk, err := e.app.Auth.IssueTicket(e.t.Context(), id)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return tk.Value
 }
 
 // room creates a room.

@@ -247,7 +247,7 @@ func TestNotifierSessionEnded(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		ctx := t.Context()
 		alice, bob := e.user("alice"), e.user("bob")
-		laptop, err := e.app.Auth.Login(ctx, "alice", "correct horse battery")
+		laptop, err := e.app.Auth.Login(ctx, "alice", "correct horse battery", "198.51.100.1")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -372,7 +372,7 @@ func TestInternalErrors(t *testing.T) {
 		// $connect cannot record the connection: 500, nothing recorded.
 		e.store.failOn("PutConnection", secret)
 		id := newConnectionID()
-		ev = e.event("connect/connect.json", "token", alice.Token, "connection_id", id)
+		ev = e.event("connect/connect.json", "ticket", e.ticket(alice), "connection_id", id)
 		if resp := e.call(ev); resp.StatusCode != 500 || strings.Contains(resp.Body, "throttled") {
 			t.Errorf("$connect: status %d body %q, want a bare 500", resp.StatusCode, resp.Body)
 		}

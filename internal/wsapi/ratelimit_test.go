@@ -52,3 +52,67 @@ func TestSendRateLimit(t *testing.T) {
 		}
 	})
 }
+
+// TestJoinAndLeaveRateLimit: joins and leaves together are limited per
+// connection, so a member cannot flood a room's history with them; a
+// refused one appends nothing and tells only the caller.
+func TestJoinAndLeaveRateLimit(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		a, b := e.connect(e.user("alice")), e.connect(e.user("bob"))
+		roomID := e.room("alice", "general", "bob")
+		e.join(b, roomID)
+		// Start at the beginning of a window, so the burst stays in one.
+		e.clock.Advance(10*time.Second - time.Duration(e.clock.Now().UnixNano()%int64(10*time.Second)))
+		before := len(e.stream(roomID))
+		for i := range wsapi.MaxJoinsAndLeaves {
+			if i%2 == 0 {
+				e.join(a, roomID)
+			} else {
+				e.do(a, "leave_room/leave.json", "room_id", roomID)
+			}
+		}
+		if got := len(e.stream(roomID)) - before; got != wsapi.MaxJoinsAndLeaves {
+			t.Fatalf("%d joins and leaves stored %d events", wsapi.MaxJoinsAndLeaves, got)
+		}
+		e.pusher.reset()
+		e.join(a, roomID)
+		if f := e.one(a, "error"); f.Code != "rate_limited" || f.Action != "join_room" {
+			t.Fatalf("join past the limit: %v, want rate_limited", f.raw)
+		}
+		e.none(b)
+		if got := len(e.stream(roomID)) - before; got != wsapi.MaxJoinsAndLeaves {
+			t.Fatal("a refused join was stored")
+		}
+		e.clock.Advance(10 * time.Second)
+		e.join(a, roomID)
+		if f := e.frames(a); len(f) != 2 || f[0].Type != "history" || f[1].Type != "join_room_announcement" {
+			t.Fatalf("join in the next window got %s, want history and the announcement", describe(f))
+		}
+	})
+}
+
+// TestTypingPastTheRateIsDropped: typing frames past MaxTypingPerSecond
+// reach nobody and answer nothing.
+func TestTypingPastTheRateIsDropped(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		a, b := e.connect(e.user("alice")), e.connect(e.user("bob"))
+		roomID := e.room("alice", "general", "bob")
+		e.join(a, roomID)
+		e.join(b, roomID)
+		e.clock.Advance(time.Second - time.Duration(e.clock.Now().UnixNano()%int64(time.Second)))
+		e.pusher.reset()
+		for range 3 * wsapi.MaxTypingPerSecond {
+			e.do(a, "default/typing.json", "room_id", roomID)
+		}
+		if f := e.frames(b); len(f) != wsapi.MaxTypingPerSecond {
+			t.Fatalf("bob got %s for %d typing frames, want %d", describe(f), 3*wsapi.MaxTypingPerSecond, wsapi.MaxTypingPerSecond)
+		}
+		e.none(a)
+		e.pusher.reset()
+		e.clock.Advance(time.Second)
+		e.do(a, "default/typing.json", "room_id", roomID)
+		if f := e.frames(b); len(f) != 1 || f[0].Type != "typing" {
+			t.Fatalf("typing in the next second: bob got %s", describe(f))
+		}
+	})
+}

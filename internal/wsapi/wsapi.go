@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"runtime/debug"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
@@ -32,7 +33,7 @@ import (
 // Store is what the socket handlers need of the store beside the rooms
 // use cases.
 type Store interface {
-	PutConnection(ctx context.Context, c store.Connection) error
+	PutConnection(ctx context.Context, c store.Connection, maxPerUser int) error
 	Connection(ctx context.Context, connectionID string) (store.Connection, error)
 	DeleteConnection(ctx context.Context, connectionID string) error
 	ConnectionRooms(ctx context.Context, connectionID string) ([]string, error)
@@ -92,11 +93,17 @@ type (
 
 var ok = Response{StatusCode: http.StatusOK}
 
-// Connect authenticates the token query parameter and records the
-// connection. Any answer but 2xx makes API Gateway refuse the handshake.
+// MaxConnectionsPerUser bounds a user's open sockets, across sessions.
+const MaxConnectionsPerUser = 20
+
+// Connect redeems the ticket query parameter and records the connection.
+// Any answer but 2xx makes API Gateway refuse the handshake: 401 for a
+// missing, unknown, used or expired ticket or an ended session, 429 past
+// MaxConnectionsPerUser. A session token is not accepted: it would travel
+// in the URL, where logs and histories keep it.
 func (h *Handlers) Connect(ctx context.Context, ev Event) (resp Response, _ error) {
 	defer h.recover(ctx, &ev, &resp)
-	id, err := h.auth.Authenticate(ctx, ev.QueryStringParameters["token"])
+	id, err := h.auth.RedeemTicket(ctx, ev.QueryStringParameters["ticket"])
 	if errors.Is(err, auth.ErrUnauthenticated) {
 		return Response{StatusCode: http.StatusUnauthorized}, nil
 	}
@@ -105,7 +112,16 @@ func (h *Handlers) Connect(ctx context.Context, ev Event) (resp Response, _ erro
 	}
 	now := h.now().UTC()
 	c := store.Connection{ID: ev.RequestContext.ConnectionID, Username: id.Username, SessionHash: id.TokenHash, ConnectedAt: now, ExpiresAt: now.Add(ConnectionTTL)}
-	if err := h.store.PutConnection(ctx, c); err != nil {
+	// The store checks that the session is still live as it records the
+	// connection: a logout deleting the session at this moment either
+	// comes first, and the handshake fails, or finds the connection and
+	// closes it.
+	switch err := h.store.PutConnection(ctx, c, MaxConnectionsPerUser); {
+	case errors.Is(err, store.ErrNotFound):
+		return Response{StatusCode: http.StatusUnauthorized}, nil
+	case errors.Is(err, store.ErrLimit):
+		return Response{StatusCode: http.StatusTooManyRequests}, nil
+	case err != nil:
 		return h.failed(ctx, &ev, err), nil
 	}
 	return ok, nil
@@ -221,9 +237,14 @@ func (h *Handlers) route(ctx context.Context, ev *Event, want string, handle fun
 	}
 	c, err := h.store.Connection(ctx, connID)
 	if errors.Is(err, store.ErrNotFound) {
-		// Its $disconnect ran first: a frame read just before the socket
-		// closed. Nobody is left to answer.
-		h.logger.InfoContext(ctx, "frame from a closed connection dropped", "connection_id", connID, "action", r.action)
+		// Its $disconnect ran first (a frame read just before the socket
+		// closed), or its session ended while its handshake was still
+		// under way, before API Gateway would let it be closed. Either
+		// way the socket must not stay open: close it, answering nothing.
+		h.logger.InfoContext(ctx, "frame from an unknown connection: closing it", "connection_id", connID, "action", r.action)
+		if err := h.push.Disconnect(ctx, connID); err != nil && !errors.Is(err, push.ErrGone) {
+			h.logger.WarnContext(ctx, "unknown connection not closed", "connection_id", connID, "error", err.Error())
+		}
 		return ok, nil
 	}
 	if err != nil {
@@ -264,6 +285,9 @@ func (h *Handlers) JoinRoom(ctx context.Context, ev Event) (Response, error) {
 		after, okSeq := r.optionalSeq("after_seq")
 		if !okID || !okSeq {
 			return invalid("join_room needs room_id and, optionally, after_seq as a non-negative integer")
+		}
+		if err := h.limitJoins(ctx, c.ID); err != nil {
+			return err
 		}
 		change, err := h.rooms.Join(ctx, c.Username, roomID, store.Presence{ConnectionID: c.ID, Username: c.Username, ExpiresAt: h.now().Add(ConnectionTTL)})
 		if err != nil {
@@ -393,16 +417,53 @@ func (h *Handlers) limitSends(ctx context.Context, connID string) error {
 	if h.sendRate == 0 {
 		return nil
 	}
-	window := h.now().UnixNano() / int64(sendWindow)
-	// The store judges expiry by its own clock, not the handlers' one.
-	n, err := h.store.IncrementCounter(ctx, fmt.Sprintf("sends:%s:%d", connID, window), time.Now().Add(3*sendWindow))
+	over, err := h.overLimit(ctx, "sends", connID, sendWindow, int64(2*h.sendRate))
 	if err != nil {
 		return err
 	}
-	if n > int64(2*h.sendRate) {
+	if over {
 		return &chat.Error{Code: codeRateLimited, Message: fmt.Sprintf("slow down: at most %d messages a second", h.sendRate)}
 	}
 	return nil
+}
+
+// Joins and leaves append events that everyone in the room receives and
+// that fill the history, so a connection may make few: at most
+// MaxJoinsAndLeaves in each window of joinLeaveWindow.
+const (
+	MaxJoinsAndLeaves = 10
+	joinLeaveWindow   = 10 * time.Second
+)
+
+var errTooManyJoins = &chat.Error{Code: codeRateLimited, Message: fmt.Sprintf("slow down: at most %d joins and leaves in %s", MaxJoinsAndLeaves, joinLeaveWindow)}
+
+// limitJoins counts a join or leave against the connection's window.
+func (h *Handlers) limitJoins(ctx context.Context, connID string) error {
+	over, err := h.overLimit(ctx, "joins", connID, joinLeaveWindow, MaxJoinsAndLeaves)
+	if err != nil {
+		return err
+	}
+	if over {
+		return errTooManyJoins
+	}
+	return nil
+}
+
+// MaxTypingPerSecond is how many typing frames a connection may send a
+// second; past it they are dropped unanswered, as a typing frame is.
+const MaxTypingPerSecond = 2
+
+// overLimit counts one more of what against the connection's current
+// window, in the store so that the limit holds whichever Lambda instance
+// takes the frame, and reports whether the count has passed max.
+func (h *Handlers) overLimit(ctx context.Context, what, connID string, window time.Duration, max int64) (bool, error) {
+	n := h.now().UnixNano() / int64(window)
+	// The store judges expiry by its own clock, not the handlers' one.
+	count, err := h.store.IncrementCounter(ctx, what+":"+connID+":"+strconv.FormatInt(n, 10), time.Now().Add(3*window))
+	if err != nil {
+		return false, err
+	}
+	return count > max, nil
 }
 
 // LeaveRoom takes the connection out of a room and tells everyone in it,
@@ -414,6 +475,9 @@ func (h *Handlers) LeaveRoom(ctx context.Context, ev Event) (Response, error) {
 			return invalid("leave_room needs room_id")
 		}
 		if err := h.joined(ctx, c, roomID); err != nil {
+			return err
+		}
+		if err := h.limitJoins(ctx, c.ID); err != nil {
 			return err
 		}
 		return h.leave(ctx, c, roomID, true, true)
@@ -459,6 +523,9 @@ func (h *Handlers) Default(ctx context.Context, ev Event) (Response, error) {
 			return invalid("typing needs room_id")
 		}
 		if err := h.joined(ctx, c, roomID); err != nil {
+			return err
+		}
+		if over, err := h.overLimit(ctx, "typing", c.ID, time.Second, MaxTypingPerSecond); err != nil || over {
 			return err
 		}
 		present, err := h.store.RoomConnections(ctx, roomID)

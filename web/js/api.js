@@ -96,6 +96,12 @@ export class Api {
     return this.request('GET', '/me');
   }
 
+  /** A single-use ticket to open one socket with (the token never goes in a URL). */
+  async ticket() {
+    const data = await this.request('POST', '/auth/ticket');
+    return data && data.ticket;
+  }
+
   async listRooms() {
     const data = await this.request('GET', '/rooms');
     return (data && data.rooms) || [];

@@ -61,7 +61,8 @@ export class App {
       onUnauthenticated: () => this.sessionEnded('Your session has ended. Please log in again.'),
     });
     this.socket = new ChatSocket(config.webSocketUrl, {
-      getToken: () => session.token,
+      // A 401 here ends the session through the API's own hook.
+      getTicket: () => (session.token ? this.api.ticket() : Promise.resolve(null)),
       checkAuth: () => this.api.me().then(() => undefined),
     });
     this.socket.on('state', (state) => this.renderConnection(state));

@@ -20,15 +20,17 @@ const HEALTHY_MS = 10000;
 export class ChatSocket extends Emitter {
   /**
    * @param {string} url  ws(s)://host/ws
-   * @param {{getToken: () => string|null, checkAuth: () => Promise<void>}} hooks
-   *   checkAuth runs when the handshake keeps failing: the WebSocket API
-   *   gives a browser no status code, so ask the HTTP API whether the token
-   *   is still good (a 401 there logs the user out).
+   * @param {{getTicket: () => Promise<string|null>, checkAuth: () => Promise<void>}} hooks
+   *   getTicket asks the HTTP API for a single-use ticket for the next
+   *   handshake (null: not logged in). checkAuth runs when the handshake
+   *   keeps failing: the WebSocket API gives a browser no status code, so
+   *   ask the HTTP API whether the token is still good (a 401 there logs
+   *   the user out).
    */
-  constructor(url, { getToken, checkAuth }) {
+  constructor(url, { getTicket, checkAuth }) {
     super();
     this.url = url;
-    this.getToken = getToken;
+    this.getTicket = getTicket;
     this.checkAuth = checkAuth;
     this.ws = null;
     this.state = 'idle';
@@ -36,6 +38,7 @@ export class ChatSocket extends Emitter {
     this.failedHandshakes = 0;
     this.timer = null;
     this.running = false;
+    this.fetchingTicket = false;
     this.onOnline = () => this.reconnectNow();
     this.onOffline = () => {
       if (this.state !== 'connected') this.setState('offline');
@@ -99,17 +102,33 @@ export class ChatSocket extends Emitter {
     this.emit('state', state);
   }
 
-  connect() {
-    const token = this.getToken();
-    if (!token) {
+  async connect() {
+    this.setState(this.state === 'idle' || this.state === 'connecting' ? 'connecting' : 'reconnecting');
+    // One attempt at a time: a second connect() while a ticket is on its
+    // way would open a second socket.
+    if (this.fetchingTicket) return;
+    this.fetchingTicket = true;
+    let ticket;
+    try {
+      ticket = await this.getTicket();
+    } catch {
+      ticket = undefined; // unreachable or refused: try again later
+    } finally {
+      this.fetchingTicket = false;
+    }
+    if (!this.running || this.ws) return; // stopped, or opened meanwhile
+    if (ticket === null) {
       this.stop();
       return;
     }
-    this.setState(this.state === 'idle' || this.state === 'connecting' ? 'connecting' : 'reconnecting');
+    if (!ticket) {
+      this.scheduleReconnect(true); // the server said nothing of the socket
+      return;
+    }
     let ws;
     try {
       const url = new URL(this.url);
-      url.searchParams.set('token', token);
+      url.searchParams.set('ticket', ticket);
       ws = new WebSocket(url.toString());
     } catch {
       this.scheduleReconnect(false);

@@ -19,7 +19,7 @@ import (
 
 // Cheap is an auth configuration whose password hashing costs
 // microseconds, so a test can sign up hundreds of people.
-var Cheap = auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, Now: time.Now}
+var Cheap = auth.Config{Params: authtest.Params, SessionTTL: time.Hour, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: time.Now}
 
 // Start runs the chat with o, filling in what o leaves unset: the address
 // (127.0.0.1, a free port), the project directory, cheap hashing, a

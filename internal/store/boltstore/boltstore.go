@@ -551,12 +551,44 @@ func (s *Store) SessionConnections(ctx context.Context, tokenHash string) ([]str
 }
 
 // PutConnection implements store.Connections.
-func (s *Store) PutConnection(ctx context.Context, c store.Connection) error {
+func (s *Store) PutConnection(ctx context.Context, c store.Connection, maxPerUser int) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.live.putConnection(c)
+	err := s.live.putConnection(c, maxPerUser, func() (bool, error) {
+		se, err := s.Session(ctx, c.SessionHash)
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		return err == nil && c.ConnectedAt.Before(se.ExpiresAt), err
+	})
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrLimit) {
+		return fmt.Errorf("boltstore: put connection: %w", err)
+	}
+	return err
+}
+
+// CreateTicket implements store.Tickets. Tickets live a minute and mean
+// nothing after a restart (a client asks for another), so they are kept
+// in memory.
+func (s *Store) CreateTicket(ctx context.Context, t store.Ticket) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	s.live.createTicket(t, time.Now())
 	return nil
+}
+
+// TakeTicket implements store.Tickets.
+func (s *Store) TakeTicket(ctx context.Context, hash string) (store.Ticket, error) {
+	if err := ctx.Err(); err != nil {
+		return store.Ticket{}, err
+	}
+	t, ok := s.live.takeTicket(hash)
+	if !ok {
+		return store.Ticket{}, store.ErrNotFound
+	}
+	return t, nil
 }
 
 // Connection implements store.Connections.

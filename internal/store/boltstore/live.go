@@ -16,12 +16,16 @@ type live struct {
 	mu           sync.RWMutex
 	conns        map[string]store.Connection
 	sessionConns map[string]map[string]struct{}       // session hash -> connection ids
+	userConns    map[string]map[string]struct{}       // username -> connection ids
+	tickets      map[string]store.Ticket              // ticket hash -> ticket
 	connRooms    map[string]map[string]struct{}       // connection id -> room ids
 	presence     map[string]map[string]store.Presence // room id -> connection id -> presence
 	counters     map[string]counterValue
 	// increments counts counter writes since the last sweep of expired
-	// counters, which keeps the map as small as the counters in use.
-	increments int
+	// counters, which keeps the map as small as the counters in use;
+	// ticketsIssued does the same for tickets.
+	increments    int
+	ticketsIssued int
 }
 
 // sweepEvery is how many counter increments pass between sweeps.
@@ -31,6 +35,8 @@ func newLive() *live {
 	return &live{
 		conns:        map[string]store.Connection{},
 		sessionConns: map[string]map[string]struct{}{},
+		userConns:    map[string]map[string]struct{}{},
+		tickets:      map[string]store.Ticket{},
 		connRooms:    map[string]map[string]struct{}{},
 		presence:     map[string]map[string]store.Presence{},
 		counters:     map[string]counterValue{},
@@ -55,13 +61,25 @@ func deleteFrom[V any](m map[string]map[string]V, outer, inner string) {
 	}
 }
 
-func (l *live) putConnection(c store.Connection) {
+// putConnection records c if sessionLive still says yes under the lock
+// that SessionConnections takes too: a logout that deleted the session
+// before that check lists no connection it misses, and one that deleted it
+// after finds this one.
+func (l *live) putConnection(c store.Connection, maxPerUser int, sessionLive func() (bool, error)) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.conns[c.ID] = c
-	if c.SessionHash != "" {
-		addTo(l.sessionConns, c.SessionHash, c.ID, struct{}{})
+	if ok, err := sessionLive(); err != nil {
+		return err
+	} else if !ok {
+		return store.ErrNotFound
 	}
+	if _, reopened := l.userConns[c.Username][c.ID]; !reopened && maxPerUser > 0 && len(l.userConns[c.Username]) >= maxPerUser {
+		return store.ErrLimit
+	}
+	l.conns[c.ID] = c
+	addTo(l.sessionConns, c.SessionHash, c.ID, struct{}{})
+	addTo(l.userConns, c.Username, c.ID, struct{}{})
+	return nil
 }
 
 func (l *live) connection(id string) (store.Connection, bool) {
@@ -74,8 +92,9 @@ func (l *live) connection(id string) (store.Connection, bool) {
 func (l *live) deleteConnection(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if c, ok := l.conns[id]; ok && c.SessionHash != "" {
+	if c, ok := l.conns[id]; ok {
 		deleteFrom(l.sessionConns, c.SessionHash, id)
+		deleteFrom(l.userConns, c.Username, id)
 	}
 	for roomID := range l.connRooms[id] {
 		deleteFrom(l.presence, roomID, id)
@@ -184,4 +203,31 @@ func (l *live) counter(name string, now time.Time) int64 {
 		return 0
 	}
 	return v.Count
+}
+
+// ticketSweepEvery is how many tickets are issued between sweeps of the
+// expired ones: tickets live a minute, so the map holds about a minute of
+// them.
+const ticketSweepEvery = 1024
+
+func (l *live) createTicket(t store.Ticket, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.ticketsIssued++; l.ticketsIssued >= ticketSweepEvery {
+		l.ticketsIssued = 0
+		for k, v := range l.tickets {
+			if !now.Before(v.ExpiresAt) {
+				delete(l.tickets, k)
+			}
+		}
+	}
+	l.tickets[t.Hash] = t
+}
+
+func (l *live) takeTicket(hash string) (store.Ticket, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t, ok := l.tickets[hash]
+	delete(l.tickets, hash)
+	return t, ok
 }

@@ -138,22 +138,138 @@ func (st *Store) SessionConnections(ctx context.Context, tokenHash string) ([]st
 	return out, nil
 }
 
-// PutConnection implements store.Connections: the connection and its link
-// from the session, together.
-func (st *Store) PutConnection(ctx context.Context, c store.Connection) error {
+// PutConnection implements store.Connections: one transaction checks the
+// session, puts the connection and its link from the session, and adds the
+// connection to its user's set of open ones, at most maxPerUser long.
+// The set can hold connections whose $disconnect never ran (API Gateway's
+// is best effort): when it is full, those are dropped and the put tried
+// once more.
+func (st *Store) PutConnection(ctx context.Context, c store.Connection, maxPerUser int) error {
+	err := st.putConnection(ctx, c, maxPerUser)
+	if errors.Is(err, store.ErrLimit) {
+		var pruned bool
+		if pruned, err = st.pruneUserConnections(ctx, c.Username, c.ConnectedAt); err == nil && pruned {
+			err = st.putConnection(ctx, c, maxPerUser)
+		} else if err == nil {
+			err = store.ErrLimit
+		}
+	}
+	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrLimit) {
+		return fmt.Errorf("dynamostore: put connection: %w", err)
+	}
+	return err
+}
+
+// userConnsKey is the item holding a user's open connection ids.
+func userConnsKey(username string) map[string]types.AttributeValue {
+	return key(userPK(username), skUserConns)
+}
+
+func (st *Store) putConnection(ctx context.Context, c store.Connection, maxPerUser int) error {
 	it := item(key(connPK(c.ID), skConn))
 	it[attrUsername], it[attrSessionHash] = s(c.Username), s(c.SessionHash)
 	it[attrConnectedAt], it[AttrExpiresAt] = ts(c.ConnectedAt), n(c.ExpiresAt.Unix())
-	writes := []types.TransactWriteItem{{Put: &types.Put{TableName: st.table, Item: it}}}
-	if c.SessionHash != "" {
-		link := item(key(sessionPK(c.SessionHash), "CONN#"+c.ID))
-		link[AttrExpiresAt] = n(c.ExpiresAt.Unix())
-		writes = append(writes, types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: link}})
+	link := item(key(sessionPK(c.SessionHash), "CONN#"+c.ID))
+	link[AttrExpiresAt] = n(c.ExpiresAt.Unix())
+	values := map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: []string{c.ID}}, ":e": n(c.ExpiresAt.Unix())}
+	var limit *string
+	if maxPerUser > 0 {
+		limit = aws.String("attribute_not_exists(#conns) OR contains(#conns, :id) OR size(#conns) < :max")
+		values[":id"], values[":max"] = s(c.ID), n(int64(maxPerUser))
 	}
-	if _, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes}); err != nil {
-		return fmt.Errorf("dynamostore: put connection: %w", err)
+	writes := []types.TransactWriteItem{
+		{ConditionCheck: &types.ConditionCheck{
+			TableName: st.table, Key: key(sessionPK(c.SessionHash), skSession),
+			ConditionExpression:       aws.String("attribute_exists(PK) AND #e > :now"),
+			ExpressionAttributeNames:  map[string]string{"#e": AttrExpiresAt},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":now": n(c.ConnectedAt.Unix())},
+		}},
+		{Update: &types.Update{
+			TableName: st.table, Key: userConnsKey(c.Username),
+			UpdateExpression:          aws.String("ADD #conns :ids SET #e = if_not_exists(#e, :e)"),
+			ConditionExpression:       limit,
+			ExpressionAttributeNames:  map[string]string{"#conns": attrConns, "#e": AttrExpiresAt},
+			ExpressionAttributeValues: values,
+		}},
+		{Put: &types.Put{TableName: st.table, Item: it}},
+		{Put: &types.Put{TableName: st.table, Item: link}},
 	}
-	return nil
+	// Handshakes of one user at once contend for the user's item: a
+	// transaction that lost such a race is tried again.
+	for attempt := 0; ; attempt++ {
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: writes})
+		var cancelled *types.TransactionCanceledException
+		if !errors.As(err, &cancelled) {
+			return err
+		}
+		raced := false
+		for i, r := range cancelled.CancellationReasons {
+			switch aws.ToString(r.Code) {
+			case "ConditionalCheckFailed":
+				if i == 0 {
+					return store.ErrNotFound
+				}
+				return store.ErrLimit
+			case "TransactionConflict":
+				raced = true
+			}
+		}
+		if !raced || attempt >= maxConflictRetries {
+			return err
+		}
+		sleep(ctx, attempt)
+	}
+}
+
+// pruneUserConnections drops from the user's set the connections that no
+// longer exist or had expired by now, and reports whether it dropped any.
+func (st *Store) pruneUserConnections(ctx context.Context, username string, now time.Time) (bool, error) {
+	it, err := st.get(ctx, userPK(username), skUserConns)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	set, _ := it[attrConns].(*types.AttributeValueMemberSS)
+	if set == nil {
+		return false, nil
+	}
+	keys := make([]map[string]types.AttributeValue, len(set.Value))
+	for i, id := range set.Value {
+		keys[i] = key(connPK(id), skConn)
+	}
+	rows, err := st.batchGet(ctx, keys, true, "#pk, "+AttrExpiresAt)
+	if err != nil {
+		return false, err
+	}
+	live := map[string]bool{}
+	for _, r := range rows {
+		if r.epoch(AttrExpiresAt).After(now) {
+			live[strings.TrimPrefix(r.str(AttrPK), "CONN#")] = true
+		}
+	}
+	var stale []string
+	for _, id := range set.Value {
+		if !live[id] {
+			stale = append(stale, id)
+		}
+	}
+	if len(stale) == 0 {
+		return false, nil
+	}
+	return true, st.forgetUserConnections(ctx, username, stale...)
+}
+
+// forgetUserConnections takes ids out of the user's set of open ones.
+func (st *Store) forgetUserConnections(ctx context.Context, username string, ids ...string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: st.table, Key: userConnsKey(username),
+		UpdateExpression:          aws.String("DELETE #conns :ids"),
+		ExpressionAttributeNames:  map[string]string{"#conns": attrConns},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: ids}},
+	})
+	return err
 }
 
 // Connection implements store.Connections. Every socket frame reads it, so
@@ -202,6 +318,11 @@ func (st *Store) DeleteConnection(ctx context.Context, connectionID string) erro
 	}
 	if err := st.batchDelete(ctx, keys); err != nil {
 		return fmt.Errorf("dynamostore: delete connection: %w", err)
+	}
+	if c.Username != "" {
+		if err := st.forgetUserConnections(ctx, c.Username, connectionID); err != nil {
+			return fmt.Errorf("dynamostore: delete connection: %w", err)
+		}
 	}
 	if err := st.delete(ctx, connPK(connectionID), skConn); err != nil {
 		return fmt.Errorf("dynamostore: delete connection: %w", err)
@@ -368,4 +489,36 @@ func (st *Store) Counter(ctx context.Context, name string) (int64, error) {
 		return 0, nil
 	}
 	return it.num(attrCount), nil
+}
+
+func ticketKey(hash string) map[string]types.AttributeValue { return key("TICKET#"+hash, "TICKET") }
+
+// CreateTicket implements store.Tickets.
+func (st *Store) CreateTicket(ctx context.Context, t store.Ticket) error {
+	it := item(ticketKey(t.Hash))
+	it[attrSessionHash], it[attrUsername], it[AttrExpiresAt] = s(t.SessionHash), s(t.Username), n(t.ExpiresAt.Unix())
+	if _, err := st.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: st.table, Item: it}); err != nil {
+		return fmt.Errorf("dynamostore: create ticket: %w", err)
+	}
+	return nil
+}
+
+// TakeTicket implements store.Tickets: one conditional DeleteItem that
+// returns what it deleted, so of handshakes racing with one ticket only one
+// gets it (without the condition, DynamoDB Local let two deletes both
+// return the item).
+func (st *Store) TakeTicket(ctx context.Context, hash string) (store.Ticket, error) {
+	out, err := st.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{
+		TableName: st.table, Key: ticketKey(hash), ReturnValues: types.ReturnValueAllOld,
+		ConditionExpression: aws.String("attribute_exists(PK)"),
+	})
+	var taken *types.ConditionalCheckFailedException
+	if errors.As(err, &taken) {
+		return store.Ticket{}, store.ErrNotFound
+	}
+	if err != nil {
+		return store.Ticket{}, fmt.Errorf("dynamostore: take ticket: %w", err)
+	}
+	it := item(out.Attributes)
+	return store.Ticket{Hash: hash, SessionHash: it.str(attrSessionHash), Username: it.str(attrUsername), ExpiresAt: it.epoch(AttrExpiresAt)}, nil
 }

@@ -2,6 +2,10 @@ package dynamostore_test
 
 import (
 	"errors"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"log/slog"
 	"testing"
 	"time"
@@ -24,8 +28,11 @@ func TestConnectionReadCapacity(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().UTC().Truncate(time.Second)
+	if err := st.CreateSession(t.Context(), store.Session{TokenHash: "h1", Username: "ann", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
 	c := store.Connection{ID: "c1", Username: "ann", SessionHash: "h1", ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := st.PutConnection(t.Context(), c); err != nil {
+	if err := st.PutConnection(t.Context(), c, 0); err != nil {
 		t.Fatal(err)
 	}
 	getItem := awsmeter.Operation{Service: awsmeter.ServiceDynamoDB, Name: "GetItem"}
@@ -51,5 +58,44 @@ func TestConnectionReadCapacity(t *testing.T) {
 		if used.Calls != tt.calls || used.ReadCapacityUnits != tt.capacity {
 			t.Errorf("Connection(%s): %d reads, %v RCU; want %d, %v", tt.id, used.Calls, used.ReadCapacityUnits, tt.calls, tt.capacity)
 		}
+	}
+}
+
+// TestConnectionLimitForgetsLostDisconnects: API Gateway's $disconnect is
+// best effort, so a user's set of open connections can name some that are
+// gone (their items deleted by TTL). They must not count against the limit.
+func TestConnectionLimitForgetsLostDisconnects(t *testing.T) {
+	client := dynamolocaltest.Client(t)
+	table := dynamolocaltest.NewTable(t, client, dynamostore.TableDefinition("chat"))
+	st, err := dynamostore.New(client, table, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC().Truncate(time.Second)
+	if err := st.CreateSession(t.Context(), store.Session{TokenHash: "h1", Username: "ann", CreatedAt: now, ExpiresAt: now.Add(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	put := func(id string) error {
+		return st.PutConnection(t.Context(), store.Connection{ID: id, Username: "ann", SessionHash: "h1", ConnectedAt: now, ExpiresAt: now.Add(time.Hour)}, 2)
+	}
+	for _, id := range []string{"c1", "c2"} {
+		if err := put(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := put("c3"); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("third connection: %v, want ErrLimit", err)
+	}
+	// c1's $disconnect never ran and the TTL sweep removed its item.
+	if _, err := client.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: map[string]types.AttributeValue{
+		dynamostore.AttrPK: &types.AttributeValueMemberS{Value: "CONN#c1"}, dynamostore.AttrSK: &types.AttributeValueMemberS{Value: "CONN"},
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("c3"); err != nil {
+		t.Fatalf("with c1 gone: %v, want nil", err)
+	}
+	if err := put("c4"); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("past the limit again: %v, want ErrLimit", err)
 	}
 }

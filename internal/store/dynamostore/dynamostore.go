@@ -97,6 +97,7 @@ const (
 	attrSessionHash  = "session_hash"
 	attrConnectedAt  = "connected_at"
 	attrCount        = "count"
+	attrConns        = "conns"
 )
 
 const (
@@ -104,6 +105,8 @@ const (
 	skProfile = "PROFILE"
 	skSession = "SESSION"
 	skConn    = "CONN"
+	// skUserConns holds the set of a user's open connection ids.
+	skUserConns = "CONNS"
 	// A transaction holds at most 100 writes.
 	maxTransactItems = 100
 	// BatchWriteItem takes 25 writes, BatchGetItem 100 keys.

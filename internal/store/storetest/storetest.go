@@ -11,6 +11,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -46,6 +47,9 @@ func Run(t *testing.T, open Opener) {
 		{"Sessions", testSessions},
 		{"ConnectionsAndPresence", testConnections},
 		{"Counters", testCounters},
+		{"ConnectionNeedsLiveSession", testConnectionNeedsLiveSession},
+		{"ConnectionsPerUserBounded", testConnectionsPerUser},
+		{"TicketsServeOnce", testTickets},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -658,10 +662,11 @@ func testSessions(t *testing.T, s store.Store) {
 	if err != nil || got.Username != "alice" || !got.ExpiresAt.Equal(se.ExpiresAt) || !got.CreatedAt.Equal(se.CreatedAt) || got.TokenHash != se.TokenHash {
 		t.Fatalf("Session = %+v, %v; want %+v", got, err, se)
 	}
-	if err := s.PutConnection(ctx, store.Connection{ID: "c1", Username: "alice", SessionHash: se.TokenHash, ConnectedAt: epoch, ExpiresAt: epoch.Add(2 * time.Hour)}); err != nil {
+	if err := s.PutConnection(ctx, store.Connection{ID: "c1", Username: "alice", SessionHash: se.TokenHash, ConnectedAt: epoch, ExpiresAt: epoch.Add(2 * time.Hour)}, 0); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.PutConnection(ctx, store.Connection{ID: "c2", Username: "alice", SessionHash: "other", ConnectedAt: epoch, ExpiresAt: epoch.Add(2 * time.Hour)}); err != nil {
+	other := createSession(t, s, "alice")
+	if err := s.PutConnection(ctx, store.Connection{ID: "c2", Username: "alice", SessionHash: other, ConnectedAt: epoch, ExpiresAt: epoch.Add(2 * time.Hour)}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if conns, err := s.SessionConnections(ctx, se.TokenHash); err != nil || !slices.Equal(conns, []string{"c1"}) {
@@ -686,16 +691,17 @@ func testConnections(t *testing.T, s store.Store) {
 	room := createRoom(t, s, "alice", "bob")
 	other := createRoom(t, s, "alice")
 	exp := epoch.Add(2 * time.Hour)
+	sa, sb := createSession(t, s, "alice"), createSession(t, s, "bob")
 	for _, c := range []store.Connection{
-		{ID: "conn-a", Username: "alice", SessionHash: "sa", ConnectedAt: epoch, ExpiresAt: exp},
-		{ID: "conn-b", Username: "bob", SessionHash: "sb", ConnectedAt: epoch, ExpiresAt: exp},
+		{ID: "conn-a", Username: "alice", SessionHash: sa, ConnectedAt: epoch, ExpiresAt: exp},
+		{ID: "conn-b", Username: "bob", SessionHash: sb, ConnectedAt: epoch, ExpiresAt: exp},
 	} {
-		if err := s.PutConnection(ctx, c); err != nil {
+		if err := s.PutConnection(ctx, c, 0); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := s.Connection(ctx, "conn-a")
-	if err != nil || got.Username != "alice" || got.SessionHash != "sa" || !got.ExpiresAt.Equal(exp) || !got.ConnectedAt.Equal(epoch) {
+	if err != nil || got.Username != "alice" || got.SessionHash != sa || !got.ExpiresAt.Equal(exp) || !got.ConnectedAt.Equal(epoch) {
 		t.Fatalf("Connection(conn-a) = %+v, %v", got, err)
 	}
 	join := func(roomID, conn, user string) {
@@ -783,7 +789,7 @@ func testConnections(t *testing.T, s store.Store) {
 	if _, err := s.Connection(ctx, "conn-a"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("Connection after delete: %v", err)
 	}
-	if conns, _ := s.SessionConnections(ctx, "sa"); len(conns) != 0 {
+	if conns, _ := s.SessionConnections(ctx, sa); len(conns) != 0 {
 		t.Fatalf("DeleteConnection left the session link: %v", conns)
 	}
 	if err := s.DeleteConnection(ctx, "conn-a"); err != nil {
@@ -824,5 +830,123 @@ func testCounters(t *testing.T, s store.Store) {
 	}
 	if n, err := s.IncrementCounter(ctx, "old", later); err != nil || n != 1 {
 		t.Fatalf("increment of an expired counter = %d, %v; want 1", n, err)
+	}
+}
+
+// createSession stores a live session of username and returns its hash.
+func createSession(t testing.TB, s store.Store, username string) string {
+	t.Helper()
+	hash := "session-" + newID()
+	if err := s.CreateSession(context.Background(), store.Session{TokenHash: hash, Username: username, CreatedAt: epoch, ExpiresAt: epoch.Add(7 * 24 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	return hash
+}
+
+func testConnectionNeedsLiveSession(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	user := "u" + strings.ToLower(newID())
+	conn := func(id, session string, at time.Time) store.Connection {
+		return store.Connection{ID: id, Username: user, SessionHash: session, ConnectedAt: at, ExpiresAt: at.Add(2 * time.Hour)}
+	}
+	live := createSession(t, s, user)
+	if err := s.PutConnection(ctx, conn("c-live", live, epoch), 0); err != nil {
+		t.Fatalf("with a live session: %v", err)
+	}
+	if err := s.PutConnection(ctx, conn("c-unknown", "no-such-session", epoch), 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("with an unknown session: %v, want ErrNotFound", err)
+	}
+	if err := s.PutConnection(ctx, conn("c-expired", live, epoch.Add(8*24*time.Hour)), 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("past the session's expiry: %v, want ErrNotFound", err)
+	}
+	// The order a logout relies on: once the session is deleted, no
+	// connection can be linked to it any more.
+	if err := s.DeleteSession(ctx, live); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutConnection(ctx, conn("c-late", live, epoch), 0); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("after the session was deleted: %v, want ErrNotFound", err)
+	}
+	for _, id := range []string{"c-unknown", "c-expired", "c-late"} {
+		if _, err := s.Connection(ctx, id); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a refused connection %s was stored: %v", id, err)
+		}
+	}
+	if conns, err := s.SessionConnections(ctx, live); err != nil || !slices.Equal(conns, []string{"c-live"}) {
+		t.Fatalf("SessionConnections = %v, %v; want [c-live]", conns, err)
+	}
+}
+
+func testConnectionsPerUser(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	user := "u" + strings.ToLower(newID())
+	session := createSession(t, s, user)
+	put := func(id string) error {
+		return s.PutConnection(ctx, store.Connection{ID: id, Username: user, SessionHash: session, ConnectedAt: epoch, ExpiresAt: time.Now().Add(time.Hour)}, 3)
+	}
+	// Handshakes racing for the last places: exactly the limit get in.
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Go(func() { errs[i] = put(fmt.Sprintf("c%d", i)) })
+	}
+	wg.Wait()
+	var in []string
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			in = append(in, fmt.Sprintf("c%d", i))
+		case !errors.Is(err, store.ErrLimit):
+			t.Fatalf("put c%d: %v, want nil or ErrLimit", i, err)
+		}
+	}
+	if len(in) != 3 {
+		t.Fatalf("%d connections got in (%v), want 3", len(in), in)
+	}
+	if err := put(in[0]); err != nil {
+		t.Fatalf("putting an open connection again: %v, want nil", err)
+	}
+	if err := s.DeleteConnection(ctx, in[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("c-after-close"); err != nil {
+		t.Fatalf("after one closed: %v, want nil", err)
+	}
+	if err := put("c-one-too-many"); !errors.Is(err, store.ErrLimit) {
+		t.Fatalf("past the limit: %v, want ErrLimit", err)
+	}
+	if err := s.PutConnection(ctx, store.Connection{ID: "c-unlimited", Username: user, SessionHash: session, ConnectedAt: epoch, ExpiresAt: time.Now().Add(time.Hour)}, 0); err != nil {
+		t.Fatalf("with no limit: %v", err)
+	}
+}
+
+func testTickets(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	tk := store.Ticket{Hash: "ticket-" + newID(), SessionHash: "s1", Username: "alice", ExpiresAt: time.Now().Add(time.Minute).Truncate(time.Second)}
+	if err := s.CreateTicket(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var got []store.Ticket
+	for range 8 {
+		wg.Go(func() {
+			g, err := s.TakeTicket(ctx, tk.Hash)
+			switch {
+			case err == nil:
+				mu.Lock()
+				got = append(got, g)
+				mu.Unlock()
+			case !errors.Is(err, store.ErrNotFound):
+				t.Errorf("TakeTicket: %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	if len(got) != 1 || got[0].SessionHash != "s1" || got[0].Username != "alice" || !got[0].ExpiresAt.Equal(tk.ExpiresAt) {
+		t.Fatalf("8 takes at once got %+v, want the ticket once", got)
+	}
+	if _, err := s.TakeTicket(ctx, "ticket-unknown"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown ticket: %v, want ErrNotFound", err)
 	}
 }
