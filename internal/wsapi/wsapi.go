@@ -459,7 +459,10 @@ const MaxTypingPerSecond = 2
 func (h *Handlers) overLimit(ctx context.Context, what, connID string, window time.Duration, max int64) (bool, error) {
 	n := h.now().UnixNano() / int64(window)
 	// The store judges expiry by its own clock, not the handlers' one.
-	count, err := h.store.IncrementCounter(ctx, what+":"+connID+":"+strconv.FormatInt(n, 10), time.Now().Add(3*window))
+	// The counter's name holds its window, so keeping it longer than the
+	// window never merges two; keeping it a minute more means a process
+	// that stalls between two frames does not start the count over.
+	count, err := h.store.IncrementCounter(ctx, what+":"+connID+":"+strconv.FormatInt(n, 10), time.Now().Add(3*window+time.Minute))
 	if err != nil {
 		return false, err
 	}
