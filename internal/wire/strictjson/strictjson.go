@@ -59,7 +59,7 @@ func (p Problem) String() string {
 	case CaseVariant:
 		return "given under a key that differs from its name in case"
 	case BadString:
-		return "holds a string that is not valid UTF-8"
+		return "holds invalid UTF-8 or a lone surrogate"
 	}
 	return "refused"
 }
