@@ -251,7 +251,7 @@ func (r *Request) decode(v any) error {
 	var fe *strictjson.FieldError
 	if errors.As(err, &fe) {
 		if code, ok := fieldCodes[fe.Field]; ok {
-			return &chat.Error{Code: code, Message: fmt.Sprintf("%s is %s", fe.Field, fe.Problem)}
+			return &chat.Error{Code: code, Message: fmt.Sprintf("%s %s", fe.Field, fe.Problem)}
 		}
 	}
 	return errInvalidJSON

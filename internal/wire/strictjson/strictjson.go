@@ -55,13 +55,13 @@ const (
 func (p Problem) String() string {
 	switch p {
 	case Duplicate:
-		return "given more than once"
+		return "is given more than once"
 	case CaseVariant:
-		return "given under a key that differs from its name in case"
+		return "is given under a key that differs from its name only in case"
 	case BadString:
 		return "holds invalid UTF-8 or a lone surrogate"
 	}
-	return "refused"
+	return "is refused"
 }
 
 // FieldError is the refusal of one field.
