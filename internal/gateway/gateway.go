@@ -62,7 +62,8 @@ type Config struct {
 	// Stage is the stage name in events and the management API's path.
 	Stage  string
 	Logger *slog.Logger
-	// Verbose logs every event and answer.
+	// Verbose logs every event and answer, with their passwords, tokens,
+	// tickets and other secrets redacted (redact).
 	Verbose bool
 	// IdleTimeout and MaxConnectionTime override API Gateway's limits
 	// (tests shorten them).
@@ -151,7 +152,7 @@ func (g *Gateway) invoke(ctx context.Context, fn *Function, route string, event 
 	out, err := g.cfg.Invoker.Invoke(ctx, fn, payload)
 	attrs := []any{"route", route, "function", fn.LogicalID, "duration_ms", time.Since(start).Milliseconds()}
 	if g.cfg.Verbose {
-		attrs = append(attrs, "event", json.RawMessage(payload), "answer", string(out))
+		attrs = append(attrs, "event", redact(payload), "answer", redact(out))
 	}
 	if err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "invocation failed", append(attrs, "error", err.Error())...)

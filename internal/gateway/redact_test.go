@@ -1,0 +1,139 @@
+package gateway
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestRedact(t *testing.T) {
+	cases := map[string]struct {
+		payload string
+		secrets []string // must not be in the output
+		kept    []string // must be
+	}{
+		"a password in the body": {
+			`{"routeKey":"POST /auth/signup","body":"{\"username\":\"alice\",\"password\":\"P-one secret\"}"}`,
+			[]string{"P-one secret"}, []string{"POST /auth/signup", "alice"},
+		},
+		"a password under another case, and folded": {
+			`{"body":"{\"PASSWORD\":\"P-two\",\"pa\u017f\u017fword\":\"P-three\",\"Password\":[\"P-four\"]}"}`,
+			[]string{"P-two", "P-three", "P-four"}, nil,
+		},
+		"a password given twice": {
+			`{"body":"{\"password\":\"P-five\",\"password\":\"P-six\"}"}`,
+			[]string{"P-five", "P-six"}, nil,
+		},
+		"a nested token": {
+			`{"body":"{\"session\":{\"token\":\"T-one\"},\"list\":[{\"ticket\":\"K-one\"}]}"}`,
+			[]string{"T-one", "K-one"}, []string{"session"},
+		},
+		"a body that is not JSON": {
+			`{"body":"username=alice&password=P-seven"}`,
+			[]string{"P-seven", "alice"}, []string{"not logged"},
+		},
+		"a body that is JSON cut short": {
+			`{"body":"{\"username\":\"alice\",\"password\":\"P-eight"}`,
+			[]string{"P-eight"}, []string{"not logged"},
+		},
+		"a base64 body": {
+			`{"isBase64Encoded":true,"body":"` + base64.StdEncoding.EncodeToString([]byte("{\"password\":\"P-nine\xff\",\"username\":\"bob\"}")) + `"}`,
+			[]string{"P-nine", base64.StdEncoding.EncodeToString([]byte("{\"password\":\"P-nine\xff\",\"username\":\"bob\"}"))}, []string{"bob"},
+		},
+		"a base64 body that is not base64": {
+			`{"isBase64Encoded":true,"body":"password=P-ten"}`,
+			[]string{"P-ten"}, []string{"not logged"},
+		},
+		"headers": {
+			`{"headers":{"authorization":"Bearer T-two","Cookie":"session=C-one","x-api-key":"A-one","user-agent":"curl"},"multiValueHeaders":{"Authorization":["Bearer T-three"],"Set-Cookie":["s=C-two"]}}`,
+			[]string{"T-two", "C-one", "A-one", "T-three", "C-two"}, []string{"curl", "authorization", "Set-Cookie"},
+		},
+		"query parameters": {
+			`{"rawQueryString":"after_seq=3&ticket=K-two&%74oken=T-four&TOKEN=T-five&limit","queryStringParameters":{"ticket":"K-two","token":"T-four","after_seq":"3"},"multiValueQueryStringParameters":{"ticket":["K-three"]}}`,
+			[]string{"K-two", "T-four", "T-five", "K-three"}, []string{"after_seq=3", `"after_seq":"3"`, "&limit"},
+		},
+		"an answer with a token": {
+			`{"statusCode":201,"headers":{"Content-Type":"application/json"},"body":"{\"username\":\"alice\",\"token\":\"T-six\",\"expires_at\":\"2026\"}"}`,
+			[]string{"T-six"}, []string{"201", "expires_at", "alice"},
+		},
+		"cookies": {
+			`{"cookies":["session=C-three"]}`,
+			[]string{"C-three"}, nil,
+		},
+		"not JSON at all": {
+			`password=P-eleven`,
+			[]string{"P-eleven"}, []string{"not logged"},
+		},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			got := string(redact([]byte(c.payload)))
+			if !json.Valid([]byte(got)) {
+				t.Fatalf("redacted to %s, which is not JSON", got)
+			}
+			for _, s := range c.secrets {
+				if strings.Contains(got, s) {
+					t.Errorf("%q is still in %s", s, got)
+				}
+			}
+			for _, s := range c.kept {
+				if !strings.Contains(got, s) {
+					t.Errorf("%q is gone from %s", s, got)
+				}
+			}
+		})
+	}
+}
+
+// TestRedactRealEvents: the functions' own API Gateway events, their tokens
+// and passwords filled in, keep none of them.
+func TestRedactRealEvents(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("..", "..", "functions", "*", "testdata", "*.json"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no events: %v", err)
+	}
+	const token = "Tk-0123456789abcdefghijklmnopqrstuvwxyzABCD"
+	fill := strings.NewReplacer("{{token}}", token, "{{room_id}}", "01JD8Q0000000000000000ROOM", "{{connection_id}}", "conn=",
+		"{{client_msg_id}}", "c-1", "{{after_seq}}", "3")
+	for _, f := range files {
+		t.Run(filepath.Base(filepath.Dir(filepath.Dir(f)))+"/"+filepath.Base(f), func(t *testing.T) {
+			raw, err := os.ReadFile(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ev := fill.Replace(string(raw))
+			var parsed struct {
+				Body            string `json:"body"`
+				IsBase64Encoded bool   `json:"isBase64Encoded"`
+				RouteKey        string `json:"routeKey"`
+			}
+			if err := json.Unmarshal([]byte(ev), &parsed); err != nil {
+				t.Fatal(err)
+			}
+			secrets := []string{token}
+			body := []byte(parsed.Body)
+			if parsed.IsBase64Encoded {
+				secrets = append(secrets, parsed.Body)
+				body, _ = base64.StdEncoding.DecodeString(parsed.Body)
+			}
+			var fields map[string]any
+			if json.Unmarshal(body, &fields) == nil {
+				if p, ok := fields["password"].(string); ok {
+					secrets = append(secrets, p)
+				}
+			}
+			got := string(redact([]byte(ev)))
+			for _, s := range secrets {
+				if strings.Contains(got, s) {
+					t.Errorf("%q is still in %s", s, got)
+				}
+			}
+			if parsed.RouteKey != "" && !strings.Contains(got, parsed.RouteKey) {
+				t.Errorf("the route key %q is gone from %s", parsed.RouteKey, got)
+			}
+		})
+	}
+}
