@@ -137,3 +137,40 @@ func TestRedactRealEvents(t *testing.T) {
 		})
 	}
 }
+
+// FuzzRedact: whatever an event holds, the log gets JSON, and a value
+// under a secret's name, in a body sent plain or as base64, is not in it.
+func FuzzRedact(f *testing.F) {
+	f.Add(`{"body":"{}"}`, "password", "correct horse", false)
+	f.Add(`not json`, "PASSWORD", "hunter2 hunter2", true)
+	f.Add(`{"headers":{"Authorization":"Bearer x"}}`, "paſſword", "\xff\xfe secret", false)
+	f.Add(`{"rawQueryString":"a=1&ticket=2"}`, "access_token", "lone \\ud800 escape", true)
+	f.Fuzz(func(t *testing.T, payload, key, secret string, b64 bool) {
+		if got := redact([]byte(payload)); !json.Valid(got) {
+			t.Fatalf("redact(%q) = %s, not JSON", payload, got)
+		}
+		if !secretName(key) || len(secret) < 8 {
+			return
+		}
+		event := func(secret string) (string, string) {
+			body, _ := json.Marshal(map[string]any{key: secret, "username": "alice"})
+			ev := map[string]any{"body": string(body), "isBase64Encoded": b64}
+			if b64 {
+				ev["body"] = base64.StdEncoding.EncodeToString(body)
+			}
+			raw, _ := json.Marshal(ev)
+			return string(redact(raw)), ev["body"].(string)
+		}
+		got, body := event(secret)
+		// What the log shows for another secret: a secret that is part of
+		// it (the key, "[redacted]") proves nothing.
+		other, _ := event("\x01")
+		// The secret as the log could show it: as sent, or JSON-escaped.
+		escaped, _ := json.Marshal(secret)
+		for _, s := range []string{secret, string(escaped[1 : len(escaped)-1]), body} {
+			if strings.Contains(got, s) && !strings.Contains(other, s) {
+				t.Fatalf("%q under %q: %s is in %s", secret, key, s, got)
+			}
+		}
+	})
+}
