@@ -115,9 +115,10 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("/ws", g.serveWebSocket)
 	mux.HandleFunc("/@connections/{id}", g.serveConnections)
 	mux.HandleFunc("/"+g.cfg.Stage+"/@connections/{id}", g.serveConnections)
-	mux.HandleFunc("/config.json", g.serveConfig)
+	// What CloudFront serves in the cloud gets its headers here too.
+	mux.Handle("/config.json", g.withWebHeaders(http.HandlerFunc(g.serveConfig)))
 	if g.cfg.WebDir != "" {
-		mux.Handle("/", http.FileServer(http.Dir(g.cfg.WebDir)))
+		mux.Handle("/", g.withWebHeaders(http.FileServer(http.Dir(g.cfg.WebDir))))
 	}
 	return g.limitBodies(mux)
 }

@@ -281,8 +281,17 @@ func (h *Handler) failure(ctx context.Context, ev *events.APIGatewayV2HTTPReques
 	return respond(http.StatusInternalServerError, wire.Error{Error: wire.ErrorDetail{Code: string(codeInternal), Message: "something went wrong on our side; try again"}})
 }
 
+// respond shapes an answer. Every answer carries the same headers: an
+// answer is JSON or nothing, never a page, so nothing may load from it or
+// frame it, a browser must not sniff it into HTML, and neither it nor a
+// link from it tells another site where the caller was.
 func respond(status int, body any) events.APIGatewayV2HTTPResponse {
-	resp := events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Cache-Control": "no-store"}}
+	resp := events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{
+		"Cache-Control":           "no-store",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+	}}
 	if body == nil {
 		return resp
 	}
