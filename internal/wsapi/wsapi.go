@@ -152,7 +152,7 @@ type request struct {
 }
 
 // frameFields are the fields each action reads. A frame is refused as
-// invalid_json when another member holds a string that is not valid UTF-8
+// invalid_json when another member holds invalid UTF-8 or a lone surrogate
 // (strictjson.CheckOthers); the fields themselves are judged by str and
 // optionalSeq, whose refusal is the action's (unknown_action for action,
 // invalid_message for the rest). An action missing here is still read
