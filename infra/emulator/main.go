@@ -35,7 +35,7 @@ func main() {
 	flag.StringVar(&o.SAMEnvFile, "sam-env-vars", "", "write the --env-vars file for sam local start-lambda here (needs -store dynamodb)")
 	flag.BoolVar(&o.DirectPush, "direct-push", false, "write frames straight to sockets instead of through the management API")
 	sendLimit := flag.Int("send-limit", wsapi.SendRate, "messages a second each connection may send (bursts of twice that); 0 turns the limit off for load tests")
-	flag.BoolVar(&o.Verbose, "v", false, "log every event and answer")
+	flag.BoolVar(&o.Verbose, "v", false, "log every event and answer, passwords, tokens, tickets and cookies redacted")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060")
 	root := flag.String("root", ".", "project directory holding template.yaml, Makefile and web/")
 	flag.Parse()

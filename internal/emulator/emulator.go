@@ -72,12 +72,27 @@ type Options struct {
 	Auth *auth.Config
 	// IdleTimeout and MaxConnectionTime override API Gateway's limits.
 	IdleTimeout, MaxConnectionTime time.Duration
+	// ReadHeaderTimeout (default 10 s) and BodyReadTimeout (default
+	// gateway.BodyReadTimeout, 30 s) bound how long a client may take to
+	// send a request's headers and then its body; tests shorten them.
+	ReadHeaderTimeout, BodyReadTimeout time.Duration
 	// DynamoDBOptions and ManagementAPIOptions are applied to the SDK
 	// clients the handlers use (Store "dynamodb"; DirectPush off), e.g. to
 	// meter what they ask of AWS.
 	DynamoDBOptions      []func(*dynamodb.Options)
 	ManagementAPIOptions []func(*apigatewaymanagementapi.Options)
 }
+
+// Bounds on slow clients, which would otherwise hold a connection and its
+// goroutine for ever.
+const (
+	// ReadHeaderTimeout bounds sending a request's headers; past it the
+	// connection is closed.
+	ReadHeaderTimeout = 10 * time.Second
+	// KeepAliveTimeout bounds how long a connection may sit idle between
+	// two requests.
+	KeepAliveTimeout = time.Minute
+)
 
 // Emulator is a running chat.
 type Emulator struct {
@@ -186,6 +201,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	gw, err := gateway.New(gateway.Config{
 		Routes: routes, Invoker: invoker, WebDir: filepath.Join(o.Root, "web"), Stage: "local",
 		Logger: o.Logger, Verbose: o.Verbose, IdleTimeout: o.IdleTimeout, MaxConnectionTime: o.MaxConnectionTime,
+		BodyReadTimeout: o.BodyReadTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -193,7 +209,13 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	lazy.target = gateway.Direct{Gateway: gw}
 	management.target = gw.ManagementClient()
 	e.Gateway = gw
-	e.server = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	if o.ReadHeaderTimeout == 0 {
+		o.ReadHeaderTimeout = ReadHeaderTimeout
+	}
+	// No ReadTimeout or WriteTimeout: they would hold for the whole life
+	// of a connection, and a WebSocket's lasts up to two hours. The body's
+	// bound is the gateway's, per request.
+	e.server = &http.Server{Handler: gw.Handler(), ReadHeaderTimeout: o.ReadHeaderTimeout, IdleTimeout: KeepAliveTimeout}
 	go func() { e.done <- e.server.Serve(ln) }()
 	o.Logger.Info("chat is running", "url", e.URL, "store", storeName(o), "functions", len(routes.Functions),
 		"http_routes", len(routes.HTTP), "websocket_routes", len(routes.WebSocket))

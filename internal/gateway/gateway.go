@@ -24,6 +24,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -41,6 +42,15 @@ const (
 	MaxConnectionTime = 2 * time.Hour
 	// maxHTTPBody is API Gateway's HTTP API payload limit.
 	maxHTTPBody = 10 << 20
+	// BodyReadTimeout bounds reading a request's body once its headers are
+	// in: a client that announces a body and never sends it would
+	// otherwise hold the request, its goroutine and its connection for
+	// ever. 30 s is API Gateway's HTTP API integration timeout, the
+	// longest any request may take there. Past it the answer is 408 and
+	// the connection is closed. (Headers have their own bound, the
+	// server's ReadHeaderTimeout; WebSocket connections, long-lived after
+	// their upgrade, have no body to read and are not affected.)
+	BodyReadTimeout = 30 * time.Second
 )
 
 // Config configures the gateway.
@@ -52,12 +62,16 @@ type Config struct {
 	// Stage is the stage name in events and the management API's path.
 	Stage  string
 	Logger *slog.Logger
-	// Verbose logs every event and answer.
+	// Verbose logs every event and answer, with their passwords, tokens,
+	// tickets and other secrets redacted (redact).
 	Verbose bool
 	// IdleTimeout and MaxConnectionTime override API Gateway's limits
 	// (tests shorten them).
 	IdleTimeout       time.Duration
 	MaxConnectionTime time.Duration
+	// BodyReadTimeout overrides the bound on reading a request body
+	// (tests shorten it).
+	BodyReadTimeout time.Duration
 }
 
 // Gateway serves the APIs.
@@ -88,6 +102,9 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.MaxConnectionTime == 0 {
 		cfg.MaxConnectionTime = MaxConnectionTime
 	}
+	if cfg.BodyReadTimeout == 0 {
+		cfg.BodyReadTimeout = BodyReadTimeout
+	}
 	return &Gateway{cfg: cfg, conns: map[string]*conn{}, invocations: make(chan struct{}, maxInvocations)}, nil
 }
 
@@ -98,11 +115,12 @@ func (g *Gateway) Handler() http.Handler {
 	mux.HandleFunc("/ws", g.serveWebSocket)
 	mux.HandleFunc("/@connections/{id}", g.serveConnections)
 	mux.HandleFunc("/"+g.cfg.Stage+"/@connections/{id}", g.serveConnections)
-	mux.HandleFunc("/config.json", g.serveConfig)
+	// What CloudFront serves in the cloud gets its headers here too.
+	mux.Handle("/config.json", g.withWebHeaders(http.HandlerFunc(g.serveConfig)))
 	if g.cfg.WebDir != "" {
-		mux.Handle("/", http.FileServer(http.Dir(g.cfg.WebDir)))
+		mux.Handle("/", g.withWebHeaders(http.FileServer(http.Dir(g.cfg.WebDir))))
 	}
-	return mux
+	return g.limitBodies(mux)
 }
 
 func newID(n int) string {
@@ -135,7 +153,7 @@ func (g *Gateway) invoke(ctx context.Context, fn *Function, route string, event 
 	out, err := g.cfg.Invoker.Invoke(ctx, fn, payload)
 	attrs := []any{"route", route, "function", fn.LogicalID, "duration_ms", time.Since(start).Milliseconds()}
 	if g.cfg.Verbose {
-		attrs = append(attrs, "event", json.RawMessage(payload), "answer", string(out))
+		attrs = append(attrs, "event", redact(payload), "answer", redact(out))
 	}
 	if err != nil {
 		g.cfg.Logger.ErrorContext(ctx, "invocation failed", append(attrs, "error", err.Error())...)
@@ -166,7 +184,11 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"message": "Not Found"})
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxHTTPBody+1))
+	body, err := readBody(r, maxHTTPBody, false)
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		requestTimeout(w)
+		return
+	}
 	if err != nil {
 		http.Error(w, "reading the body failed", http.StatusBadRequest)
 		return
@@ -243,6 +265,51 @@ func (g *Gateway) serveHTTPAPI(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	_, _ = w.Write(out)
+}
+
+// readBody reads a request body of at most limit bytes (limit+1 tells
+// that it is larger). presize allocates the announced length at once, for
+// the management API's posts (at most 128 KiB each); an HTTP API body
+// grows as it arrives, so that headers alone cannot make the gateway hold
+// 10 MiB. The time it may take is bounded by limitBodies.
+func readBody(r *http.Request, limit int64, presize bool) ([]byte, error) {
+	if n := r.ContentLength; presize && n >= 0 && n <= limit {
+		data := make([]byte, n)
+		if _, err := io.ReadFull(r.Body, data); err != nil {
+			return nil, err
+		}
+		return data, nil
+	}
+	return io.ReadAll(io.LimitReader(r.Body, limit+1))
+}
+
+// limitBodies bounds the time a request's body may take to arrive, from
+// the end of its headers: read by the handler, or by the server, which
+// reads what a handler left unread before it answers (a 404 to a body that
+// never comes would otherwise wait for ever). The deadline is the
+// connection's; net/http lifts it once the body is read to its end, when
+// it starts its own read that notices a client going away, so a function
+// that runs longer than the bound is not cut off. If the body never
+// arrives the deadline stays, and the connection is closed after the
+// answer. A request without a body, the WebSocket handshake among them,
+// is left alone: the deadline would outlive the upgrade and end the
+// socket.
+func (g *Gateway) limitBodies(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength != 0 && r.Header.Get("Upgrade") == "" {
+			// An error means a writer without a connection (a test's
+			// recorder): nothing to bound.
+			_ = http.NewResponseController(w).SetReadDeadline(time.Now().Add(g.cfg.BodyReadTimeout))
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// requestTimeout answers a request whose body did not arrive in time and
+// closes its connection, whose next bytes could be anything.
+func requestTimeout(w http.ResponseWriter) {
+	w.Header().Set("Connection", "close")
+	writeJSON(w, http.StatusRequestTimeout, map[string]string{"message": "Request Timeout"})
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -586,7 +653,14 @@ func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
 	}
 	switch r.Method {
 	case http.MethodPost:
-		data, err := readFrame(r)
+		data, err := readBody(r, MaxMessageBytes, true)
+		if err == nil && len(data) > MaxMessageBytes {
+			err = errors.New("gateway: frame over the message limit")
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			requestTimeout(w)
+			return
+		}
 		if err != nil {
 			w.Header().Set("x-amzn-ErrorType", "PayloadTooLargeException")
 			writeJSON(w, http.StatusRequestEntityTooLarge, map[string]string{"message": "Message too long"})
@@ -665,22 +739,6 @@ func (c *conn) post(frame []byte) bool {
 		go c.closeWith(websocket.StatusPolicyViolation, "the client reads too slowly")
 	}
 	return false
-}
-
-// readFrame reads a posted frame, at most MaxMessageBytes.
-func readFrame(r *http.Request) ([]byte, error) {
-	if n := r.ContentLength; n >= 0 && n <= MaxMessageBytes {
-		data := make([]byte, n)
-		if _, err := io.ReadFull(r.Body, data); err != nil {
-			return nil, err
-		}
-		return data, nil
-	}
-	data, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageBytes+1))
-	if err == nil && len(data) > MaxMessageBytes {
-		err = errors.New("gateway: frame over the message limit")
-	}
-	return data, err
 }
 
 // CloseConnection closes one connection as DELETE /@connections/{id}

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -41,6 +42,10 @@ type Routes struct {
 	Functions map[string]*Function
 	HTTP      []HTTPRoute
 	WebSocket map[string]string // route key -> function logical id
+	// WebHeaders are the headers CloudFront adds to the web client's
+	// answers (its response headers policy), which the gateway adds to
+	// the web client's files and config.json.
+	WebHeaders http.Header
 }
 
 // Resolve gives CloudFormation's references their local values: each
@@ -58,7 +63,15 @@ func LoadRoutes(templatePath, makefilePath string, resolve Resolve) (*Routes, er
 	if err != nil {
 		return nil, err
 	}
-	return routesOf(t, dirs, resolve)
+	r, err := routesOf(t, dirs, resolve)
+	headers, herr := webHeaders(t)
+	if herr != nil {
+		err = errors.Join(err, fmt.Errorf("gateway: %w", herr))
+	}
+	if r != nil {
+		r.WebHeaders = headers
+	}
+	return r, err
 }
 
 func routesOf(t *samtemplate.Template, dirs map[string]string, resolve Resolve) (*Routes, error) {

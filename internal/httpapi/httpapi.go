@@ -11,7 +11,6 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -27,6 +26,7 @@ import (
 	"github.com/chatroom/chat/internal/auth"
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/wire"
+	"github.com/chatroom/chat/internal/wire/strictjson"
 )
 
 // MaxBodyBytes is the largest request body accepted.
@@ -222,20 +222,39 @@ func readBody(ev *events.APIGatewayV2HTTPRequest) ([]byte, error) {
 	return b, nil
 }
 
-// decode reads the JSON body into v: one object, nothing after it.
-// (json.Decoder.More would let a stray "}" or "]" after the object pass,
-// and a bare null would leave v as it was.)
+// fieldCodes is the code a body field's refusal by the strict reader
+// carries: the code a bad value of that field gets. A field missing here
+// (admin) has no code of its own and is invalid_json, as a wrongly typed
+// one is.
+var fieldCodes = map[string]chat.Code{
+	"username":  chat.CodeInvalidUsername,
+	"password":  chat.CodeInvalidPassword,
+	"name":      chat.CodeInvalidRoomName,
+	"members":   chat.CodeInvalidUsername,
+	"usernames": chat.CodeInvalidUsername,
+}
+
+// decode reads the JSON body into v, a pointer to a struct whose fields
+// are declared in the order they are judged: one object, nothing after
+// it, read strictly (internal/wire/strictjson). A field given twice, under
+// a key that differs from its name only in case, or holding invalid UTF-8
+// or a lone surrogate gets that field's code; invalid UTF-8 elsewhere, like
+// anything that is not one object, is invalid_json. Nothing is rewritten.
 func (r *Request) decode(v any) error {
 	if r.bodyErr != nil {
 		return r.bodyErr
 	}
-	if !bytes.HasPrefix(bytes.TrimLeft(r.body, " \t\r\n"), []byte("{")) {
-		return errInvalidJSON
+	err := strictjson.Decode(r.body, v)
+	if err == nil {
+		return nil
 	}
-	if err := json.Unmarshal(r.body, v); err != nil {
-		return errInvalidJSON
+	var fe *strictjson.FieldError
+	if errors.As(err, &fe) {
+		if code, ok := fieldCodes[fe.Field]; ok {
+			return &chat.Error{Code: code, Message: fmt.Sprintf("%s %s", fe.Field, fe.Problem)}
+		}
 	}
-	return nil
+	return errInvalidJSON
 }
 
 func (h *Handler) answer(ctx context.Context, ev *events.APIGatewayV2HTTPRequest, r Response, err error) events.APIGatewayV2HTTPResponse {
@@ -262,8 +281,17 @@ func (h *Handler) failure(ctx context.Context, ev *events.APIGatewayV2HTTPReques
 	return respond(http.StatusInternalServerError, wire.Error{Error: wire.ErrorDetail{Code: string(codeInternal), Message: "something went wrong on our side; try again"}})
 }
 
+// respond shapes an answer. Every answer carries the same headers: an
+// answer is JSON or nothing, never a page, so nothing may load from it or
+// frame it, a browser must not sniff it into HTML, and neither it nor a
+// link from it tells another site where the caller was.
 func respond(status int, body any) events.APIGatewayV2HTTPResponse {
-	resp := events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{"Cache-Control": "no-store"}}
+	resp := events.APIGatewayV2HTTPResponse{StatusCode: status, Headers: map[string]string{
+		"Cache-Control":           "no-store",
+		"Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+		"X-Content-Type-Options":  "nosniff",
+		"Referrer-Policy":         "no-referrer",
+	}}
 	if body == nil {
 		return resp
 	}

@@ -676,6 +676,10 @@ func TestEvents(t *testing.T) {
 				{"after, reaching the end exactly", "", ptr("after_seq=48&limit=3"), seqs(49, 51), false},
 				{"after the last", "", ptr("after_seq=51"), nil, false},
 				{"after past the end", "", ptr("after_seq=5000"), nil, false},
+				// The largest seq: a cursor + 1 must not wrap round to the first.
+				{"after the largest seq", "", ptr("after_seq=9223372036854775807"), nil, false},
+				{"after one short of the largest seq", "", ptr("after_seq=9223372036854775806&limit=2"), nil, false},
+				{"before the largest seq: the newest page", "", ptr("before_seq=9223372036854775807&limit=2"), seqs(50, 51), true},
 				{"unknown parameters ignored", "", ptr("limit=2&cursor=x"), seqs(50, 51), true},
 			} {
 				t.Run(c.name, func(t *testing.T) {

@@ -53,6 +53,7 @@ const (
 	typeBucketPol   = "AWS::S3::BucketPolicy"
 	typeDistrib     = "AWS::CloudFront::Distribution"
 	typeOAC         = "AWS::CloudFront::OriginAccessControl"
+	typeHeaders     = "AWS::CloudFront::ResponseHeadersPolicy"
 )
 
 // contractHTTPRoutes is the HTTP API table of PROTOCOL.md with its
@@ -1080,6 +1081,100 @@ func checkDistribution(m *model) []string {
 	return p
 }
 
+// metaCSP is the Content-Security-Policy of web/index.html's meta tag.
+var metaCSP = regexp.MustCompile(`(?s)<meta\s+http-equiv="Content-Security-Policy"\s+content="([^"]*)"`)
+
+// cspDirectives splits a policy into its directives, by name.
+func cspDirectives(policy string) map[string]string {
+	out := map[string]string{}
+	for _, d := range strings.Split(policy, ";") {
+		fields := strings.Fields(d)
+		if len(fields) > 0 {
+			out[strings.ToLower(fields[0])] = strings.Join(fields[1:], " ")
+		}
+	}
+	return out
+}
+
+// checkSecurityHeaders: the distribution's default cache behavior sends
+// the web client's security headers through a response headers policy:
+// the page's own Content-Security-Policy (web/index.html's meta tag, which
+// cannot say frame-ancestors) plus frame-ancestors 'none', nosniff, DENY,
+// no-referrer, HSTS and a Permissions-Policy, each overriding what the
+// origin says.
+func checkSecurityHeaders(m *model) []string {
+	var p []string
+	raw, err := os.ReadFile(filepath.Join(repoRoot, "web", "index.html"))
+	if err != nil {
+		return []string{"reading web/index.html: " + err.Error()}
+	}
+	meta := metaCSP.FindSubmatch(raw)
+	if meta == nil {
+		return []string{"web/index.html has no Content-Security-Policy meta tag"}
+	}
+	ids := m.ofType(typeDistrib)
+	if len(ids) == 0 {
+		return []string{"the template has no " + typeDistrib}
+	}
+	for _, id := range ids {
+		behavior := asMap(asMap(m.tmpl.Resources[id].Properties["DistributionConfig"])["DefaultCacheBehavior"])
+		raw := behavior["ResponseHeadersPolicyId"]
+		policyID, _ := ref(raw)
+		if !m.isType(policyID, typeHeaders) {
+			p = append(p, fmt.Sprintf("distribution %s: DefaultCacheBehavior.ResponseHeadersPolicyId is %s, want !Ref <%s>", id, show(raw), typeHeaders))
+			continue
+		}
+		cfg := asMap(m.tmpl.Resources[policyID].Properties["ResponseHeadersPolicyConfig"])
+		sec := asMap(cfg["SecurityHeadersConfig"])
+		where := "response headers policy " + policyID
+		overrides := func(name string) map[string]any {
+			h := asMap(sec[name])
+			if h == nil {
+				p = append(p, fmt.Sprintf("%s: SecurityHeadersConfig.%s is nothing", where, name))
+			} else if h["Override"] != true {
+				p = append(p, fmt.Sprintf("%s: SecurityHeadersConfig.%s.Override is %s, want true", where, name, show(h["Override"])))
+			}
+			return h
+		}
+		csp := str(overrides("ContentSecurityPolicy")["ContentSecurityPolicy"])
+		got := cspDirectives(csp)
+		if got["frame-ancestors"] != "'none'" {
+			p = append(p, fmt.Sprintf("%s: the Content-Security-Policy %q has frame-ancestors %q, want 'none'", where, csp, got["frame-ancestors"]))
+		}
+		for name, value := range cspDirectives(string(meta[1])) {
+			if got[name] != value {
+				p = append(p, fmt.Sprintf("%s: the Content-Security-Policy has %s %q, web/index.html's meta tag %q", where, name, got[name], value))
+			}
+		}
+		for name := range got {
+			if _, inMeta := cspDirectives(string(meta[1]))[name]; !inMeta && name != "frame-ancestors" {
+				p = append(p, fmt.Sprintf("%s: the Content-Security-Policy has %s, which web/index.html's meta tag does not: keep the two in step", where, name))
+			}
+		}
+		overrides("ContentTypeOptions")
+		if v := overrides("FrameOptions")["FrameOption"]; v != "DENY" {
+			p = append(p, fmt.Sprintf("%s: FrameOptions.FrameOption is %s, want DENY", where, show(v)))
+		}
+		if v := overrides("ReferrerPolicy")["ReferrerPolicy"]; v != "no-referrer" {
+			p = append(p, fmt.Sprintf("%s: ReferrerPolicy.ReferrerPolicy is %s, want no-referrer", where, show(v)))
+		}
+		if age, _ := overrides("StrictTransportSecurity")["AccessControlMaxAgeSec"].(int64); age < 365*24*3600 {
+			p = append(p, fmt.Sprintf("%s: StrictTransportSecurity.AccessControlMaxAgeSec is %d, want at least a year", where, age))
+		}
+		permissions := false
+		for _, it := range asList(asMap(cfg["CustomHeadersConfig"])["Items"]) {
+			item := asMap(it)
+			if strings.EqualFold(str(item["Header"]), "Permissions-Policy") && strings.Contains(str(item["Value"]), "camera=()") && item["Override"] == true {
+				permissions = true
+			}
+		}
+		if !permissions {
+			p = append(p, fmt.Sprintf("%s: CustomHeadersConfig has no Permissions-Policy (overriding, camera=() among others)", where))
+		}
+	}
+	return p
+}
+
 // ---- The tests.
 
 func report(t *testing.T, problems []string) {
@@ -1128,6 +1223,8 @@ func TestOutputs(t *testing.T) { report(t, checkOutputs(loadModel(t))) }
 func TestWebBucket(t *testing.T) { report(t, checkWebBucket(loadModel(t))) }
 
 func TestWebDistribution(t *testing.T) { report(t, checkDistribution(loadModel(t))) }
+
+func TestWebSecurityHeaders(t *testing.T) { report(t, checkSecurityHeaders(loadModel(t))) }
 
 // nopPusher pushes nowhere: the handlers are only built to list routes.
 type nopPusher struct{}
@@ -1298,6 +1395,29 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"a distribution without OAC", func(m *model) {
 			delete(asMap(asList(asMap(res(m, "WebDistribution")["DistributionConfig"])["Origins"])[0]), "OriginAccessControlId")
 		}, fixed(checkDistribution), "OriginAccessControlId is nothing"},
+		{"no response headers policy", func(m *model) {
+			delete(asMap(asMap(res(m, "WebDistribution")["DistributionConfig"])["DefaultCacheBehavior"]), "ResponseHeadersPolicyId")
+		}, fixed(checkSecurityHeaders), "ResponseHeadersPolicyId is nothing"},
+		{"a managed response headers policy", func(m *model) {
+			asMap(asMap(res(m, "WebDistribution")["DistributionConfig"])["DefaultCacheBehavior"])["ResponseHeadersPolicyId"] = "67f7725c-6f97-4210-82d7-5512b31e9d03"
+		}, fixed(checkSecurityHeaders), "want !Ref"},
+		{"frames allowed", func(m *model) {
+			csp := asMap(asMap(asMap(res(m, "WebSecurityHeaders")["ResponseHeadersPolicyConfig"])["SecurityHeadersConfig"])["ContentSecurityPolicy"])
+			csp["ContentSecurityPolicy"] = strings.Replace(str(csp["ContentSecurityPolicy"]), "frame-ancestors 'none'", "frame-ancestors *", 1)
+		}, fixed(checkSecurityHeaders), "frame-ancestors \"*\", want 'none'"},
+		{"a CSP wider than the page's", func(m *model) {
+			csp := asMap(asMap(asMap(res(m, "WebSecurityHeaders")["ResponseHeadersPolicyConfig"])["SecurityHeadersConfig"])["ContentSecurityPolicy"])
+			csp["ContentSecurityPolicy"] = strings.Replace(str(csp["ContentSecurityPolicy"]), "script-src 'self'", "script-src 'self' 'unsafe-inline'", 1)
+		}, fixed(checkSecurityHeaders), "has script-src \"'self' 'unsafe-inline'\""},
+		{"a header the origin may override", func(m *model) {
+			asMap(asMap(asMap(res(m, "WebSecurityHeaders")["ResponseHeadersPolicyConfig"])["SecurityHeadersConfig"])["FrameOptions"])["Override"] = false
+		}, fixed(checkSecurityHeaders), "FrameOptions.Override is false"},
+		{"no nosniff", func(m *model) {
+			delete(asMap(asMap(res(m, "WebSecurityHeaders")["ResponseHeadersPolicyConfig"])["SecurityHeadersConfig"]), "ContentTypeOptions")
+		}, fixed(checkSecurityHeaders), "ContentTypeOptions is nothing"},
+		{"no Permissions-Policy", func(m *model) {
+			delete(asMap(res(m, "WebSecurityHeaders")["ResponseHeadersPolicyConfig"]), "CustomHeadersConfig")
+		}, fixed(checkSecurityHeaders), "no Permissions-Policy"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

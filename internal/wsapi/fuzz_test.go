@@ -4,10 +4,12 @@ package wsapi_test
 // (join_room, send_message, leave_room, $default) of a chat wired like a
 // function (app.NewLocal over bbolt, a recording pusher). Whatever the
 // body, the handler answers 200 and the caller gets what the contract's
-// precedence says: invalid_json for a body that is not one JSON object,
+// precedence says: invalid_json for a body that is not one JSON object
+// (or holds invalid UTF-8 in a member the action does not take),
 // unknown_action for a wrong action, invalid_message for missing or bad
-// fields, not_joined / room_not_found, and otherwise the frames of a
-// success; never an `internal` error. The seed corpus is under
+// fields (a field given twice, under another case, or with invalid UTF-8
+// or a lone surrogate among them), not_joined / room_not_found, and
+// otherwise the frames of a success; never an `internal` error. The seed corpus is under
 // testdata/fuzz/FuzzSocketFrame; in it "@ROOM@" stands for a room the
 // caller has joined and "@ROOM2@" for one they are not a member of.
 
@@ -35,6 +37,7 @@ import (
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/store/boltstore"
 	"github.com/chatroom/chat/internal/testkit"
+	"github.com/chatroom/chat/internal/wire/strictjson"
 	"github.com/chatroom/chat/internal/wsapi"
 )
 
@@ -279,22 +282,40 @@ type fzExpectation struct {
 	text   string // the stored text of a message
 }
 
+// fzTakes are the fields each action takes (PROTOCOL.md's action table).
+var fzTakes = map[string][]string{
+	"join_room":    {"action", "room_id", "after_seq"},
+	"send_message": {"action", "room_id", "client_msg_id", "text"},
+	"leave_room":   {"action", "room_id"},
+	"typing":       {"action", "room_id"},
+}
+
 // fzExpect is the contract's precedence, written out independently of the
-// handlers.
+// handlers. Members are read with strictjson, which FuzzParse holds to an
+// oracle of its own: a field given twice, under another case, or with
+// invalid UTF-8 or a lone surrogate is a bad field (for action,
+// unknown_action; for the rest, invalid_message), and such a string in a
+// member the action does not take makes the frame invalid_json.
 func fzExpect(e *fzSocketEnv, route, body string) fzExpectation {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(body), &fields); err != nil || fields == nil {
+	obj, err := strictjson.Parse(body)
+	if err != nil {
 		return fzExpectation{code: "invalid_json"}
 	}
 	str := func(name string) (string, bool) {
-		var s string
-		raw, ok := fields[name]
-		if !ok || json.Unmarshal(raw, &s) != nil || s == "" {
+		s, ok, err := obj.String(name)
+		if err != nil || !ok || s == "" {
 			return "", false
 		}
 		return s, true
 	}
 	action, _ := str("action")
+	takes, ok := fzTakes[action]
+	if !ok {
+		takes = []string{"action"}
+	}
+	if obj.CheckOthers(takes...) != nil {
+		return fzExpectation{code: "invalid_json"}
+	}
 	x := fzExpectation{action: action}
 	if action != route {
 		x.code = "unknown_action"
@@ -303,20 +324,19 @@ func fzExpect(e *fzSocketEnv, route, body string) fzExpectation {
 	roomID, okRoom := str("room_id")
 	switch route {
 	case "join_room":
-		okSeq := true
-		if raw, ok := fields["after_seq"]; ok {
-			// Absent or null, or an integer from 0 to 2^63-1.
-			dec := json.NewDecoder(bytes.NewReader(raw))
+		// Absent or null, or an integer from 0 to 2^63-1.
+		raw, present, err := obj.Field("after_seq")
+		okSeq := err == nil
+		if okSeq && present && raw != "null" {
+			dec := json.NewDecoder(strings.NewReader(raw))
 			dec.UseNumber()
 			var v any
 			if dec.Decode(&v) != nil {
 				okSeq = false
-			} else if n, isNum := v.(json.Number); v != nil && !isNum {
+			} else if n, isNum := v.(json.Number); !isNum {
 				okSeq = false
-			} else if isNum {
-				if i, err := strconv.ParseInt(n.String(), 10, 64); err != nil || i < 0 {
-					okSeq = false
-				}
+			} else if i, err := strconv.ParseInt(n.String(), 10, 64); err != nil || i < 0 {
+				okSeq = false
 			}
 		}
 		switch {

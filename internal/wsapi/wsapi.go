@@ -28,6 +28,7 @@ import (
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/rooms"
 	"github.com/chatroom/chat/internal/store"
+	"github.com/chatroom/chat/internal/wire/strictjson"
 )
 
 // Store is what the socket handlers need of the store beside the rooms
@@ -162,40 +163,69 @@ func (h *Handlers) Disconnect(ctx context.Context, ev Event) (resp Response, _ e
 // can be told from a missing one.
 type request struct {
 	action string
-	fields map[string]json.RawMessage
+	obj    *strictjson.Object
 }
 
-// parse reads a frame. A frame that is not one JSON object is
-// invalid_json; one whose action is missing or not a string has action "".
-// (json.Unmarshal, not a Decoder: Decoder.More lets a stray "]" or "}"
-// after the object pass.)
+// frameFields are the fields each action reads. A frame is refused as
+// invalid_json when another member holds invalid UTF-8 or a lone surrogate
+// (strictjson.CheckOthers); the fields themselves are judged by str and
+// optionalSeq, whose refusal is the action's (unknown_action for action,
+// invalid_message for the rest). An action missing here is still read
+// strictly field by field.
+var frameFields = map[string][]string{
+	"join_room":    {"action", "room_id", "after_seq"},
+	"send_message": {"action", "room_id", "client_msg_id", "text"},
+	"leave_room":   {"action", "room_id"},
+	"typing":       {"action", "room_id"},
+}
+
+var actionOnly = []string{"action"}
+
+// parse reads a frame strictly (internal/wire/strictjson). A frame that is
+// not one JSON object is invalid_json; one whose action is missing, not a
+// string, given twice, under another case or not valid UTF-8 has action
+// "", which is unknown_action.
 func parse(body string) (*request, error) {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal([]byte(body), &fields); err != nil || fields == nil {
-		return nil, errors.New("not a JSON object")
+	obj, err := strictjson.Parse(body)
+	if err != nil {
+		return nil, err
 	}
-	r := &request{fields: fields}
-	_ = json.Unmarshal(fields["action"], &r.action)
+	r := &request{obj: obj}
+	r.action, _ = r.str("action")
+	known, ok := frameFields[r.action]
+	if !ok {
+		known = actionOnly
+	}
+	if err := obj.CheckOthers(known...); err != nil {
+		return nil, err
+	}
 	return r, nil
 }
 
-// str reads a required, non-empty string field.
+// str reads a required, non-empty string field. A field given twice, under
+// another case, or holding invalid UTF-8 or a lone surrogate is refused,
+// never rewritten.
 func (r *request) str(name string) (string, bool) {
-	var s string
-	if err := json.Unmarshal(r.fields[name], &s); err != nil || s == "" {
+	s, ok, err := r.obj.String(name)
+	if err != nil || !ok || s == "" {
 		return "", false
 	}
 	return s, true
 }
 
-// optionalSeq reads an optional non-negative integer field.
+// optionalSeq reads an optional integer field from 0 to 2^63-1, as strictly
+// as str. (A JSON integer is its own text: ParseInt reads it as
+// encoding/json would.)
 func (r *request) optionalSeq(name string) (*int64, bool) {
-	raw, present := r.fields[name]
-	if !present || string(raw) == "null" {
+	raw, present, err := r.obj.Field(name)
+	if err != nil {
+		return nil, false
+	}
+	if !present || raw == "null" {
 		return nil, true
 	}
-	var n int64
-	if err := json.Unmarshal(raw, &n); err != nil || n < 0 {
+	n, err := strconv.ParseInt(raw, 10, 64)
+	if err != nil || n < 0 {
 		return nil, false
 	}
 	return &n, true

@@ -13,6 +13,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -365,6 +366,11 @@ func (s *Store) ReadForward(ctx context.Context, roomID string, afterSeq int64, 
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		eb := eventsBucket(tx, roomID)
 		if eb == nil {
+			return nil
+		}
+		if afterSeq == math.MaxInt64 {
+			// Nothing can come after the largest seq, and afterSeq+1
+			// would wrap round to the smallest.
 			return nil
 		}
 		c := eb.Cursor()

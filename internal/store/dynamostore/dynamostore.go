@@ -619,6 +619,11 @@ func (st *Store) ReadForward(ctx context.Context, roomID string, afterSeq int64,
 	if err := store.CheckLimit(limit); err != nil {
 		return store.Page{}, err
 	}
+	if afterSeq >= maxSeq {
+		// Nothing can come after the largest seq, and afterSeq+1 would
+		// wrap round to the smallest and read from the first event.
+		return store.Page{}, nil
+	}
 	return st.readEvents(ctx, roomID, max(afterSeq, 0)+1, maxSeq, limit, true)
 }
 

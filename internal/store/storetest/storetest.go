@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
 	"slices"
@@ -555,6 +556,14 @@ func testPagingEdges(t *testing.T, s store.Store) {
 		"before past the newest":      {full, false, 500, 3, span(8, 10), true},
 		"before the last":             {full, false, 10, 3, span(7, 9), true},
 		"backward exactly to the top": {full, false, 4, 3, span(1, 3), false},
+		// At the edges of int64: a cursor computed as seq+1 or seq-1 must
+		// not wrap round to the other end.
+		"after the largest seq":          {full, true, math.MaxInt64, 5, span(1, 0), false},
+		"after one short of the largest": {full, true, math.MaxInt64 - 1, 5, span(1, 0), false},
+		"after the smallest seq":         {full, true, math.MinInt64, 3, span(1, 3), true},
+		"empty room after the largest":   {empty, true, math.MaxInt64, 5, span(1, 0), false},
+		"before the largest seq":         {full, false, math.MaxInt64, 3, span(8, 10), true},
+		"before the smallest seq":        {full, false, math.MinInt64, 3, span(8, 10), true},
 	}
 	for name, c := range cases {
 		var p store.Page
