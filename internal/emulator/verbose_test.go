@@ -51,7 +51,6 @@ func TestVerboseLogHasNoSecrets(t *testing.T) {
 		upperPassword  = "Password-Two UPPER key"
 		formPassword   = "Password-Three in a form"
 		binaryPassword = "Password-Four not UTF-8"
-		ticket         = "Ticket-0123456789abcdef"
 		cookie         = "Cookie-0123456789abcdef"
 	)
 	post := func(path, contentType string, body []byte, header ...string) (int, map[string]any) {
@@ -102,6 +101,12 @@ func TestVerboseLogHasNoSecrets(t *testing.T) {
 	status, room := post("/rooms", "application/json", []byte(`{"name":"general"}`), "Authorization", "Bearer "+token)
 	if status != http.StatusCreated {
 		t.Fatalf("create room: %d %v", status, room)
+	}
+
+	status, issued := post("/auth/ticket", "application/json", nil, "Authorization", "Bearer "+token)
+	ticket, _ := issued["ticket"].(string)
+	if status != http.StatusCreated || ticket == "" {
+		t.Fatalf("ticket: %d %v", status, issued)
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
