@@ -184,5 +184,6 @@ type Store interface {
 	Sessions
 	Connections
 	Counters
+	Blocking
 	Close() error
 }

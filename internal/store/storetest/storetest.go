@@ -47,6 +47,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConnectionsAndPresence", testConnections},
 		{"Counters", testCounters},
 	}
+	tests = append(tests, blockTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
