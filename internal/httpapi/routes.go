@@ -130,14 +130,6 @@ func (rt *roomRoutes) create(ctx context.Context, r *Request) (Response, error) 
 	return Response{Status: http.StatusCreated, Body: wire.NewRoom(room)}, nil
 }
 
-func (rt *roomRoutes) list(ctx context.Context, r *Request) (Response, error) {
-	list, err := rt.rooms.List(ctx, r.Caller.Username)
-	if err != nil {
-		return Response{}, err
-	}
-	return Response{Status: http.StatusOK, Body: map[string]any{"rooms": wire.NewRoomSummaries(list)}}, nil
-}
-
 func (rt *roomRoutes) get(ctx context.Context, r *Request) (Response, error) {
 	room, err := rt.rooms.Get(ctx, r.Caller.Username, r.Params["room_id"])
 	if err != nil {
