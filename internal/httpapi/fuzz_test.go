@@ -50,7 +50,7 @@ func (fzNopPusher) Disconnect(context.Context, string) error           { return 
 
 // fzCodes is the contract's table: the codes each status may carry.
 var fzCodes = map[int][]string{
-	400: {"invalid_json", "invalid_username", "invalid_password", "invalid_room_name", "too_many_members", "invalid_query"},
+	400: {"invalid_json", "invalid_username", "invalid_password", "invalid_room_name", "too_many_members", "invalid_query", "too_many_blocks"},
 	401: {"unauthenticated", "invalid_credentials"},
 	403: {"forbidden"},
 	404: {"room_not_found", "user_not_found", "route_not_found"},
