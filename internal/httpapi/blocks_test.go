@@ -3,10 +3,39 @@ package httpapi_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/chatroom/chat/internal/rooms"
 )
+
+func (f *faultStore) Block(ctx context.Context, blocker, blocked string, limit int) error {
+	if err := f.hit("Block"); err != nil {
+		return err
+	}
+	return f.Store.Block(ctx, blocker, blocked, limit)
+}
+
+func (f *faultStore) Unblock(ctx context.Context, blocker, blocked string) error {
+	if err := f.hit("Unblock"); err != nil {
+		return err
+	}
+	return f.Store.Unblock(ctx, blocker, blocked)
+}
+
+func (f *faultStore) Blocks(ctx context.Context, blocker string) ([]string, error) {
+	if err := f.hit("Blocks"); err != nil {
+		return nil, err
+	}
+	return f.Store.Blocks(ctx, blocker)
+}
+
+func (f *faultStore) BlockersAmong(ctx context.Context, target string, usernames []string) (map[string]bool, error) {
+	if err := f.hit("BlockersAmong"); err != nil {
+		return nil, err
+	}
+	return f.Store.BlockersAmong(ctx, target, usernames)
+}
 
 func (e *env) blocks(t *testing.T, username string) response {
 	t.Helper()
@@ -147,4 +176,57 @@ func TestBlockLimit(t *testing.T) {
 	}
 	e.unblock(t, "alice", "filler_0000").wantStatus(t, 204)
 	e.block(t, "alice", "carol").wantStatus(t, 204)
+}
+
+// TestBlockInternalErrors: a store failure on the way of a block, or of
+// the block check of an add, is a 500 that says nothing of the cause,
+// which is logged with the request id; nothing is stored, added or
+// blocked.
+func TestBlockInternalErrors(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.signup(t, "alice", "bob", "carol")
+		room := e.createRoom(t, "alice", "general")
+		e.block(t, "carol", "bob").wantStatus(t, 204)
+		addCarol := withJSON(map[string]any{"usernames": []string{"carol"}})
+		for _, c := range []struct {
+			name, file, user, room, method string
+			mods                           []mod
+		}{
+			{"block: look the user up", "block-user.json", "alice", "", "ExistingUsers", nil},
+			{"block: store it", "block-user.json", "alice", "", "Block", nil},
+			{"unblock", "unblock-user.json", "carol", "", "Unblock", nil},
+			{"list blocks", "list-blocks.json", "carol", "", "Blocks", nil},
+			{"create a room: who blocked the owner", "create-room.json", "alice", "", "BlockersAmong", []mod{withJSON(map[string]any{"name": "r", "members": []string{"carol"}})}},
+			{"add members: who blocked the adder", "add-members.json", "alice", room, "BlockersAmong", []mod{addCarol}},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				before := e.snapshot(t)
+				blocks := map[string]string{}
+				for _, u := range []string{"alice", "carol"} {
+					blocks[u] = e.blocks(t, u).Body
+				}
+				e.notes.take()
+				e.logs.take()
+				e.st.set(c.method, connRefused, nil)
+				r := e.as(t, c.user, c.file, c.room, c.mods...)
+				e.st.clear()
+				r.wantJSON(t, 500, `{"error": {"code": "internal", "message": "~."}}`)
+				for _, leak := range []string{"refused", "10.0.3.7", "store", c.method} {
+					if strings.Contains(strings.ToLower(r.Body), strings.ToLower(leak)) {
+						t.Errorf("the 500 body leaks %q: %s", leak, r.Body)
+					}
+				}
+				wantLogLine(t, e.logs.take(), "ERROR", r.req.RequestContext.RequestID, "connection refused")
+				if after := e.snapshot(t); after != before {
+					t.Errorf("the store changed on a failed request:\nbefore:\n%s\nafter:\n%s", before, after)
+				}
+				for u, was := range blocks {
+					if now := e.blocks(t, u).Body; now != was {
+						t.Errorf("%s's blocks went from %s to %s on a failed request", u, was, now)
+					}
+				}
+				e.wantNoNotes(t)
+			})
+		}
+	})
 }
