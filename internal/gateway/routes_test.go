@@ -63,6 +63,9 @@ func TestRealTemplateHTTPRoutes(t *testing.T) {
 		"POST /rooms/{room_id}/members":              "RoomsFunction",
 		"DELETE /rooms/{room_id}/members/{username}": "RoomsFunction",
 		"GET /rooms/{room_id}/events":                "RoomsFunction",
+		"POST /me/blocks":                            "RoomsFunction",
+		"DELETE /me/blocks/{username}":               "RoomsFunction",
+		"GET /me/blocks":                             "RoomsFunction",
 	}
 	got := map[string]string{}
 	for _, h := range r.HTTP {
@@ -104,6 +107,10 @@ func TestRealTemplateHTTPRoutes(t *testing.T) {
 		{"POST", "/rooms/r1/members", "POST /rooms/{room_id}/members", map[string]string{"room_id": "r1"}},
 		{"DELETE", "/rooms/r1/members/bob", "DELETE /rooms/{room_id}/members/{username}", map[string]string{"room_id": "r1", "username": "bob"}},
 		{"GET", "/rooms/x/events", "GET /rooms/{room_id}/events", map[string]string{"room_id": "x"}},
+		{"POST", "/me/blocks", "POST /me/blocks", nil},
+		{"GET", "/me/blocks", "GET /me/blocks", nil},
+		{"DELETE", "/me/blocks/bob", "DELETE /me/blocks/{username}", map[string]string{"username": "bob"}},
+		{"DELETE", "/me/blocks", "DELETE /{proxy+}", map[string]string{"proxy": "me/blocks"}},
 		// The catch-all loses to every specific route, and takes the rest.
 		{"GET", "/nope/deep/path", "GET /{proxy+}", map[string]string{"proxy": "nope/deep/path"}},
 		{"GET", "/rooms/x/events/more", "GET /{proxy+}", map[string]string{"proxy": "rooms/x/events/more"}},

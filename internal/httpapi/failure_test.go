@@ -226,8 +226,9 @@ func TestRouteKeys(t *testing.T) {
 	}{
 		{"auth", e.auth.RouteKeys(), []string{"GET /me", "POST /auth/login", "POST /auth/logout", "POST /auth/signup", "POST /auth/ticket"}},
 		{"rooms", e.rooms.RouteKeys(), []string{
-			"DELETE /rooms/{room_id}", "DELETE /rooms/{room_id}/members/{username}", "GET /rooms", "GET /rooms/{room_id}",
-			"GET /rooms/{room_id}/events", "PATCH /rooms/{room_id}", "POST /rooms", "POST /rooms/{room_id}/members",
+			"DELETE /me/blocks/{username}", "DELETE /rooms/{room_id}", "DELETE /rooms/{room_id}/members/{username}",
+			"GET /me/blocks", "GET /rooms", "GET /rooms/{room_id}", "GET /rooms/{room_id}/events", "PATCH /rooms/{room_id}",
+			"POST /me/blocks", "POST /rooms", "POST /rooms/{room_id}/members",
 		}},
 	} {
 		var got, catchAll []string

@@ -50,7 +50,7 @@ func (fzNopPusher) Disconnect(context.Context, string) error           { return 
 
 // fzCodes is the contract's table: the codes each status may carry.
 var fzCodes = map[int][]string{
-	400: {"invalid_json", "invalid_username", "invalid_password", "invalid_room_name", "too_many_members", "invalid_query"},
+	400: {"invalid_json", "invalid_username", "invalid_password", "invalid_room_name", "too_many_members", "invalid_query", "too_many_blocks"},
 	401: {"unauthenticated", "invalid_credentials"},
 	403: {"forbidden"},
 	404: {"room_not_found", "user_not_found", "route_not_found"},
@@ -220,6 +220,16 @@ func fzValidPage(q map[string]string) bool {
 	return true
 }
 
+// fzValidRoomLimit is the contract's rule for GET /rooms's limit.
+func fzValidRoomLimit(q map[string]string) bool {
+	raw, ok := q["limit"]
+	if !ok {
+		return true
+	}
+	n, err := strconv.ParseInt(raw, 10, 64)
+	return err == nil && n >= 1 && n <= 200
+}
+
 func FuzzHTTPRequest(f *testing.F) {
 	e := fzHTTPSetup(f)
 	for _, rt := range e.routes {
@@ -367,6 +377,14 @@ func FuzzHTTPRequest(f *testing.F) {
 			valid := fzValidPage(ev.QueryStringParameters)
 			if valid && status != 200 || !valid && (status != 400 || code != "invalid_query") {
 				t.Fatalf("GET events?%s: %d %q, want valid=%v", query, status, code, valid)
+			}
+		case rt.key == "GET /rooms" && status != 413:
+			// A cursor's validity is the server's to judge; the limit's is
+			// the contract's.
+			_, hasCursor := ev.QueryStringParameters["cursor"]
+			validLimit := fzValidRoomLimit(ev.QueryStringParameters)
+			if status != 200 && (status != 400 || code != "invalid_query") || status == 200 && !validLimit || status == 400 && validLimit && !hasCursor {
+				t.Fatalf("GET /rooms?%s: %d %q, want 200 or invalid_query (limit valid: %v, cursor: %v)", query, status, code, validLimit, hasCursor)
 			}
 		}
 	})

@@ -25,6 +25,7 @@ import (
 
 	"github.com/chatroom/chat/internal/auth"
 	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/rooms"
 	"github.com/chatroom/chat/internal/wire"
 	"github.com/chatroom/chat/internal/wire/strictjson"
 )
@@ -55,6 +56,7 @@ var statusOf = map[chat.Code]int{
 	chat.CodeInvalidRoomName:    http.StatusBadRequest,
 	chat.CodeInvalidMessage:     http.StatusBadRequest,
 	chat.CodeTooManyMembers:     http.StatusBadRequest,
+	rooms.CodeTooManyBlocks:     http.StatusBadRequest,
 	codeInvalidJSON:             http.StatusBadRequest,
 	codeInvalidQuery:            http.StatusBadRequest,
 	auth.CodeUnauthenticated:    http.StatusUnauthorized,

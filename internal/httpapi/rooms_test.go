@@ -34,7 +34,7 @@ func roomJSON(id, name string, created time.Time, lastSeq int, members ...string
 
 // summaryJSON is one line of GET /rooms.
 func summaryJSON(id, name, owner, role string, lastSeq int, activity time.Time) string {
-	return fmt.Sprintf(`{"room_id": %q, "name": %q, "owner": %q, "role": %q, "last_seq": %d, "last_activity_at": %q}`,
+	return fmt.Sprintf(`{"room_id": %q, "name": %q, "owner": %q, "role": %q, "last_seq": %d, "last_activity_at": %q, "kind": "group"}`,
 		id, name, owner, role, lastSeq, wireTime(activity))
 }
 
@@ -197,7 +197,7 @@ func TestCreateRoom(t *testing.T) {
 func TestListRooms(t *testing.T) {
 	each(t, func(t *testing.T, e *env) {
 		e.signup(t, "alice", "bob", "carol")
-		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": []}`)
+		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 
 		r1 := e.createRoom(t, "alice", "first", "bob")
 		e.clock.Advance(time.Second)
@@ -209,11 +209,11 @@ func TestListRooms(t *testing.T) {
 
 		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+
 			summaryJSON(r1, "random", "alice", "owner", 2, t0.Add(2*time.Second))+`, `+
-			summaryJSON(r2, "second", "bob", "member", 1, t0.Add(time.Second))+`]}`)
+			summaryJSON(r2, "second", "bob", "member", 1, t0.Add(time.Second))+`], "next": null}`)
 		e.listRooms(t, "bob").wantJSON(t, 200, `{"rooms": [`+
 			summaryJSON(r1, "random", "alice", "member", 2, t0.Add(2*time.Second))+`, `+
-			summaryJSON(r2, "second", "bob", "owner", 1, t0.Add(time.Second))+`]}`)
-		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": []}`)
+			summaryJSON(r2, "second", "bob", "owner", 1, t0.Add(time.Second))+`], "next": null}`)
+		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 
 		// A promotion shows in the role; membership changes are activity
 		// and move the room up.
@@ -223,17 +223,17 @@ func TestListRooms(t *testing.T) {
 		e.notes.take()
 		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+
 			summaryJSON(r2, "second", "bob", "admin", 3, t0.Add(3*time.Second))+`, `+
-			summaryJSON(r1, "random", "alice", "owner", 2, t0.Add(2*time.Second))+`]}`)
+			summaryJSON(r1, "random", "alice", "owner", 2, t0.Add(2*time.Second))+`], "next": null}`)
 		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [`+
-			summaryJSON(r2, "second", "bob", "member", 3, t0.Add(3*time.Second))+`]}`)
+			summaryJSON(r2, "second", "bob", "member", 3, t0.Add(3*time.Second))+`], "next": null}`)
 
 		// Removed and deleted rooms are listed nowhere.
 		e.removeMember(t, "bob", r2, "carol").wantStatus(t, 204)
 		e.as(t, "alice", "delete-room.json", r1).wantStatus(t, 204)
 		e.notes.take()
-		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": []}`)
+		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 		e.listRooms(t, "bob").wantJSON(t, 200, `{"rooms": [`+
-			summaryJSON(r2, "second", "bob", "owner", 4, t0.Add(3*time.Second))+`]}`)
+			summaryJSON(r2, "second", "bob", "owner", 4, t0.Add(3*time.Second))+`], "next": null}`)
 		e.wantNoNotes(t)
 	})
 }
@@ -497,7 +497,7 @@ func TestRemoveMember(t *testing.T) {
 		e.as(t, "alice", "remove-member.json", room).wantStatus(t, 204)
 		e.wantChanged(t, room, chat.TypeMemberRemoved)
 		e.getRoom(t, "bob", room).wantError(t, 404, "room_not_found")
-		e.listRooms(t, "bob").wantJSON(t, 200, `{"rooms": []}`)
+		e.listRooms(t, "bob").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 		// A member removes themself, named in any case.
 		e.removeMember(t, "dave", room, "Dave").wantStatus(t, 204)
 		e.wantChanged(t, room, chat.TypeMemberRemoved)
@@ -622,8 +622,8 @@ func TestDeleteRoom(t *testing.T) {
 				}
 			}
 		})
-		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+summaryJSON(other, "other", "bob", "member", 1, t0)+`]}`)
-		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": []}`)
+		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+summaryJSON(other, "other", "bob", "member", 1, t0)+`], "next": null}`)
+		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 		e.getRoom(t, "alice", other).wantStatus(t, 200)
 	})
 }

@@ -110,6 +110,9 @@ func NewRoomsAPI(a *auth.Service, rs *rooms.Service, notify Notifier, logger *sl
 	h.routes["POST /rooms/{room_id}/members"] = route{handle: rt.addMembers}
 	h.routes["DELETE /rooms/{room_id}/members/{username}"] = route{handle: rt.removeMember}
 	h.routes["GET /rooms/{room_id}/events"] = route{handle: rt.events}
+	h.routes["POST /me/blocks"] = route{handle: rt.block}
+	h.routes["DELETE /me/blocks/{username}"] = route{handle: rt.unblock}
+	h.routes["GET /me/blocks"] = route{handle: rt.blocks}
 	// API Gateway answers a path no route takes with its own bare 404;
 	// these catch-alls make it the contract's route_not_found instead.
 	// OPTIONS is left out so CORS preflights stay API Gateway's.
@@ -140,14 +143,6 @@ func (rt *roomRoutes) create(ctx context.Context, r *Request) (Response, error) 
 		return Response{}, err
 	}
 	return Response{Status: http.StatusCreated, Body: wire.NewRoom(room)}, nil
-}
-
-func (rt *roomRoutes) list(ctx context.Context, r *Request) (Response, error) {
-	list, err := rt.rooms.List(ctx, r.Caller.Username)
-	if err != nil {
-		return Response{}, err
-	}
-	return Response{Status: http.StatusOK, Body: map[string]any{"rooms": wire.NewRoomSummaries(list)}}, nil
 }
 
 func (rt *roomRoutes) get(ctx context.Context, r *Request) (Response, error) {

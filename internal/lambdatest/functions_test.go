@@ -780,6 +780,18 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			{"list-events-after.json", 200, nil},
 			{"list-events-before.json", 200, nil},
 			{"list-events-invalid-query.json", 400, wantError("invalid_query")},
+			{"list-rooms-page.json", 200, func(t *testing.T, a httpAnswer) {
+				if !strings.Contains(a.Body, id) || !strings.Contains(a.Body, `"next":null`) {
+					t.Errorf("GET /rooms?limit=2: body %s, want room %s listed and no next page", a.Body, id)
+				}
+			}},
+			{"block-user.json", 204, nil},
+			{"list-blocks.json", 200, func(t *testing.T, a httpAnswer) {
+				if a.Body != `{"usernames":["bob"]}` {
+					t.Errorf("GET /me/blocks: body %s, want bob alone", a.Body)
+				}
+			}},
+			{"unblock-user.json", 204, nil},
 			{"remove-member.json", 204, nil},
 		}, []step{
 			{"delete-room.json", 204, nil},

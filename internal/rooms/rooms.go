@@ -29,6 +29,7 @@ type Store interface {
 	ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error)
 	RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error)
 	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
+	store.Blocking
 }
 
 // Service runs the room use cases.
@@ -186,8 +187,11 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// lookup asks the store which of usernames exist, once per command.
-func (s *Service) lookup(ctx context.Context, usernames []string) (chat.UserExists, error) {
+// lookup asks the store, once per command, which of usernames actor may
+// bring into a room: those with an account who have not blocked actor. To
+// actor, someone who blocked them does not exist (user_not_found), so a
+// block is as quiet as the refusal can be.
+func (s *Service) lookup(ctx context.Context, actor string, usernames []string) (chat.UserExists, error) {
 	if len(usernames) == 0 {
 		return func(string) bool { return false }, nil
 	}
@@ -195,7 +199,11 @@ func (s *Service) lookup(ctx context.Context, usernames []string) (chat.UserExis
 	if err != nil {
 		return nil, fmt.Errorf("rooms: look up users: %w", err)
 	}
-	return func(u string) bool { return found[u] }, nil
+	blockers, err := s.blockersAmong(ctx, actor, found)
+	if err != nil {
+		return nil, err
+	}
+	return func(u string) bool { return found[u] && !blockers[u] }, nil
 }
 
 func anyone(string) bool { return true }
@@ -226,7 +234,7 @@ func (s *Service) Create(ctx context.Context, actor, name string, members []stri
 	if created > MaxRoomsCreatedPerHour {
 		return nil, ErrTooManyRooms
 	}
-	exists, err := s.lookup(ctx, draft[0].Data.(chat.RoomCreated).Members)
+	exists, err := s.lookup(ctx, actor, draft[0].Data.(chat.RoomCreated).Members)
 	if err != nil {
 		return nil, err
 	}
@@ -305,11 +313,11 @@ func (s *Service) AddMembers(ctx context.Context, actor, roomID string, username
 				if !role.CanManage() {
 					return nil, chat.ErrForbidden // no lookups for who may not add
 				}
-				if exists, err = s.lookup(ctx, names); err != nil {
+				if exists, err = s.lookup(ctx, actor, names); err != nil {
 					return nil, err
 				}
 			}
-			return r.AddMembers(actor, usernames, admin, exists, now)
+			return r.AddMembers(actor, usernames, admin, orMember(r, exists), now)
 		}})
 }
 

@@ -73,6 +73,9 @@ var contractHTTPRoutes = []string{
 	"DELETE /rooms/{room_id}/members/{username}",
 	"DELETE /rooms/{room_id}",
 	"GET /rooms/{room_id}/events",
+	"POST /me/blocks",
+	"DELETE /me/blocks/{username}",
+	"GET /me/blocks",
 }
 
 // catchAllHTTPRoutes answer route_not_found for paths the contract does

@@ -83,10 +83,15 @@ func CheckLimit(limit int) error {
 // SortSummaries orders a room list newest activity first, then by id so
 // the order is stable.
 func SortSummaries(rooms []RoomSummary) {
-	slices.SortFunc(rooms, func(a, b RoomSummary) int {
-		if c := b.LastActivityAt.Compare(a.LastActivityAt); c != 0 {
-			return c
-		}
-		return strings.Compare(a.RoomID, b.RoomID)
-	})
+	slices.SortFunc(rooms, CompareSummaries)
+}
+
+// CompareSummaries is the order of a room list: newest activity first,
+// then by id. Only those two fields count, so a page of the list can say
+// where it ended with them alone.
+func CompareSummaries(a, b RoomSummary) int {
+	if c := b.LastActivityAt.Compare(a.LastActivityAt); c != 0 {
+		return c
+	}
+	return strings.Compare(a.RoomID, b.RoomID)
 }

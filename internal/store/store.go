@@ -214,5 +214,6 @@ type Store interface {
 	Tickets
 	Connections
 	Counters
+	Blocking
 	Close() error
 }

@@ -36,13 +36,17 @@ type RoomSummary struct {
 	Role           chat.Role `json:"role"`
 	LastSeq        int64     `json:"last_seq"`
 	LastActivityAt string    `json:"last_activity_at"`
+	Kind           string    `json:"kind"`
 }
+
+// KindGroup is the kind of every room until direct rooms exist.
+const KindGroup = "group"
 
 // NewRoomSummaries shapes a room list.
 func NewRoomSummaries(rooms []store.RoomSummary) []RoomSummary {
 	out := make([]RoomSummary, len(rooms))
 	for i, r := range rooms {
-		out[i] = RoomSummary{RoomID: r.RoomID, Name: r.Name, Owner: r.Owner, Role: r.Role, LastSeq: r.LastSeq, LastActivityAt: Time(r.LastActivityAt)}
+		out[i] = RoomSummary{RoomID: r.RoomID, Name: r.Name, Owner: r.Owner, Role: r.Role, LastSeq: r.LastSeq, LastActivityAt: Time(r.LastActivityAt), Kind: KindGroup}
 	}
 	return out
 }

@@ -2,6 +2,12 @@
 // back as ApiError with the contract's code, so views can put each one beside
 // the field it is about.
 
+// GET /rooms pages: the largest the server gives, so a long list takes few
+// requests; and a bound on how many a list may take (100,000 rooms), so a
+// server that never ends its pages cannot keep the client asking.
+const ROOM_PAGE = 200;
+const MAX_ROOM_PAGES = 500;
+
 export class ApiError extends Error {
   constructor(status, code, message, usernames = null) {
     super(message);
@@ -102,9 +108,35 @@ export class Api {
     return data && data.ticket;
   }
 
-  async listRooms() {
-    const data = await this.request('GET', '/rooms');
-    return (data && data.rooms) || [];
+  /** One page of my rooms, newest activity first: {rooms, next}; next is null on the last page. */
+  async roomsPage({ limit = ROOM_PAGE, cursor } = {}) {
+    const data = await this.request('GET', '/rooms', { query: { limit, cursor } });
+    return { rooms: (data && data.rooms) || [], next: (data && data.next) || null };
+  }
+
+  /**
+   * Every room of mine, page after page. onPage(roomsSoFar) is told after
+   * each page, so a first load can show rooms before the last page comes.
+   */
+  async listRooms({ onPage } = {}) {
+    const rooms = [];
+    const seen = new Set();
+    let cursor;
+    for (let pages = 0; pages < MAX_ROOM_PAGES; pages++) {
+      const page = await this.roomsPage({ cursor });
+      // A room that gains activity while we page moves to the top: the
+      // next look at the first page has it. Never show one twice.
+      for (const r of page.rooms) {
+        if (!seen.has(r.room_id)) {
+          seen.add(r.room_id);
+          rooms.push(r);
+        }
+      }
+      if (onPage) onPage(rooms);
+      if (!page.next || page.next === cursor) break;
+      cursor = page.next;
+    }
+    return rooms;
   }
 
   createRoom(name, members) {
@@ -131,6 +163,20 @@ export class Api {
 
   deleteRoom(roomId) {
     return this.request('DELETE', `/rooms/${encodeURIComponent(roomId)}`);
+  }
+
+  /** The people I blocked, by name. */
+  async blocks() {
+    const data = await this.request('GET', '/me/blocks');
+    return (data && data.usernames) || [];
+  }
+
+  block(username) {
+    return this.request('POST', '/me/blocks', { body: { username } });
+  }
+
+  unblock(username) {
+    return this.request('DELETE', `/me/blocks/${encodeURIComponent(username)}`);
   }
 
   /** One page of events, ascending: {events, has_more}. Pass before or after (not both). */

@@ -9,6 +9,8 @@
 //	ROOM#<id>     MSGID#<user>#<client id>  seq of the message, for idempotent sends
 //	ROOM#<id>     CONN#<connection>         presence, with a TTL
 //	USER#<user>   PROFILE                   password hash
+//	USER#<user>   BLOCK#<blocked>           someone the user blocked (blocks.go)
+//	USER#<user>   BLOCKS                    how many people the user blocked
 //	SESSION#<h>   SESSION                   username, with a TTL
 //	SESSION#<h>   CONN#<connection>         connections opened with the session
 //	CONN#<id>     CONN                      username, session, with a TTL

@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConnectionsPerUserBounded", testConnectionsPerUser},
 		{"TicketsServeOnce", testTickets},
 	}
+	tests = append(tests, blockTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

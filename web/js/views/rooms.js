@@ -1,5 +1,8 @@
 // The sidebar: my rooms, newest activity first, and the form to create one.
 // On a phone it is a page of its own (the chat replaces it, see styles.css).
+// The list comes a page at a time (GET /rooms follows its cursor); the
+// first load shows each page as it arrives, later refreshes swap the whole
+// list in at once so it does not shrink and grow again.
 
 import { h, icon, field, setChildren } from '../dom.js';
 import { relativeTime, parseUsernames, ROLE_LABELS } from '../format.js';
@@ -10,9 +13,13 @@ export function roomsView({ api, onCreated }) {
   let activeId = null;
   let loadError = '';
   let loaded = false;
+  let loadingMore = false; // the first load has shown some pages, not all
+  let refreshing = null; // the refresh under way
+  let again = false; // another refresh was asked for meanwhile
 
   const list = h('ul', { class: 'room-list', testid: 'room-list', 'aria-label': 'Your rooms' });
   const status = h('div', { class: 'room-list-status' });
+  const more = h('p', { class: 'muted pad', testid: 'room-list-loading-more', role: 'status', text: 'Loading more rooms…', hidden: true });
 
   // ---- create form ----
   const nameField = field({
@@ -44,12 +51,13 @@ export function roomsView({ api, onCreated }) {
     'nav',
     { class: 'sidebar', testid: 'rooms-view', 'aria-label': 'Rooms' },
     h('div', { class: 'sidebar-head' }, h('h2', { class: 'sidebar-heading', id: 'rooms-heading', text: 'Rooms' }), h('span', { class: 'count-badge', testid: 'room-count' })),
-    h('div', { class: 'sidebar-scroll' }, status, list),
+    h('div', { class: 'sidebar-scroll' }, status, list, more),
     form,
   );
 
   function render() {
     root.querySelector('[data-testid="room-count"]').textContent = loaded ? String(rooms.length) : '';
+    more.hidden = !loadingMore;
     if (!loaded && !loadError) {
       setChildren(status, h('p', { class: 'muted pad', text: 'Loading rooms…' }));
     } else if (loadError) {
@@ -105,15 +113,47 @@ export function roomsView({ api, onCreated }) {
     rooms.sort((a, b) => String(b.last_activity_at).localeCompare(String(a.last_activity_at)) || a.name.localeCompare(b.name));
   }
 
+  /** Load the list again; asked while a load is under way, it runs once more after it. */
   async function refresh() {
+    if (refreshing) {
+      again = true;
+      return refreshing;
+    }
+    refreshing = (async () => {
+      do {
+        again = false;
+        await load();
+      } while (again);
+    })();
     try {
-      rooms = await api.listRooms();
+      await refreshing;
+    } finally {
+      refreshing = null;
+    }
+  }
+
+  async function load() {
+    const first = !loaded;
+    try {
+      const all = await api.listRooms({
+        onPage: first
+          ? (soFar) => {
+              rooms = [...soFar];
+              loaded = true;
+              loadingMore = true;
+              render();
+            }
+          : undefined,
+      });
+      rooms = all;
       loadError = '';
       loaded = true;
       sortRooms();
     } catch (err) {
       if (err.code === 'unauthenticated') return;
       if (!loaded) loadError = `Couldn't load your rooms. ${err.message}`;
+    } finally {
+      loadingMore = false;
     }
     render();
   }

@@ -1,6 +1,7 @@
 // Room settings. Admins and the owner rename the room, add people, make
 // people admins and remove them; the owner can delete the room. Plain
-// members see who is in the room and can leave it.
+// members see who is in the room and can leave it. Anyone can block (and
+// unblock) another member: a blocked person can no longer add them to rooms.
 
 import { h, icon, avatar, field, setChildren } from '../dom.js';
 import { parseUsernames, joinNames, ROLE_LABELS } from '../format.js';
@@ -11,7 +12,7 @@ export function describeError(err, what = 'That') {
   const names = err.usernames && err.usernames.length ? joinNames(err.usernames) : null;
   switch (err.code) {
     case 'user_not_found':
-      return names ? `No such user: ${names}.` : 'Some of those people have no account.';
+      return names ? `User not found: ${names}.` : 'Some of those people have no account.';
     case 'already_member':
       return names ? `Already in the room: ${names}.` : 'Some of those people are already in the room.';
     case 'invalid_username':
@@ -24,6 +25,8 @@ export function describeError(err, what = 'That') {
       return `${what} needs a role you don't have in this room.`;
     case 'rate_limited':
       return 'Too many requests. Wait a moment and try again.';
+    case 'too_many_blocks':
+      return 'You have blocked as many people as you can. Unblock someone first.';
     default:
       return err.message || 'Something went wrong. Try again.';
   }
@@ -32,6 +35,7 @@ export function describeError(err, what = 'That') {
 export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft }) {
   const offs = [];
   let renderedRole = null;
+  let blocked = null; // the people I blocked (a Set), once GET /me/blocks answers
 
   const heading = h('h2', { class: 'settings-title', id: 'settings-title', testid: 'settings-room-name', text: 'Room settings' });
   const body = h('div', { class: 'settings-body' });
@@ -148,11 +152,19 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
       memberList,
       members.map((m) => {
         const actions = [];
+        const isBlocked = Boolean(blocked && blocked.has(m.username));
         if (isAdmin() && m.role !== 'owner' && m.username !== me) {
           if (m.role === 'member') {
             actions.push(h('button', { type: 'button', class: 'btn btn--ghost btn--sm', testid: 'settings-member-make-admin', text: 'Make admin', 'aria-label': `Make ${m.username} an admin`, onClick: (e) => makeAdmin(m.username, e.currentTarget) }));
           }
           actions.push(h('button', { type: 'button', class: 'btn btn--ghost btn--sm btn--danger-text', testid: 'settings-member-remove', text: 'Remove', 'aria-label': `Remove ${m.username}`, onClick: (e) => removeMember(m.username, e.currentTarget) }));
+        }
+        if (blocked && m.username !== me) {
+          actions.push(
+            isBlocked
+              ? h('button', { type: 'button', class: 'btn btn--ghost btn--sm', testid: 'settings-member-unblock', text: 'Unblock', 'aria-label': `Unblock ${m.username}`, onClick: (e) => unblockUser(m.username, e.currentTarget) })
+              : h('button', { type: 'button', class: 'btn btn--ghost btn--sm btn--danger-text', testid: 'settings-member-block', text: 'Block', 'aria-label': `Block ${m.username}`, onClick: (e) => blockUser(m.username, e.currentTarget) }),
+          );
         }
         return h(
           'li',
@@ -160,6 +172,7 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
           avatar(m.username, 'sm'),
           h('span', { class: 'member-name' }, m.username, m.username === me ? h('span', { class: 'muted', text: ' (you)' }) : null),
           h('span', { class: `role-badge role-badge--${m.role}`, testid: 'settings-member-role', text: ROLE_LABELS[m.role] || m.role }),
+          isBlocked ? h('span', { class: 'role-badge role-badge--blocked', testid: 'settings-member-blocked', text: 'Blocked' }) : null,
           h('span', { class: 'member-actions' }, actions),
         );
       }),
@@ -249,6 +262,55 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
     }
   }
 
+  async function loadBlocks() {
+    try {
+      blocked = new Set(await api.blocks());
+    } catch (err) {
+      if (handleCommonError(err)) return;
+      return; // no Block buttons without knowing who is blocked
+    }
+    renderMembers();
+  }
+
+  /** Keep keyboard focus on a member's block toggle across a redraw. */
+  function focusToggle(username) {
+    const row = memberList.querySelector(`[data-testid="settings-member"][data-username="${CSS.escape(username)}"]`);
+    row?.querySelector('[data-testid="settings-member-block"], [data-testid="settings-member-unblock"]')?.focus();
+  }
+
+  async function blockUser(username, btn) {
+    const ok = await confirmDialog({
+      title: `Block ${username}?`,
+      body: `${username} will no longer be able to add you to rooms; to them you will look like someone without an account. Rooms you are both in stay as they are. You can unblock them later.`,
+      confirmLabel: 'Block',
+      danger: true,
+    });
+    if (!ok) return;
+    try {
+      await busy(btn, () => api.block(username));
+      blocked.add(username);
+      renderMembers();
+      focusToggle(username);
+      notify(`You blocked ${username}. They can't add you to rooms.`, 'success');
+    } catch (err) {
+      if (handleCommonError(err)) return;
+      notify(describeError(err, 'Blocking'), 'error');
+    }
+  }
+
+  async function unblockUser(username, btn) {
+    try {
+      await busy(btn, () => api.unblock(username));
+      blocked.delete(username);
+      renderMembers();
+      focusToggle(username);
+      notify(`You unblocked ${username}.`, 'success');
+    } catch (err) {
+      if (handleCommonError(err)) return;
+      notify(describeError(err, 'Unblocking'), 'error');
+    }
+  }
+
   async function removeMember(username, btn) {
     const ok = await confirmDialog({ title: `Remove ${username}?`, body: `${username} will no longer see this room or get its messages.`, confirmLabel: 'Remove', danger: true });
     if (!ok) return;
@@ -296,6 +358,7 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
 
   offs.push(session.on('room', onRoom));
   render();
+  loadBlocks();
   root.addEventListener('input', (e) => {
     if (renameField && e.target === renameField.input) renameField.input.dataset.dirty = '1';
   });
