@@ -186,7 +186,8 @@ func (st *Store) putConnection(ctx context.Context, c store.Connection, maxPerUs
 		}},
 		{Update: &types.Update{
 			TableName: st.table, Key: userConnsKey(c.Username),
-			UpdateExpression:          aws.String("ADD #conns :ids SET #e = if_not_exists(#e, :e)"),
+			// The set lives as long as its newest connection may.
+			UpdateExpression:          aws.String("ADD #conns :ids SET #e = :e"),
 			ConditionExpression:       limit,
 			ExpressionAttributeNames:  map[string]string{"#conns": attrConns, "#e": AttrExpiresAt},
 			ExpressionAttributeValues: values,
@@ -261,14 +262,21 @@ func (st *Store) pruneUserConnections(ctx context.Context, username string, now 
 	return true, st.forgetUserConnections(ctx, username, stale...)
 }
 
-// forgetUserConnections takes ids out of the user's set of open ones.
+// forgetUserConnections takes ids out of the user's set of open ones. A
+// set already gone (its TTL passed) is left gone: an update would write
+// an item of bare keys, with no expiry, in its place.
 func (st *Store) forgetUserConnections(ctx context.Context, username string, ids ...string) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: st.table, Key: userConnsKey(username),
 		UpdateExpression:          aws.String("DELETE #conns :ids"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
 		ExpressionAttributeNames:  map[string]string{"#conns": attrConns},
 		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: ids}},
 	})
+	var gone *types.ConditionalCheckFailedException
+	if errors.As(err, &gone) {
+		return nil
+	}
 	return err
 }
 

@@ -2,6 +2,7 @@ package dynamostore_test
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -97,5 +98,35 @@ func TestConnectionLimitForgetsLostDisconnects(t *testing.T) {
 	}
 	if err := put("c4"); !errors.Is(err, store.ErrLimit) {
 		t.Fatalf("past the limit again: %v, want ErrLimit", err)
+	}
+
+	// The set lives as long as the newest connection in it may.
+	later := now.Add(30 * time.Minute)
+	if err := st.DeleteConnection(t.Context(), "c2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutConnection(t.Context(), store.Connection{ID: "c5", Username: "ann", SessionHash: "h1", ConnectedAt: later, ExpiresAt: later.Add(time.Hour)}, 2); err != nil {
+		t.Fatal(err)
+	}
+	key := map[string]types.AttributeValue{
+		dynamostore.AttrPK: &types.AttributeValueMemberS{Value: "USER#ann"}, dynamostore.AttrSK: &types.AttributeValueMemberS{Value: "CONNS"},
+	}
+	out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := out.Item[dynamostore.AttrExpiresAt].(*types.AttributeValueMemberN); e == nil || e.Value != fmt.Sprint(later.Add(time.Hour).Unix()) {
+		t.Errorf("the set expires at %v, want the newest connection's expiry %d", out.Item[dynamostore.AttrExpiresAt], later.Add(time.Hour).Unix())
+	}
+
+	// Closing a connection after the set's TTL removed it writes nothing.
+	if _, err := client.DeleteItem(t.Context(), &dynamodb.DeleteItemInput{TableName: aws.String(table), Key: key}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.DeleteConnection(t.Context(), "c5"); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := client.GetItem(t.Context(), &dynamodb.GetItemInput{TableName: aws.String(table), Key: key, ConsistentRead: aws.Bool(true)}); err != nil || out.Item != nil {
+		t.Errorf("closing a connection wrote the set back: %v, %v", out.Item, err)
 	}
 }
