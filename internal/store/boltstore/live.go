@@ -179,11 +179,7 @@ func (l *live) incrementCounter(name string, expiresAt, now time.Time) int64 {
 	defer l.mu.Unlock()
 	if l.increments++; l.increments >= sweepEvery {
 		l.increments = 0
-		for k, v := range l.counters {
-			if !now.Before(v.ExpiresAt) {
-				delete(l.counters, k)
-			}
-		}
+		sweepExpired(l.counters, now, func(v counterValue) time.Time { return v.ExpiresAt })
 	}
 	v := l.counters[name]
 	if !now.Before(v.ExpiresAt) {
@@ -193,6 +189,15 @@ func (l *live) incrementCounter(name string, expiresAt, now time.Time) int64 {
 	v.ExpiresAt = expiresAt
 	l.counters[name] = v
 	return v.Count
+}
+
+// sweepExpired deletes the entries whose expiry is not after now.
+func sweepExpired[V any](m map[string]V, now time.Time, expiry func(V) time.Time) {
+	for k, v := range m {
+		if !now.Before(expiry(v)) {
+			delete(m, k)
+		}
+	}
 }
 
 func (l *live) counter(name string, now time.Time) int64 {
@@ -215,11 +220,7 @@ func (l *live) createTicket(t store.Ticket, now time.Time) {
 	defer l.mu.Unlock()
 	if l.ticketsIssued++; l.ticketsIssued >= ticketSweepEvery {
 		l.ticketsIssued = 0
-		for k, v := range l.tickets {
-			if !now.Before(v.ExpiresAt) {
-				delete(l.tickets, k)
-			}
-		}
+		sweepExpired(l.tickets, now, func(t store.Ticket) time.Time { return t.ExpiresAt })
 	}
 	l.tickets[t.Hash] = t
 }
