@@ -13,14 +13,37 @@
 //   'online' (Set)  'typing' (username)  'joined' (bool)  'activity' (iso time)
 //   'gone' ({reason: 'deleted'|'removed'|'not_found'})
 //   'error' (message)
+//   'action-error' ({action, code, message})   an edit or a deletion was refused
+//   'unsent' (count)                 how many of our messages have no answer yet
+//
+// Sending: a message goes out at once when the room is joined, else after
+// the next (re)join, with the same client_msg_id every time (the server
+// stores a repeated id once). No echo within ACK_SUSPECT_MS means the
+// connection is dead without knowing it (a lost network often closes
+// nothing): the socket is dropped and opened again, and the message goes
+// again after the rejoin. A message unanswered on MAX_UNANSWERED
+// connections in a row is marked failed, with Retry.
 
 import { Emitter } from './emitter.js';
 import { newClientMsgId } from './format.js';
 
-const ACK_TIMEOUT_MS = 12000;
+const ACK_SUSPECT_MS = 5000;
+const MAX_UNANSWERED = 3;
 const GAP_FILL_DELAY_MS = 250;
 const PAGE_LIMIT = 50;
 const FORWARD_PAGE_LIMIT = 200;
+
+const ACTION_ERRORS = {
+  message_not_found: 'That message no longer exists; it may have been deleted.',
+  forbidden: {
+    edit_message: 'You can only edit your own messages.',
+    delete_message: 'Only its author or a room admin can delete that message.',
+  },
+  rate_limited: 'You are doing that too fast. Wait a moment and try again.',
+  invalid_message: "That text can't be saved: messages are 1 to 4000 characters.",
+  not_joined: 'You are not connected to this room right now. Try again in a moment.',
+  internal: 'The server had a problem. Try again.',
+};
 
 const SEND_ERRORS = {
   rate_limited: "You're sending messages too fast. Wait a moment and retry.",
@@ -126,6 +149,12 @@ export class RoomSession extends Emitter {
     // server drops a repeated client_msg_id, so nothing is stored twice).
     for (const t of this.ackTimers.values()) clearTimeout(t);
     this.ackTimers.clear();
+    for (const p of this.timeline.pending.values()) {
+      if (p.status === 'sending' && !p.queued) {
+        p.queued = true;
+        this.emit('pending-update', p);
+      }
+    }
     this.emit('joined', false);
   }
 
@@ -153,6 +182,8 @@ export class RoomSession extends Emitter {
         if (f.username && f.username !== this.me) this.emit('typing', f.username);
         break;
       case 'receive_message':
+      case 'message_edited':
+      case 'message_deleted':
       case 'join_room_announcement':
       case 'leave_room_announcement':
       case 'room_updated':
@@ -205,10 +236,17 @@ export class RoomSession extends Emitter {
           message_id: f.message_id,
           client_msg_id: f.client_msg_id,
           text: f.text,
+          mentions: Array.isArray(f.mentions) ? f.mentions : [],
         };
         if (this.ingest(ev, { live: true })) this.emit('activity', f.at);
         break;
       }
+      case 'message_edited':
+        this.ingest({ seq: f.seq, type: 'message_edited', username: f.username, at: f.at, message_id: f.message_id, text: f.text, mentions: Array.isArray(f.mentions) ? f.mentions : [] }, { live: true });
+        break;
+      case 'message_deleted':
+        this.ingest({ seq: f.seq, type: 'message_deleted', username: f.username, at: f.at, message_id: f.message_id }, { live: true });
+        break;
       case 'join_room_announcement':
         if (this.ingest({ seq: f.seq, type: 'user_joined', username: f.username, at: f.at }, { live: true })) {
           this.timeline.online.add(f.username);
@@ -254,6 +292,7 @@ export class RoomSession extends Emitter {
     this.timeline.pending.delete(ev.client_msg_id);
     clearTimeout(this.ackTimers.get(ev.client_msg_id));
     this.ackTimers.delete(ev.client_msg_id);
+    this.emitUnsent();
     return true;
   }
 
@@ -268,6 +307,14 @@ export class RoomSession extends Emitter {
   }
 
   onError(f) {
+    if (f.action === 'edit_message' || f.action === 'delete_message' || (!f.action && (f.code === 'message_not_found' || f.code === 'forbidden'))) {
+      const action = f.action || 'edit_message';
+      const known = ACTION_ERRORS[f.code];
+      const message = (known && typeof known === 'object' ? known[action] : known) || sentence(f.message) || 'That did not work. Try again.';
+      if (f.code === 'not_joined' && !this.joining) this.join();
+      this.emit('action-error', { action, code: f.code, message });
+      return;
+    }
     if (f.client_msg_id && this.timeline.pending.has(f.client_msg_id)) {
       if (f.code === 'not_joined') {
         // The server lost our join (e.g. it restarted): join again; the
@@ -279,6 +326,7 @@ export class RoomSession extends Emitter {
       clearTimeout(this.ackTimers.get(p.clientMsgId));
       this.ackTimers.delete(p.clientMsgId);
       p.status = 'failed';
+      this.emitUnsent();
       // For invalid_message the server's sentence says what is wrong (too long, empty …).
       p.error = f.code === 'invalid_message' && f.message ? sentence(f.message) : SEND_ERRORS[f.code] || sentence(f.message) || 'Not sent.';
       this.emit('pending-update', p);
@@ -367,7 +415,9 @@ export class RoomSession extends Emitter {
 
   retry(clientMsgId) {
     const p = this.timeline.pending.get(clientMsgId);
-    if (p) this.transmit(p);
+    if (!p) return;
+    p.unanswered = 0;
+    this.transmit(p);
   }
 
   discard(clientMsgId) {
@@ -375,31 +425,72 @@ export class RoomSession extends Emitter {
     clearTimeout(this.ackTimers.get(clientMsgId));
     this.ackTimers.delete(clientMsgId);
     this.emit('pending-removed', clientMsgId);
+    this.emitUnsent();
+  }
+
+  /** How many of our messages here have no answer yet (sending or failed). */
+  get unsent() {
+    return this.timeline.pending.size;
+  }
+
+  emitUnsent() {
+    this.emit('unsent', this.unsent);
   }
 
   transmit(p) {
+    const queued = !this.joined || !this.socket.isOpen;
+    const changed = p.status !== 'sending' || p.queued !== queued;
     p.status = 'sending';
     p.error = null;
-    this.emit('pending-update', p);
-    if (!this.joined) return; // resendPending() sends it once we are (re)joined
+    p.queued = queued;
+    if (changed) this.emit('pending-update', p);
+    this.emitUnsent();
+    if (queued) return; // resendPending() sends it once we are (re)joined
     const ok = this.socket.send({ action: 'send_message', room_id: this.roomId, client_msg_id: p.clientMsgId, text: p.text });
-    if (!ok) return;
+    if (!ok) {
+      p.queued = true;
+      this.emit('pending-update', p);
+      return;
+    }
     clearTimeout(this.ackTimers.get(p.clientMsgId));
     this.ackTimers.set(
       p.clientMsgId,
       setTimeout(() => {
         this.ackTimers.delete(p.clientMsgId);
-        if (this.timeline.pending.get(p.clientMsgId) === p && p.status === 'sending') {
+        if (this.timeline.pending.get(p.clientMsgId) !== p || p.status !== 'sending') return;
+        p.unanswered = (p.unanswered || 0) + 1;
+        if (p.unanswered >= MAX_UNANSWERED) {
           p.status = 'failed';
           p.error = 'Not delivered yet. Check your connection and retry.';
           this.emit('pending-update', p);
+          this.emitUnsent();
+          return;
         }
-      }, ACK_TIMEOUT_MS),
+        // Sent, and nothing came back: the connection is gone without a
+        // close. Drop it; the rejoin sends the message again.
+        p.queued = true;
+        this.emit('pending-update', p);
+        this.socket.suspect();
+      }, ACK_SUSPECT_MS),
     );
   }
 
   resendPending() {
     for (const p of this.timeline.pending.values()) if (p.status === 'sending') this.transmit(p);
+  }
+
+  /** Change the text of one of my messages (the answer is a message_edited frame). */
+  editMessage(messageId, text) {
+    if (!this.joined || !this.socket.send({ action: 'edit_message', room_id: this.roomId, message_id: messageId, text })) {
+      this.emit('action-error', { action: 'edit_message', code: 'offline', message: 'You are offline. Your change was not saved; try again when connected.' });
+    }
+  }
+
+  /** Delete a message (mine, or anyone's for admins and the owner). */
+  deleteMessage(messageId) {
+    if (!this.joined || !this.socket.send({ action: 'delete_message', room_id: this.roomId, message_id: messageId })) {
+      this.emit('action-error', { action: 'delete_message', code: 'offline', message: 'You are offline. The message was not deleted; try again when connected.' });
+    }
   }
 
   sendTyping() {

@@ -6,7 +6,13 @@
 // Events: 'state' (state), 'open', 'close', 'frame' (object).
 // States: 'idle' (not started), 'connecting' (first attempt), 'connected',
 //         'reconnecting' (after a drop, waiting or retrying), 'offline' (the
-//         browser says there is no network; retried when it comes back).
+//         browser says there is no network, or a send went unanswered;
+//         retried when the browser says the network is back).
+//
+// The browser's offline event is trusted at once: the socket is closed
+// (an open WebSocket on a dead network often notices nothing for minutes)
+// and no handshake is tried until the online event, or OFFLINE_RETRY_MS
+// in case that event never comes.
 
 import { Emitter } from './emitter.js';
 
@@ -16,6 +22,7 @@ const MAX_DELAY_MS = 15000;
 // backoff from the beginning again. Shorter lives keep growing the delay, so
 // a server that accepts and drops at once is not hammered.
 const HEALTHY_MS = 10000;
+const OFFLINE_RETRY_MS = 30000;
 
 export class ChatSocket extends Emitter {
   /**
@@ -39,9 +46,20 @@ export class ChatSocket extends Emitter {
     this.timer = null;
     this.running = false;
     this.fetchingTicket = false;
-    this.onOnline = () => this.reconnectNow();
+    this.suspected = false; // a send went unanswered: offline until a socket opens
+    this.onOnline = () => {
+      this.attempt = 0;
+      this.reconnectNow();
+    };
     this.onOffline = () => {
-      if (this.state !== 'connected') this.setState('offline');
+      if (!this.running) return;
+      this.drop();
+      this.setState('offline');
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.running) this.connect();
+      }, OFFLINE_RETRY_MS);
     };
   }
 
@@ -77,6 +95,31 @@ export class ChatSocket extends Emitter {
     this.setState('idle');
   }
 
+  /** Close the current socket without waiting for the server (the 'close' event still fires). */
+  drop() {
+    const ws = this.ws;
+    if (!ws) return;
+    this.ws = null;
+    detach(ws);
+    try {
+      ws.close(4000, 'gone');
+    } catch {
+      /* already closed */
+    }
+    this.emit('close');
+  }
+
+  /**
+   * A send got no answer: the connection is dead without having closed.
+   * Drop it, say offline, and open a new one.
+   */
+  suspect() {
+    if (!this.running || !this.ws) return;
+    this.suspected = true;
+    this.drop();
+    this.scheduleReconnect(true);
+  }
+
   /** Skip the wait and try now (the "Retry now" button, the browser coming online). */
   reconnectNow() {
     if (!this.running || this.isOpen || (this.ws && this.ws.readyState === WebSocket.CONNECTING)) return;
@@ -103,7 +146,18 @@ export class ChatSocket extends Emitter {
   }
 
   async connect() {
-    this.setState(this.state === 'idle' || this.state === 'connecting' ? 'connecting' : 'reconnecting');
+    if (navigator.onLine === false) {
+      // No network: wait for the online event (or the slow retry).
+      this.setState('offline');
+      clearTimeout(this.timer);
+      this.timer = setTimeout(() => {
+        this.timer = null;
+        if (this.running) this.connect();
+      }, OFFLINE_RETRY_MS);
+      return;
+    }
+    if (this.suspected) this.setState('offline');
+    else this.setState(this.state === 'idle' || this.state === 'connecting' ? 'connecting' : 'reconnecting');
     // One attempt at a time: a second connect() while a ticket is on its
     // way would open a second socket.
     if (this.fetchingTicket) return;
@@ -139,6 +193,7 @@ export class ChatSocket extends Emitter {
     ws.onopen = () => {
       openedAt = Date.now();
       this.failedHandshakes = 0;
+      this.suspected = false;
       this.setState('connected');
       this.emit('open');
     };
@@ -178,7 +233,7 @@ export class ChatSocket extends Emitter {
     // once by a restart don't all come back in the same instant.
     const delay = Math.round(exp / 2 + Math.random() * (exp / 2));
     this.attempt = Math.min(this.attempt + 1, 10);
-    this.setState(navigator.onLine === false ? 'offline' : 'reconnecting');
+    this.setState(navigator.onLine === false || this.suspected ? 'offline' : 'reconnecting');
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = null;
