@@ -179,6 +179,16 @@ export class Api {
     return this.request('DELETE', `/me/blocks/${encodeURIComponent(username)}`);
   }
 
+  /** Move my read position in a room forward to seq. */
+  markRead(roomId, seq) {
+    return this.request('POST', `/rooms/${encodeURIComponent(roomId)}/read`, { body: { seq } });
+  }
+
+  /** Start (201) or find (200) the direct message room with someone: a room object, kind "direct". */
+  startDirect(username) {
+    return this.request('POST', '/dms', { body: { username } });
+  }
+
   /** One page of events, ascending: {events, has_more}. Pass before or after (not both). */
   events(roomId, { before, after, limit = 50 } = {}) {
     return this.request('GET', `/rooms/${encodeURIComponent(roomId)}/events`, {

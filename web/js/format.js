@@ -81,3 +81,9 @@ export function codePointLength(text) {
 }
 
 export const ROLE_LABELS = { owner: 'Owner', admin: 'Admin', member: 'Member' };
+
+/** Just the time of day, "14:03", for the hover time of grouped messages. */
+export function clockTime(value) {
+  const d = toDate(value);
+  return d ? timeFmt.format(d) : '';
+}

@@ -10,6 +10,12 @@
 // seq seen: room_updated carries the seq of an event that never arrives as a
 // live frame (room_renamed, member_added …), and resuming after it would
 // skip that event for good.
+//
+// Edits and deletions are events of their own (message_edited,
+// message_deleted) that name the message they change by message_id. They
+// are kept by seq like every other event, and also folded into `changes`,
+// so the message they change is drawn as it now is, whichever of the two
+// came first (an older page can bring the message after its edit).
 
 export class Timeline {
   constructor(roomId) {
@@ -22,6 +28,8 @@ export class Timeline {
     this.loaded = false; // a first history has been applied
     this.pending = new Map(); // client_msg_id -> {clientMsgId, text, status, error, createdAt}
     this.online = new Set();
+    this.changes = new Map(); // message_id -> {text, mentions, editSeq, editedAt, deleted, deletedBy}
+    this.messageSeq = new Map(); // message_id -> seq of its message_sent
   }
 
   has(seq) {
@@ -31,6 +39,8 @@ export class Timeline {
   /** Start over from a fresh (non-resume) history. */
   reset(events, hasMoreOlder) {
     this.events.clear();
+    this.changes.clear();
+    this.messageSeq.clear();
     this.minSeq = null;
     this.maxSeq = 0;
     this.contiguous = 0;
@@ -55,7 +65,63 @@ export class Timeline {
     if (ev.seq > this.maxSeq) this.maxSeq = ev.seq;
     if (this.contiguous === 0 && this.events.size === 1) this.contiguous = ev.seq - 1;
     while (this.events.has(this.contiguous + 1)) this.contiguous++;
+    this.fold(ev);
     return true;
+  }
+
+  fold(ev) {
+    if (!ev.message_id) return;
+    if (ev.type === 'message_sent') {
+      this.messageSeq.set(ev.message_id, ev.seq);
+      if (ev.deleted) this.change(ev.message_id).deleted = true;
+    } else if (ev.type === 'message_edited') {
+      const c = this.change(ev.message_id);
+      // Pages can bring edits out of order: the newest one wins.
+      if (ev.seq > c.editSeq) {
+        c.editSeq = ev.seq;
+        c.editedAt = ev.at;
+        c.text = ev.text;
+        c.mentions = Array.isArray(ev.mentions) ? ev.mentions : [];
+      }
+      if (ev.deleted) c.deleted = true;
+    } else if (ev.type === 'message_deleted') {
+      const c = this.change(ev.message_id);
+      c.deleted = true;
+      c.deletedBy = ev.username;
+    }
+  }
+
+  change(messageId) {
+    let c = this.changes.get(messageId);
+    if (!c) {
+      c = { text: null, mentions: null, editSeq: 0, editedAt: null, deleted: false, deletedBy: null };
+      this.changes.set(messageId, c);
+    }
+    return c;
+  }
+
+  /**
+   * A message as it reads now: {text, mentions, edited, editedAt, deleted}.
+   * A deleted message has no text (the server erases it).
+   */
+  messageState(ev) {
+    const c = ev.message_id ? this.changes.get(ev.message_id) : null;
+    const deleted = Boolean(ev.deleted || (c && c.deleted));
+    const edited = Boolean(c && c.editSeq);
+    return {
+      text: deleted ? '' : edited ? c.text : ev.text,
+      mentions: (edited ? c.mentions : ev.mentions) || [],
+      edited,
+      editedAt: edited ? c.editedAt : null,
+      deleted,
+      deletedBy: c ? c.deletedBy : null,
+    };
+  }
+
+  /** The message_sent event of a message, if held. */
+  message(messageId) {
+    const seq = this.messageSeq.get(messageId);
+    return seq ? this.events.get(seq) : null;
   }
 
   /** Events in seq order. */
@@ -64,7 +130,7 @@ export class Timeline {
   }
 
   addPending(clientMsgId, text) {
-    const p = { clientMsgId, text, status: 'sending', error: null, createdAt: new Date().toISOString() };
+    const p = { clientMsgId, text, status: 'sending', error: null, createdAt: new Date().toISOString(), unanswered: 0 };
     this.pending.set(clientMsgId, p);
     return p;
   }

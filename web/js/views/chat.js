@@ -1,17 +1,31 @@
 // The chat view of one room: header, who is online, the message list with
 // upward infinite scroll, the typing indicator and the composer. The data
 // work (joins, resumes, paging, sending) is in room.js; this file draws it.
+//
+// Keys in the composer: Enter sends, Shift+Enter is a new line, Up in an
+// empty composer edits my last message (Escape cancels the edit). The
+// composer's text is kept as a draft per room (drafts.js).
 
 import { h, icon, avatar, setChildren, show } from '../dom.js';
 import { codePointLength, joinNames, ROLE_LABELS } from '../format.js';
 import { MessageList, spokenText } from './messageList.js';
+import { confirmDialog } from './dialog.js';
+import { ReadMarker } from '../readMarker.js';
+import { drafts } from '../drafts.js';
+import { setTitle } from '../title.js';
 
 const TYPING_SEND_EVERY_MS = 3000;
 const TYPING_SHOW_MS = 4000;
 const MAX_MESSAGE_CHARS = 4000;
 const LOAD_OLDER_THRESHOLD_PX = 120;
 
-export function chatView({ session, me, announce }) {
+/**
+ * readInfo: {read_seq, last_seq} of the room's summary when it was opened
+ * (null while the list is not loaded: setReadInfo() brings it later).
+ * onRead(seq): my read position moved. focusSettings: we came back from
+ * the settings, give the focus back to their button.
+ */
+export function chatView({ session, me, api, announce, readInfo = null, onRead = () => {}, focusSettings = false }) {
   const offs = [];
   const typers = new Map(); // username -> timeout id
   let lastTypingSent = 0;
@@ -19,12 +33,13 @@ export function chatView({ session, me, announce }) {
   // ---- header ----
   const title = h('h2', { class: 'chat-title', testid: 'chat-room-name', id: 'chat-title', text: session.knownName || 'Loading…' });
   const subtitle = h('p', { class: 'chat-subtitle', testid: 'chat-room-meta' });
+  const settingsLink = h('a', { href: `#/rooms/${encodeURIComponent(session.roomId)}/settings`, class: 'btn btn--ghost btn--sm', testid: 'chat-settings', 'aria-label': 'Room settings' }, icon('settings', 18), h('span', { class: 'hide-sm', text: 'Settings' }));
   const header = h(
     'header',
     { class: 'chat-header' },
     h('a', { href: '#/', class: 'icon-btn back-btn', testid: 'chat-back', 'aria-label': 'Back to rooms' }, icon('back')),
     h('div', { class: 'chat-heading' }, title, subtitle),
-    h('a', { href: `#/rooms/${encodeURIComponent(session.roomId)}/settings`, class: 'btn btn--ghost btn--sm', testid: 'chat-settings', 'aria-label': 'Room settings' }, icon('settings', 18), h('span', { class: 'hide-sm', text: 'Settings' })),
+    settingsLink,
   );
 
   // ---- online ----
@@ -35,12 +50,19 @@ export function chatView({ session, me, announce }) {
   // ---- messages ----
   const list = new MessageList({
     me,
+    timeline: session.timeline,
     onRetry: (id) => session.retry(id),
     onDiscard: (id) => session.discard(id),
     onUnseen: (n) => {
       show(jumpBtn, n > 0);
       jumpLabel.textContent = n === 1 ? '1 new message' : `${n} new messages`;
     },
+    onEdit: (id, text) => {
+      showError('');
+      session.editMessage(id, text);
+    },
+    onDelete: (id, opener) => deleteMessage(id, opener),
+    canModerate: () => ['owner', 'admin'].includes(session.myRole),
   });
   const loadOlderBtn = h('button', { type: 'button', class: 'btn btn--ghost btn--sm', testid: 'load-older', text: 'Load earlier messages', onClick: () => loadOlder() });
   const historyStatus = h('div', { class: 'history-status', testid: 'history-status' });
@@ -78,11 +100,19 @@ export function chatView({ session, me, announce }) {
   // ---- behaviour ----
 
   function renderRoom(room) {
-    title.textContent = room.name;
-    document.title = `${room.name} · Chat`;
-    const role = session.myRole;
-    const count = room.members.length;
-    subtitle.textContent = `${count} ${count === 1 ? 'member' : 'members'}${role ? ` · you are ${ROLE_LABELS[role].toLowerCase()}` : ''}`;
+    const peer = room.kind === 'direct' ? (room.members.find((m) => m.username !== me) || {}).username : null;
+    const name = peer || room.name;
+    title.textContent = name;
+    setTitle(`${name} · Chat`);
+    root.dataset.kind = room.kind === 'direct' ? 'direct' : 'group';
+    if (peer) {
+      subtitle.textContent = 'Direct message';
+    } else {
+      const role = session.myRole;
+      const count = room.members.length;
+      subtitle.textContent = `${count} ${count === 1 ? 'member' : 'members'}${role ? ` · you are ${ROLE_LABELS[role].toLowerCase()}` : ''}`;
+    }
+    list.setModerator(['owner', 'admin'].includes(session.myRole));
   }
 
   function renderOnline(set) {
@@ -158,6 +188,7 @@ export function chatView({ session, me, announce }) {
     showError('');
     session.send(text);
     input.value = '';
+    drafts.clear(me, session.roomId);
     lastTypingSent = 0;
     autosize();
     updateCounter();
@@ -177,14 +208,32 @@ export function chatView({ session, me, announce }) {
     counter.classList.toggle('composer-counter--over', n > MAX_MESSAGE_CHARS);
   }
 
+  async function deleteMessage(messageId, opener) {
+    if (opener) opener.focus(); // the dialog gives the focus back to it
+    const ok = await confirmDialog({
+      title: 'Delete this message?',
+      body: 'Everyone in the room will see “message deleted” in its place. This cannot be undone.',
+      confirmLabel: 'Delete',
+      danger: true,
+    });
+    if (!ok) return;
+    showError('');
+    session.deleteMessage(messageId);
+  }
+
   input.addEventListener('keydown', (e) => {
     // Enter sends, Shift+Enter is a new line; never while an IME is composing.
     if (e.key === 'Enter' && !e.shiftKey && !e.isComposing && e.keyCode !== 229) {
       e.preventDefault();
       submit();
+    } else if (e.key === 'ArrowUp' && !e.shiftKey && !e.altKey && !e.ctrlKey && !e.metaKey && input.value === '') {
+      // Up in an empty composer edits my last message.
+      const id = list.lastOwnMessageId();
+      if (id && list.startEdit(id, { returnFocus: input })) e.preventDefault();
     }
   });
   input.addEventListener('input', () => {
+    drafts.set(me, session.roomId, input.value);
     autosize();
     updateCounter();
     if (composerError.hidden === false && input.value.trim()) showError('');
@@ -199,20 +248,26 @@ export function chatView({ session, me, announce }) {
     session.on('room', renderRoom),
     session.on('online', renderOnline),
     session.on('history', ({ fresh, added }) => {
-      if (fresh) list.renderAll(session.timeline);
+      if (fresh) list.renderAll();
       else for (const ev of added) list.insertEvent(ev, { live: false });
       renderHistoryStatus();
       requestAnimationFrame(maybeLoadMore);
+      marker.check();
     }),
     session.on('event', (ev, { live }) => {
       list.insertEvent(ev, { live });
       if (ev.type === 'message_sent') clearTyper(ev.username);
       // Read out what others do; our own actions need no announcement.
       if (live && ev.username !== me) announce(spokenText(ev));
+      marker.check();
     }),
     session.on('older', (events) => {
       list.prependEvents(events);
       renderHistoryStatus();
+    }),
+    session.on('action-error', ({ action, message }) => {
+      if (action === 'edit_message' && list.editFailed(message)) return;
+      showError(message);
     }),
     session.on('pending', (p) => list.addPending(p)),
     session.on('pending-update', (p) => list.updatePending(p)),
@@ -228,9 +283,29 @@ export function chatView({ session, me, announce }) {
     session.on('joined', (joined) => onlineBar.classList.toggle('online-bar--stale', !joined)),
   );
 
+  // ---- read position ----
+  const marker = new ReadMarker({
+    api,
+    session,
+    me,
+    readSeq: readInfo ? readInfo.read_seq : 0,
+    isAtBottom: () => list.atBottom(),
+    onRead,
+  });
+  scroller.addEventListener('scroll', () => marker.check(), { passive: true });
+
+  function setReadInfo(info) {
+    if (!info) return;
+    marker.known(info.read_seq || 0);
+    list.setUnreadMarker({ readSeq: info.read_seq || 0, upTo: info.last_seq || 0 });
+  }
+  if (readInfo) list.setUnreadMarker({ readSeq: readInfo.read_seq || 0, upTo: readInfo.last_seq || 0 });
+
   // Coming back to a room we have in memory: draw it at once, the resume
   // fills in what happened meanwhile.
-  if (session.timeline.loaded) list.renderAll(session.timeline);
+  setTitle(session.knownName ? `${session.knownName} · Chat` : 'Chat');
+  if (session.timeline.loaded) list.renderAll();
+  input.value = drafts.get(me, session.roomId);
   if (session.room) renderRoom(session.room);
   renderOnline(session.joined ? session.timeline.online : new Set());
   onlineBar.classList.toggle('online-bar--stale', !session.joined);
@@ -239,12 +314,25 @@ export function chatView({ session, me, announce }) {
   return {
     el: root,
     mounted() {
-      list.scrollToBottom();
+      list.scrollToUnread();
+      autosize();
+      marker.check();
+      if (focusSettings) settingsLink.focus();
       // Focus the composer, except on touch screens, where it would pop the
       // on-screen keyboard over the messages.
-      if (!window.matchMedia('(pointer: coarse)').matches) input.focus({ preventScroll: true });
+      else if (!window.matchMedia('(pointer: coarse)').matches) input.focus({ preventScroll: true });
+    },
+    /** The reader sees the newest messages (tab visible, list at the bottom). */
+    isReading() {
+      return marker.reading();
+    },
+    setReadInfo,
+    /** The server says my read position is at least seq. */
+    readKnown(seq) {
+      marker.known(seq);
     },
     destroy() {
+      marker.destroy();
       list.detach();
       for (const off of offs) off();
       for (const t of typers.values()) clearTimeout(t);
