@@ -2,6 +2,14 @@
 // (top bar, sidebar, main pane) and the one open room. Views are mounted into
 // the main pane and destroyed when the route changes.
 //
+// The room list lives on the server's user frames (room_summary,
+// room_removed), which come on the socket whether or not a room is open:
+// new rooms appear with a notice, unread and mention counts move, the tab
+// title leads with the total unread, and a mention or a direct message in a
+// hidden tab raises a browser notification (if the person turned them on).
+// The list is loaded again when the socket (re)opens, since frames sent
+// while it was down are lost, and, as a fallback, every few minutes.
+//
 // Routes:  #/login   #/   #/rooms/<id>   #/rooms/<id>/settings
 // Hash routes need nothing from the server, so the same files work from the
 // emulator and from a static bucket in the cloud.
@@ -14,11 +22,19 @@ import { Timeline } from './timeline.js';
 import { RoomSession } from './room.js';
 import { notify } from './notify.js';
 import { loginView } from './views/login.js';
-import { roomsView } from './views/rooms.js';
+import { roomsView, summaryOfRoom, displayName } from './views/rooms.js';
 import { chatView } from './views/chat.js';
 import { settingsView } from './views/settings.js';
+import { setTitle, setUnreadTotal } from './title.js';
+import { desktop } from './desktop.js';
+import { drafts } from './drafts.js';
 
-const ROOMS_POLL_MS = 30000;
+// A fallback: the user frames keep the list current; this only repairs a
+// list that missed one without the socket closing.
+const ROOMS_FALLBACK_REFRESH_MS = 5 * 60 * 1000;
+// room_removed for the open room: its own frame (room_deleted,
+// removed_from_room) says why and normally comes first; this is the wait.
+const OPEN_ROOM_REMOVED_GRACE_MS = 1500;
 
 const CONNECTION_TEXT = {
   idle: 'Not connected',
@@ -45,6 +61,9 @@ export class App {
     this.room = null; // the RoomSession of the open room
     this.timelines = new Map(); // room id -> Timeline, kept across visits for resumes
     this.pendingNotice = '';
+    this.keptDraft = null; // {roomId, roomName, text}: the draft of a room that went away
+    this.startingDirect = new Set(); // usernames of direct messages I am starting
+    this.lastRoute = null; // {roomId, settings}
     this.announcer = document.getElementById('announcer');
   }
 
@@ -65,7 +84,7 @@ export class App {
       getTicket: () => (session.token ? this.api.ticket() : Promise.resolve(null)),
       checkAuth: () => this.api.me().then(() => undefined),
     });
-    this.socket.on('state', (state) => this.renderConnection(state));
+    this.socket.on('state', () => this.renderConnection());
     this.socket.on('frame', (f) => this.onFrame(f));
     this.socket.on('open', () => this.shell && this.shell.rooms.refresh());
 
@@ -121,12 +140,14 @@ export class App {
     }
     this.ensureShell();
     const m = /^#\/rooms\/([^/]+)(\/settings)?\/?$/.exec(hash);
+    const last = this.lastRoute;
+    this.lastRoute = null;
     if (!m) {
       this.closeRoom();
-      this.mount(homeView());
+      this.mount(homeView({ kept: this.keptDraft, onDismiss: () => this.dismissDraft() }));
       this.shell.layout.dataset.view = 'list';
       this.shell.rooms.setActive(null);
-      document.title = 'Chat';
+      setTitle('Chat');
       return;
     }
     let roomId;
@@ -137,6 +158,7 @@ export class App {
       return;
     }
     const room = this.openRoom(roomId);
+    this.lastRoute = { roomId, settings: Boolean(m[2]) };
     const view = m[2]
       ? settingsView({
           session: room,
@@ -145,8 +167,17 @@ export class App {
           notify,
           onRoomsChanged: () => this.shell.rooms.refresh(),
           onLeft: (reason) => this.roomGone(roomId, reason),
+          onStartDirect: (username) => this.startDirect(username),
         })
-      : chatView({ session: room, me: this.me, announce: (text) => this.announce(text) });
+      : chatView({
+          session: room,
+          me: this.me,
+          api: this.api,
+          announce: (text) => this.announce(text),
+          readInfo: room.readInfo,
+          onRead: (seq) => this.markedRead(roomId, seq),
+          focusSettings: Boolean(last && last.roomId === roomId && last.settings),
+        });
     this.mount(view);
     this.shell.layout.dataset.view = 'room';
     this.shell.rooms.setActive(roomId);
@@ -166,7 +197,7 @@ export class App {
     this.teardown();
     const notice = this.pendingNotice;
     this.pendingNotice = '';
-    document.title = 'Log in · Chat';
+    setTitle('Log in · Chat');
     const view = loginView({
       api: this.api,
       notice,
@@ -190,6 +221,7 @@ export class App {
     }
     session.clear();
     this.me = null;
+    this.keptDraft = null;
     this.pendingNotice = 'You have logged out.';
     if (window.location.hash === '#/login') this.route();
     else window.location.hash = '#/login'; // hashchange routes to the login page
@@ -216,6 +248,7 @@ export class App {
       document.removeEventListener('visibilitychange', this.shell.onVisible);
       this.shell = null;
     }
+    setUnreadTotal(0);
   }
 
   // ---- the shell ----
@@ -224,13 +257,17 @@ export class App {
     if (this.shell) return;
     const rooms = roomsView({
       api: this.api,
+      me: this.me,
       onCreated: (room) => {
         window.location.hash = `#/rooms/${encodeURIComponent(room.room_id)}`;
       },
+      onStartDirect: (username) => this.startDirect(username),
+      onChange: () => this.listChanged(),
     });
     const connText = h('span', { class: 'conn-text' });
+    const unsentEl = h('span', { class: 'conn-unsent', testid: 'unsent-count', hidden: true });
     const retryBtn = h('button', { type: 'button', class: 'link-btn conn-retry', testid: 'reconnect-now', text: 'Retry now', hidden: true, onClick: () => this.socket.reconnectNow() });
-    const conn = h('div', { class: 'conn', testid: 'connection-state', role: 'status' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), connText, retryBtn);
+    const conn = h('div', { class: 'conn', testid: 'connection-state', role: 'status' }, h('span', { class: 'status-dot', 'aria-hidden': 'true' }), connText, unsentEl, retryBtn);
     const main = h('main', { class: 'main', id: 'main', testid: 'main-pane', tabindex: '-1' });
     const layout = h('div', { class: 'layout', dataset: { view: 'list' } }, rooms.el, main);
     const topbar = h(
@@ -245,27 +282,155 @@ export class App {
     const el = h('div', { class: 'shell', testid: 'app-shell' }, h('a', { href: '#main', class: 'skip-link', text: 'Skip to content', onClick: (e) => { e.preventDefault(); main.focus(); } }), topbar, layout);
     const onVisible = () => {
       if (document.visibilityState === 'visible') {
+        // Coming back to the tab: catch up at once (a sleeping laptop may
+        // have lost frames without the socket noticing yet).
         rooms.refresh();
         this.socket.reconnectNow();
+        rooms.refreshNotifyButton();
       }
     };
     document.addEventListener('visibilitychange', onVisible);
     const poll = setInterval(() => {
       if (document.visibilityState === 'visible') rooms.refresh();
-    }, ROOMS_POLL_MS);
-    this.shell = { el, main, layout, rooms, conn, connText, retryBtn, poll, onVisible };
+    }, ROOMS_FALLBACK_REFRESH_MS);
+    this.shell = { el, main, layout, rooms, conn, connText, unsentEl, retryBtn, poll, onVisible };
     setChildren(this.root, el);
-    this.renderConnection(this.socket.state);
-    rooms.refresh();
+    this.renderConnection();
+    rooms.refresh().then(() => this.listLoaded());
     this.socket.start();
   }
 
-  renderConnection(state) {
+  /** The connection state, and how many messages wait to go out. */
+  renderConnection() {
     if (!this.shell) return;
-    const { conn, connText, retryBtn } = this.shell;
+    const state = this.socket.state;
+    const { conn, connText, unsentEl, retryBtn } = this.shell;
     conn.dataset.state = state;
     connText.textContent = CONNECTION_TEXT[state] || state;
     retryBtn.hidden = !(state === 'reconnecting' || state === 'offline');
+    let unsent = 0;
+    for (const t of this.timelines.values()) unsent += t.pending.size;
+    const show = unsent > 0 && state !== 'connected';
+    unsentEl.hidden = !show;
+    unsentEl.dataset.count = String(show ? unsent : 0);
+    unsentEl.textContent = show ? `· ${unsent} unsent` : '';
+  }
+
+  // ---- the room list, unread counts and notifications ----
+
+  /** The list redrew: the title's count may have changed. */
+  listChanged() {
+    if (this.shell) setUnreadTotal(this.shell.rooms.totalUnread());
+  }
+
+  /** The first load of the list: the open room learns its read position. */
+  listLoaded() {
+    if (!this.shell || !this.room || this.room.readInfo) return;
+    const s = this.shell.rooms.summaryOf(this.room.roomId);
+    if (!s) return;
+    this.room.readInfo = readInfoOf(s);
+    if (!this.room.readInfo) return;
+    if (this.view && this.view.setReadInfo) this.view.setReadInfo(this.room.readInfo);
+  }
+
+  onSummary(summary) {
+    if (!summary || !summary.room_id || !this.shell) return;
+    const rooms = this.shell.rooms;
+    const wasLoaded = rooms.loaded;
+    const open = this.room && this.room.roomId === summary.room_id ? this.room : null;
+    const s = { ...summary };
+    if (open && this.view && this.view.isReading && this.view.isReading()) {
+      // I am looking at the newest messages; the read post is on its way.
+      s.unread = 0;
+      s.mentions = 0;
+    }
+    if (open && this.view && this.view.readKnown) this.view.readKnown(s.read_seq);
+    const prev = rooms.upsert(s);
+    const name = displayName(s);
+    if (!prev && wasLoaded) {
+      const mine = s.owner === this.me || (s.kind === 'direct' && this.startingDirect.has(s.peer));
+      if (!mine) {
+        const text = s.kind === 'direct' ? `${name} started a direct message with you.` : `You were added to “${name}”.`;
+        notify(text, 'info', { action: { label: 'Open', onClick: () => this.go(s.room_id) } });
+        this.announce(text);
+      }
+    }
+    // A browser notification for news the person would want to hear of.
+    const before = prev || { unread: 0, mentions: 0 };
+    const mentioned = (s.mentions || 0) > (before.mentions || 0);
+    const direct = s.kind === 'direct' && (s.unread || 0) > (before.unread || 0);
+    if (mentioned || direct) {
+      desktop.show({
+        title: mentioned ? `You were mentioned in ${s.kind === 'direct' ? `a message from ${name}` : name}` : `New message from ${name}`,
+        body: mentioned ? `${s.mentions} unread ${s.mentions === 1 ? 'mention' : 'mentions'} in ${name}` : `${s.unread} unread ${s.unread === 1 ? 'message' : 'messages'}`,
+        tag: s.room_id,
+        onClick: () => this.go(s.room_id),
+      });
+    }
+  }
+
+  onRoomRemoved(roomId) {
+    if (!this.shell || !roomId) return;
+    if (this.room && this.room.roomId === roomId) {
+      // The room's own frame says why (deleted, removed) and normally came
+      // first; if not, say removed after a moment.
+      setTimeout(() => {
+        if (this.room && this.room.roomId === roomId) this.roomGone(roomId, 'removed');
+      }, OPEN_ROOM_REMOVED_GRACE_MS);
+      return;
+    }
+    this.shell.rooms.remove(roomId);
+    this.timelines.delete(roomId);
+  }
+
+  /** A live event in the open room: count it unread unless it is being read. */
+  onOpenRoomEvent(room, ev, live) {
+    if (!live || ev.type !== 'message_sent' || ev.username === this.me || !this.shell) return;
+    const rooms = this.shell.rooms;
+    const s = rooms.summaryOf(room.roomId);
+    const mentioned = Array.isArray(ev.mentions) && ev.mentions.includes(this.me);
+    const reading = this.view && this.view.isReading && this.view.isReading();
+    if (s && !reading) rooms.update(room.roomId, { unread: (s.unread || 0) + 1, mentions: (s.mentions || 0) + (mentioned ? 1 : 0), last_seq: Math.max(s.last_seq || 0, ev.seq) });
+    const direct = (room.room && room.room.kind === 'direct') || (s && s.kind === 'direct');
+    if (mentioned || direct) {
+      const where = s ? displayName(s) : room.room ? room.room.name : 'a room';
+      desktop.show({
+        title: direct ? `New message from ${ev.username}` : `${ev.username} mentioned you in ${where}`,
+        body: ev.text,
+        tag: room.roomId,
+        onClick: () => this.go(room.roomId),
+      });
+    }
+  }
+
+  /** My read position in a room moved to seq. */
+  markedRead(roomId, seq) {
+    if (!this.shell) return;
+    const s = this.shell.rooms.summaryOf(roomId);
+    if (s && (s.read_seq || 0) < seq) this.shell.rooms.update(roomId, { read_seq: seq, unread: 0, mentions: 0 });
+  }
+
+  go(roomId) {
+    window.location.hash = `#/rooms/${encodeURIComponent(roomId)}`;
+  }
+
+  /** Start (or find) the direct message room with username and open it. Throws ApiError. */
+  async startDirect(username) {
+    this.startingDirect.add(username);
+    try {
+      const room = await this.api.startDirect(username);
+      if (this.shell) this.shell.rooms.upsert(summaryOfRoom(room, this.me));
+      this.go(room.room_id);
+      return room;
+    } finally {
+      // The frame about the new room may come a moment after the answer.
+      setTimeout(() => this.startingDirect.delete(username), 5000);
+    }
+  }
+
+  dismissDraft() {
+    if (this.keptDraft) drafts.clear(this.me, this.keptDraft.roomId);
+    this.keptDraft = null;
   }
 
   // ---- the open room ----
@@ -280,9 +445,14 @@ export class App {
     }
     const room = new RoomSession(roomId, { api: this.api, socket: this.socket, me: this.me, timeline });
     room.knownName = this.shell ? this.shell.rooms.nameOf(roomId) : null;
+    const summary = this.shell ? this.shell.rooms.summaryOf(roomId) : null;
+    // Where "New since you left" goes: fixed for this visit.
+    room.readInfo = summary && this.shell.rooms.loaded ? readInfoOf(summary) : null;
     room.on('gone', ({ reason }) => this.roomGone(roomId, reason));
     room.on('room', (r) => this.shell && this.shell.rooms.rename(roomId, r.name));
     room.on('activity', (at) => this.shell && this.shell.rooms.touch(roomId, at));
+    room.on('event', (ev, { live }) => this.onOpenRoomEvent(room, ev, live));
+    room.on('unsent', () => this.renderConnection());
     room.start();
     this.room = room;
     return room;
@@ -302,22 +472,41 @@ export class App {
     if (this.shell) this.shell.rooms.remove(roomId);
     this.timelines.delete(roomId);
     if (!current) return; // already handled (the frame and the HTTP answer both tell us)
-    const name = current.room ? `“${current.room.name}”` : 'the room';
+    const plainName = current.room ? (current.room.kind === 'direct' ? (current.room.members.find((m) => m.username !== this.me) || {}).username || current.room.name : current.room.name) : null;
+    const name = plainName ? `“${plainName}”` : 'the room';
     const messages = {
       deleted: `${cap(name)} was deleted.`,
       removed: current.selfLeaving ? `You left ${name}.` : `You were removed from ${name}.`,
       left: `You left ${name}.`,
       not_found: "That room doesn't exist, or you're not a member of it.",
     };
+    // A half-typed message is not lost with the room: it is kept, and
+    // shown on the home page to copy.
+    const draft = drafts.get(this.me, roomId);
+    if (draft.trim()) this.keptDraft = { roomId, roomName: plainName || 'the room', text: draft };
+    // Messages that never went out there cannot go now.
+    timelineUnsent(current.timeline);
     // The server already took us out of the room; no leave_room to send.
     this.closeRoom({ leave: false });
-    notify(messages[reason] || messages.not_found, reason === 'not_found' ? 'error' : 'info');
-    window.location.hash = '#/';
+    const text = messages[reason] || messages.not_found;
+    notify(draft.trim() ? `${text} Your unsent text is kept on the home page.` : text, reason === 'not_found' ? 'error' : 'info');
+    this.renderConnection();
+    if (window.location.hash === '#/' || window.location.hash === '') this.route();
+    else window.location.hash = '#/';
   }
 
-  /** Frames for rooms that are not open (late ones, after we left). */
+  /** User frames, and frames for rooms that are not open (late ones, after we left). */
   onFrame(f) {
-    if (!this.shell || (this.room && f.room_id === this.room.roomId)) return;
+    if (!this.shell) return;
+    if (f.type === 'room_summary') {
+      this.onSummary(f.room);
+      return;
+    }
+    if (f.type === 'room_removed') {
+      this.onRoomRemoved(f.room_id);
+      return;
+    }
+    if (this.room && f.room_id === this.room.roomId) return;
     if (f.type === 'room_deleted' || f.type === 'removed_from_room') this.shell.rooms.remove(f.room_id);
   }
 
@@ -332,17 +521,67 @@ function cap(s) {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
-function homeView() {
-  const el = h(
-    'section',
-    { class: 'home', testid: 'home-view' },
-    h(
-      'div',
-      { class: 'home-card' },
-      h('span', { class: 'home-icon' }, icon('chat', 28)),
-      h('h2', { class: 'home-title', text: 'Pick a room to start chatting' }),
-      h('p', { class: 'muted', text: 'Your rooms are on the left. Create a new one and add people by their usernames.' }),
-    ),
+/**
+ * What the chat view needs for the "New since you left" divider, from a
+ * summary; null from a server that keeps no read positions.
+ */
+function readInfoOf(summary) {
+  if (!summary || !Number.isInteger(summary.read_seq)) return null;
+  return { read_seq: summary.read_seq, last_seq: summary.last_seq || 0 };
+}
+
+/** The pending messages of a room that went away are dropped. */
+function timelineUnsent(timeline) {
+  if (timeline) timeline.pending.clear();
+}
+
+function homeView({ kept, onDismiss }) {
+  const card = h(
+    'div',
+    { class: 'home-card' },
+    h('span', { class: 'home-icon' }, icon('chat', 28)),
+    h('h2', { class: 'home-title', text: 'Pick a room to start chatting' }),
+    h('p', { class: 'muted', text: 'Your rooms are on the left. Create a new one and add people by their usernames.' }),
   );
+  const el = h('section', { class: 'home', testid: 'home-view' });
+  if (kept) {
+    const notice = draftNotice(kept, () => {
+      onDismiss();
+      notice.remove();
+    });
+    el.append(notice);
+  }
+  el.append(card);
   return { el, mounted() {}, destroy() {} };
+}
+
+/** The text of a draft whose room went away, to copy somewhere else. */
+function draftNotice(kept, dismiss) {
+  const text = h('textarea', { class: 'draft-text', testid: 'draft-text', readonly: true, rows: '3', 'aria-labelledby': 'draft-title' });
+  text.value = kept.text;
+  const status = h('span', { class: 'muted', role: 'status' });
+  const copy = h('button', {
+    type: 'button',
+    class: 'btn btn--primary btn--sm',
+    testid: 'draft-copy',
+    text: 'Copy text',
+    onClick: async () => {
+      try {
+        await navigator.clipboard.writeText(kept.text);
+        status.textContent = 'Copied.';
+      } catch {
+        text.focus();
+        text.select();
+        status.textContent = 'Selected: press Ctrl+C (⌘C) to copy.';
+      }
+    },
+  });
+  return h(
+    'section',
+    { class: 'card draft-notice', testid: 'draft-notice', 'aria-labelledby': 'draft-title' },
+    h('h3', { class: 'card-title', id: 'draft-title', text: `Your unsent text in “${kept.roomName}”` }),
+    h('p', { class: 'muted', text: 'You are no longer in that room, so it was not sent. Here it is, to keep.' }),
+    text,
+    h('div', { class: 'draft-actions' }, copy, h('button', { type: 'button', class: 'btn btn--ghost btn--sm', testid: 'draft-dismiss', text: 'Dismiss', onClick: dismiss }), status),
+  );
 }

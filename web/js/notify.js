@@ -5,18 +5,27 @@ import { h, icon } from './dom.js';
 
 const SHOW_MS = 6000;
 
-/** notify(text, kind): kind is 'info', 'success' or 'error'. */
-export function notify(text, kind = 'info') {
+/**
+ * notify(text, kind, {action}): kind is 'info', 'success' or 'error';
+ * action {label, onClick} adds a button ("Open").
+ */
+export function notify(text, kind = 'info', { action = null } = {}) {
   const region = document.getElementById('toasts');
   if (!region || !text) return;
   const close = h('button', { type: 'button', class: 'toast-close', 'aria-label': 'Dismiss' }, icon('close', 16));
-  const toast = h('div', { class: `toast toast--${kind}`, testid: 'notice', dataset: { kind } }, h('span', { class: 'toast-text', text }), close);
   const remove = () => toast.remove();
+  const act = action
+    ? h('button', { type: 'button', class: 'toast-action', testid: 'notice-action', text: action.label, onClick: () => { remove(); action.onClick(); } })
+    : null;
+  const toast = h('div', { class: `toast toast--${kind}`, testid: 'notice', dataset: { kind } }, h('span', { class: 'toast-text', text }), act, close);
   close.addEventListener('click', remove);
   region.append(toast);
-  // Keep it while its close button has keyboard focus.
+  // Keep it while one of its buttons has keyboard focus.
   let timer = setTimeout(remove, SHOW_MS);
-  close.addEventListener('focus', () => clearTimeout(timer));
-  close.addEventListener('blur', () => (timer = setTimeout(remove, SHOW_MS)));
+  for (const b of [close, act]) {
+    if (!b) continue;
+    b.addEventListener('focus', () => clearTimeout(timer));
+    b.addEventListener('blur', () => (timer = setTimeout(remove, SHOW_MS)));
+  }
   while (region.childElementCount > 3) region.firstElementChild.remove();
 }

@@ -1,7 +1,13 @@
 // Room settings. Admins and the owner rename the room, add people, make
 // people admins and remove them; the owner can delete the room. Plain
 // members see who is in the room and can leave it. Anyone can block (and
-// unblock) another member: a blocked person can no longer add them to rooms.
+// unblock) another member: a blocked person can no longer add them to rooms,
+// and start a direct message with another member. A direct message room
+// has two people and nothing to manage: either may leave it.
+//
+// Opening the view moves the focus to its heading, so keyboard and screen
+// reader users land in it (app.js gives the focus back to the Settings
+// button when they return to the chat).
 
 import { h, icon, avatar, field, setChildren } from '../dom.js';
 import { parseUsernames, joinNames, ROLE_LABELS } from '../format.js';
@@ -32,12 +38,12 @@ export function describeError(err, what = 'That') {
   }
 }
 
-export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft }) {
+export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft, onStartDirect }) {
   const offs = [];
   let renderedRole = null;
   let blocked = null; // the people I blocked (a Set), once GET /me/blocks answers
 
-  const heading = h('h2', { class: 'settings-title', id: 'settings-title', testid: 'settings-room-name', text: 'Room settings' });
+  const heading = h('h2', { class: 'settings-title', id: 'settings-title', testid: 'settings-room-name', tabindex: '-1', text: 'Room settings' });
   const body = h('div', { class: 'settings-body' });
   const root = h(
     'section',
@@ -57,7 +63,9 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
   let renameField = null;
   let nameText = null;
 
-  const isAdmin = () => ['owner', 'admin'].includes(session.myRole);
+  const isDirect = () => Boolean(session.room && session.room.kind === 'direct');
+  const isAdmin = () => !isDirect() && ['owner', 'admin'].includes(session.myRole);
+  const peerOf = (room) => (room.kind === 'direct' ? (room.members.find((m) => m.username !== me) || {}).username : null);
 
   function render() {
     const room = session.room;
@@ -65,7 +73,7 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
       setChildren(body, h('p', { class: 'muted', text: 'Loading…' }));
       return;
     }
-    renderedRole = session.myRole;
+    renderedRole = `${session.myRole}/${room.kind}`;
     const sections = [];
 
     // -- name --
@@ -75,10 +83,13 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
       sections.push(
         card('Name', h('form', { class: 'inline-form', testid: 'settings-rename-form', onSubmit: (e) => rename(e, renameBtn) }, renameField.el, renameBtn)),
       );
-    } else {
+    } else if (!isDirect()) {
       renameField = null;
       nameText = h('p', { class: 'room-name-display', testid: 'settings-name', text: room.name });
       sections.push(card('Name', nameText));
+    } else {
+      renameField = null;
+      nameText = null;
     }
 
     // -- members --
@@ -110,7 +121,7 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
     }
 
     // -- leave / delete --
-    if (session.myRole === 'owner') {
+    if (session.myRole === 'owner' && !isDirect()) {
       sections.push(
         dangerCard(
           'Delete room',
@@ -142,7 +153,7 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
   function renderMembers() {
     const room = session.room;
     if (!room) return;
-    heading.textContent = room.name;
+    heading.textContent = peerOf(room) || room.name;
     if (renameField && document.activeElement !== renameField.input && !renameField.input.dataset.dirty) renameField.input.value = room.name;
     if (nameText) nameText.textContent = room.name;
     memberCount.textContent = String(room.members.length);
@@ -158,6 +169,9 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
             actions.push(h('button', { type: 'button', class: 'btn btn--ghost btn--sm', testid: 'settings-member-make-admin', text: 'Make admin', 'aria-label': `Make ${m.username} an admin`, onClick: (e) => makeAdmin(m.username, e.currentTarget) }));
           }
           actions.push(h('button', { type: 'button', class: 'btn btn--ghost btn--sm btn--danger-text', testid: 'settings-member-remove', text: 'Remove', 'aria-label': `Remove ${m.username}`, onClick: (e) => removeMember(m.username, e.currentTarget) }));
+        }
+        if (m.username !== me && !isDirect() && onStartDirect) {
+          actions.push(h('button', { type: 'button', class: 'btn btn--ghost btn--sm', testid: 'settings-member-message', text: 'Message', 'aria-label': `Send ${m.username} a direct message`, onClick: (e) => message(m.username, e.currentTarget) }));
         }
         if (blocked && m.username !== me) {
           actions.push(
@@ -181,8 +195,17 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
 
   function onRoom() {
     // A role change (we were made admin) changes which controls exist.
-    if (session.myRole !== renderedRole) render();
+    if (`${session.myRole}/${session.room && session.room.kind}` !== renderedRole) render();
     else renderMembers();
+  }
+
+  async function message(username, btn) {
+    try {
+      await busy(btn, () => onStartDirect(username));
+    } catch (err) {
+      if (handleCommonError(err)) return;
+      notify(err.code === 'user_not_found' ? `You can't write to ${username}.` : describeError(err, 'Starting a direct message'), 'error');
+    }
   }
 
   async function busy(button, fn) {
@@ -326,8 +349,9 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
 
   async function leave(e) {
     const btn = e.currentTarget;
-    const name = session.room ? session.room.name : 'this room';
-    const ok = await confirmDialog({ title: `Leave “${name}”?`, body: 'You will stop getting its messages. An admin can add you back later.', confirmLabel: 'Leave room', danger: true });
+    const name = session.room ? peerOf(session.room) || session.room.name : 'this room';
+    const body = isDirect() ? 'The conversation leaves your list.' : 'You will stop getting its messages. An admin can add you back later.';
+    const ok = await confirmDialog({ title: `Leave “${name}”?`, body, confirmLabel: 'Leave room', danger: true });
     if (!ok) return;
     // The server tells our socket removed_from_room, maybe before this answer;
     // the flag makes that read "You left" rather than "You were removed".
@@ -365,7 +389,9 @@ export function settingsView({ session, api, me, notify, onRoomsChanged, onLeft 
 
   return {
     el: root,
-    mounted() {},
+    mounted() {
+      heading.focus({ preventScroll: true });
+    },
     destroy() {
       for (const off of offs) off();
     },
