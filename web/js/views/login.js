@@ -3,6 +3,14 @@
 // (invalid_credentials, rate_limited, network) go above the button.
 
 import { h, icon, field } from '../dom.js';
+import { codePointLength } from '../format.js';
+
+// The contract's rules (PROTOCOL.md "Names and limits"), checked before a
+// sign-up is sent so every problem is reported at once: the server stops
+// at the first one it finds.
+const USERNAME_RE = /^[a-z0-9_]{3,32}$/;
+const PASSWORD_MIN = 8;
+const PASSWORD_MAX = 128;
 
 const FIELD_OF = {
   invalid_username: 'username',
@@ -121,8 +129,20 @@ export function loginView({ api, onLoggedIn, initialMode = 'login', notice = '' 
       password.setError('Enter your password.');
       bad = true;
     }
+    let nameBad = !name;
+    if (mode === 'signup') {
+      if (name && !USERNAME_RE.test(name)) {
+        username.setError(MESSAGES.invalid_username);
+        bad = nameBad = true;
+      }
+      const n = codePointLength(pass);
+      if (pass && (n < PASSWORD_MIN || n > PASSWORD_MAX)) {
+        password.setError(MESSAGES.invalid_password);
+        bad = true;
+      }
+    }
     if (bad) {
-      (name ? password.input : username.input).focus();
+      (nameBad ? username.input : password.input).focus();
       return;
     }
     submit.disabled = true;
