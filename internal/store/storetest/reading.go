@@ -164,7 +164,7 @@ func testReadPositions(t *testing.T, s store.Store) {
 	if m := membership(t, s, room, "bob"); m.ReadSeq != 1 || m.ReadMessages != 0 || m.Role != chat.RoleMember {
 		t.Fatalf("bob's row after creation: %+v", m)
 	}
-	send(t, s, room, "alice", "a1", "hello")           // 2
+	send(t, s, room, "alice", "a1", "hello")            // 2
 	send(t, s, room, "alice", "a2", "@bob @carol look") // 3
 	send(t, s, room, "carol", "c1", "@bob too")         // 4
 	last := send(t, s, room, "alice", "a3", "@alice me")
