@@ -193,11 +193,11 @@ func (f *faultStore) Room(ctx context.Context, roomID string) (*chat.Room, error
 	return f.Store.Room(ctx, roomID)
 }
 
-func (f *faultStore) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
+func (f *faultStore) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
 	if err := f.hit("RoomAs"); err != nil {
 		return nil, err
 	}
-	return f.Store.RoomAs(ctx, roomID, username)
+	return f.Store.RoomAs(ctx, roomID, usernames...)
 }
 
 func (f *faultStore) ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error) {
