@@ -120,8 +120,8 @@ type command struct {
 	decide     func(r *chat.Room, now time.Time) ([]chat.Event, error)
 	// erase, when set, says after decide which seqs the append erases.
 	erase func() []int64
-	join       *store.Presence
-	leave      *store.Presence
+	join  *store.Presence
+	leave *store.Presence
 	// quiet skips listing the connections: nobody can be joined (create).
 	quiet bool
 }
