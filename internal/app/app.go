@@ -172,7 +172,7 @@ func (a *App) Functions() (map[string]any, error) {
 		"connect":      a.Sockets.Connect,
 		"disconnect":   a.Sockets.Disconnect,
 		"join_room":    a.Sockets.JoinRoom,
-		"send_message": a.Sockets.SendMessage,
+		"send_message": a.Sockets.Messages,
 		"leave_room":   a.Sockets.LeaveRoom,
 		"default":      a.Sockets.Default,
 	}, nil

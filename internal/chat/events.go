@@ -16,14 +16,16 @@ type EventType string
 
 // The event types of a room's stream.
 const (
-	TypeRoomCreated   EventType = "room_created"
-	TypeRoomRenamed   EventType = "room_renamed"
-	TypeMemberAdded   EventType = "member_added"
-	TypeMemberRemoved EventType = "member_removed"
-	TypeUserJoined    EventType = "user_joined"
-	TypeMessageSent   EventType = "message_sent"
-	TypeUserLeft      EventType = "user_left"
-	TypeRoomDeleted   EventType = "room_deleted"
+	TypeRoomCreated    EventType = "room_created"
+	TypeRoomRenamed    EventType = "room_renamed"
+	TypeMemberAdded    EventType = "member_added"
+	TypeMemberRemoved  EventType = "member_removed"
+	TypeUserJoined     EventType = "user_joined"
+	TypeMessageSent    EventType = "message_sent"
+	TypeUserLeft       EventType = "user_left"
+	TypeRoomDeleted    EventType = "room_deleted"
+	TypeMessageEdited  EventType = "message_edited"
+	TypeMessageDeleted EventType = "message_deleted"
 )
 
 // Event is one entry of a room's stream: the envelope every event shares and
@@ -41,10 +43,11 @@ type Event struct {
 func (e Event) Type() EventType { return e.Data.EventType() }
 
 // IsActivity reports whether the event moves the room up a member's list:
-// everything but people opening and leaving it.
+// everything but people opening and leaving it, and changes to messages
+// already there.
 func (e Event) IsActivity() bool {
 	switch e.Data.(type) {
-	case UserJoined, UserLeft:
+	case UserJoined, UserLeft, MessageEdited, MessageDeleted:
 		return false
 	}
 	return true
@@ -59,9 +62,12 @@ type EventData interface {
 
 // RoomCreated opens every stream (seq 1). The owner is the event's Username;
 // Members are the people added at creation, the owner not among them.
+// Kind is empty for a group room, which is what every room was before
+// direct messages.
 type RoomCreated struct {
 	Name    string   `json:"name"`
 	Members []string `json:"members"`
+	Kind    RoomKind `json:"kind,omitempty"`
 }
 
 // RoomRenamed gives the room a new name.
@@ -83,11 +89,56 @@ type MemberRemoved struct {
 // UserJoined says a member opened the room on a connection.
 type UserJoined struct{}
 
-// MessageSent is a chat message. ClientMsgID is the sender's idempotency key.
+// MessageSent is a chat message. ClientMsgID is the sender's idempotency
+// key; Mentions are the members written as @username in the text. Deleted
+// says the message was deleted later and its text erased.
 type MessageSent struct {
-	MessageID   string `json:"message_id"`
-	ClientMsgID string `json:"client_msg_id"`
-	Text        string `json:"text"`
+	MessageID   string    `json:"message_id"`
+	ClientMsgID string    `json:"client_msg_id"`
+	Text        string    `json:"text"`
+	Mentions    Usernames `json:"mentions"`
+	Deleted     bool      `json:"deleted,omitempty"`
+}
+
+// MessageEdited replaces a message's text. Deleted says the message was
+// deleted later and this text erased too.
+type MessageEdited struct {
+	MessageID string    `json:"message_id"`
+	Text      string    `json:"text"`
+	Mentions  Usernames `json:"mentions"`
+	Deleted   bool      `json:"deleted,omitempty"`
+}
+
+// MessageDeleted takes a message back; its text and the text of its edits
+// are erased from the stream when this is stored.
+type MessageDeleted struct {
+	MessageID string `json:"message_id"`
+}
+
+// Usernames is a list of people that is written [] when empty, never null,
+// events stored before it existed included.
+type Usernames []string
+
+// MarshalJSON writes nil as [].
+func (u Usernames) MarshalJSON() ([]byte, error) {
+	if u == nil {
+		return []byte("[]"), nil
+	}
+	return json.Marshal([]string(u))
+}
+
+// UnmarshalJSON reads [] (and null) as nil, so that an event read back
+// equals the one written.
+func (u *Usernames) UnmarshalJSON(raw []byte) error {
+	var list []string
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return err
+	}
+	if len(list) == 0 {
+		list = nil
+	}
+	*u = list
+	return nil
 }
 
 // UserLeft says a member left the room on a connection.
@@ -96,35 +147,41 @@ type UserLeft struct{}
 // RoomDeleted closes the stream; nothing follows it.
 type RoomDeleted struct{}
 
-func (RoomCreated) EventType() EventType   { return TypeRoomCreated }
-func (RoomRenamed) EventType() EventType   { return TypeRoomRenamed }
-func (MemberAdded) EventType() EventType   { return TypeMemberAdded }
-func (MemberRemoved) EventType() EventType { return TypeMemberRemoved }
-func (UserJoined) EventType() EventType    { return TypeUserJoined }
-func (MessageSent) EventType() EventType   { return TypeMessageSent }
-func (UserLeft) EventType() EventType      { return TypeUserLeft }
-func (RoomDeleted) EventType() EventType   { return TypeRoomDeleted }
+func (RoomCreated) EventType() EventType    { return TypeRoomCreated }
+func (RoomRenamed) EventType() EventType    { return TypeRoomRenamed }
+func (MemberAdded) EventType() EventType    { return TypeMemberAdded }
+func (MemberRemoved) EventType() EventType  { return TypeMemberRemoved }
+func (UserJoined) EventType() EventType     { return TypeUserJoined }
+func (MessageSent) EventType() EventType    { return TypeMessageSent }
+func (UserLeft) EventType() EventType       { return TypeUserLeft }
+func (RoomDeleted) EventType() EventType    { return TypeRoomDeleted }
+func (MessageEdited) EventType() EventType  { return TypeMessageEdited }
+func (MessageDeleted) EventType() EventType { return TypeMessageDeleted }
 
-func (RoomCreated) isEventData()   {}
-func (RoomRenamed) isEventData()   {}
-func (MemberAdded) isEventData()   {}
-func (MemberRemoved) isEventData() {}
-func (UserJoined) isEventData()    {}
-func (MessageSent) isEventData()   {}
-func (UserLeft) isEventData()      {}
-func (RoomDeleted) isEventData()   {}
+func (RoomCreated) isEventData()    {}
+func (RoomRenamed) isEventData()    {}
+func (MemberAdded) isEventData()    {}
+func (MemberRemoved) isEventData()  {}
+func (UserJoined) isEventData()     {}
+func (MessageSent) isEventData()    {}
+func (UserLeft) isEventData()       {}
+func (RoomDeleted) isEventData()    {}
+func (MessageEdited) isEventData()  {}
+func (MessageDeleted) isEventData() {}
 
 // eventDecoders is the one registry of type names: it turns a type name and
 // the event's JSON into its data.
 var eventDecoders = map[EventType]func([]byte) (EventData, error){
-	TypeRoomCreated:   decodeData[RoomCreated],
-	TypeRoomRenamed:   decodeData[RoomRenamed],
-	TypeMemberAdded:   decodeData[MemberAdded],
-	TypeMemberRemoved: decodeData[MemberRemoved],
-	TypeUserJoined:    decodeData[UserJoined],
-	TypeMessageSent:   decodeData[MessageSent],
-	TypeUserLeft:      decodeData[UserLeft],
-	TypeRoomDeleted:   decodeData[RoomDeleted],
+	TypeRoomCreated:    decodeData[RoomCreated],
+	TypeRoomRenamed:    decodeData[RoomRenamed],
+	TypeMemberAdded:    decodeData[MemberAdded],
+	TypeMemberRemoved:  decodeData[MemberRemoved],
+	TypeUserJoined:     decodeData[UserJoined],
+	TypeMessageSent:    decodeData[MessageSent],
+	TypeUserLeft:       decodeData[UserLeft],
+	TypeRoomDeleted:    decodeData[RoomDeleted],
+	TypeMessageEdited:  decodeData[MessageEdited],
+	TypeMessageDeleted: decodeData[MessageDeleted],
 }
 
 func decodeData[T EventData](raw []byte) (EventData, error) {

@@ -36,6 +36,11 @@ var goldenEvents = []struct {
 	{"member_removed", chat.Event{Seq: 5, Username: "bob", At: t0.Add(4 * time.Second), Data: chat.MemberRemoved{Member: "carol"}}},
 	{"user_joined", chat.Event{Seq: 6, Username: "bob", At: t0.Add(5*time.Second + 7*time.Millisecond)}},
 	{"message_sent", chat.Event{Seq: 7, Username: "bob", At: t0.Add(6*time.Second + 120*time.Millisecond), Data: chat.MessageSent{MessageID: "01JD8Z3Q7X9K2M4N6P8R0T2V4W", ClientMsgID: "c-1_a", Text: "hi <all> & \"you\"\nbye"}}},
+	{"message_sent_mentions", chat.Event{Seq: 7, Username: "bob", At: t0.Add(6 * time.Second), Data: chat.MessageSent{MessageID: "m2", ClientMsgID: "c-2", Text: "@alice look", Mentions: chat.Usernames{"alice"}}}},
+	{"message_sent_erased", chat.Event{Seq: 7, Username: "bob", At: t0.Add(6 * time.Second), Data: chat.MessageSent{MessageID: "m2", ClientMsgID: "c-2", Deleted: true}}},
+	{"message_edited", chat.Event{Seq: 8, Username: "bob", At: t0.Add(6 * time.Second), Data: chat.MessageEdited{MessageID: "m2", Text: "@carol look", Mentions: chat.Usernames{"carol"}}}},
+	{"message_deleted", chat.Event{Seq: 9, Username: "alice", At: t0.Add(6 * time.Second), Data: chat.MessageDeleted{MessageID: "m2"}}},
+	{"room_created_direct", chat.Event{Seq: 1, Username: "alice", At: t0, Data: chat.RoomCreated{Name: "alice, bob", Members: []string{"bob"}, Kind: chat.KindDirect}}},
 	{"user_left", chat.Event{Seq: 8, Username: "bob", At: t0.Add(7 * time.Second)}},
 	{"room_deleted", chat.Event{Seq: 9, Username: "alice", At: t0.Add(8 * time.Second)}},
 }

@@ -65,6 +65,6 @@ func ExampleEvent_MarshalJSON() {
 	}
 	fmt.Println(back.Type(), back.Seq, back.At)
 	// Output:
-	// {"seq":7,"type":"message_sent","username":"bob","at":"2026-11-21T10:00:00.250Z","message_id":"m1","client_msg_id":"c-1","text":"hello"}
+	// {"seq":7,"type":"message_sent","username":"bob","at":"2026-11-21T10:00:00.250Z","message_id":"m1","client_msg_id":"c-1","text":"hello","mentions":[]}
 	// message_sent 7 2026-11-21 10:00:00.25 +0000 UTC
 }

@@ -40,6 +40,13 @@ type Room struct {
 	// Version is the seq of the last event applied.
 	Version int64
 	Deleted bool
+	// Kind is KindDirect or empty for a group (KindOf); Pair holds the two people of a
+	// direct room, its creator first, whether or not they are still in it.
+	Kind RoomKind
+	Pair [2]string
+	// Messages counts the room's message_sent events: unread counts are
+	// differences of it.
+	Messages int64
 }
 
 // NewRoom returns the state of a room before its first event.
@@ -77,6 +84,12 @@ func (r *Room) Apply(e Event) error {
 	switch d := e.Data.(type) {
 	case RoomCreated:
 		r.Name, r.Owner, r.CreatedAt = d.Name, e.Username, e.At
+		if d.Kind == KindDirect {
+			if len(d.Members) != 1 || d.Members[0] == e.Username {
+				return fmt.Errorf("chat: room %s: a direct room is created with exactly one other person", r.ID)
+			}
+			r.Kind, r.Pair = KindDirect, [2]string{e.Username, d.Members[0]}
+		}
 		r.Members[e.Username] = RoleOwner
 		for _, m := range d.Members {
 			if m != e.Username {
@@ -86,19 +99,27 @@ func (r *Room) Apply(e Event) error {
 	case RoomRenamed:
 		r.Name = d.Name
 	case MemberAdded:
-		if d.Member == r.Owner || d.Role == RoleOwner {
+		if r.Kind == KindDirect {
+			// Only the pair comes back into a direct room, each with the
+			// role they had.
+			if !r.inPair(d.Member) || (d.Role == RoleOwner) != (d.Member == r.Owner) {
+				return fmt.Errorf("chat: room %s: event %d adds %s to a direct room as %s", r.ID, e.Seq, d.Member, d.Role)
+			}
+		} else if d.Member == r.Owner || d.Role == RoleOwner {
 			return fmt.Errorf("chat: room %s: event %d changes who owns the room", r.ID, e.Seq)
 		}
 		r.Members[d.Member] = d.Role
 	case MemberRemoved:
-		if d.Member == r.Owner {
+		if d.Member == r.Owner && (r.Kind != KindDirect || e.Username != d.Member) {
 			return fmt.Errorf("chat: room %s: event %d removes the owner", r.ID, e.Seq)
 		}
 		delete(r.Members, d.Member)
 	case RoomDeleted:
 		r.Deleted = true
 		clear(r.Members)
-	case UserJoined, MessageSent, UserLeft:
+	case MessageSent:
+		r.Messages++
+	case UserJoined, UserLeft, MessageEdited, MessageDeleted:
 	default:
 		return fmt.Errorf("chat: room %s: unknown event data %T", r.ID, e.Data)
 	}
@@ -234,6 +255,9 @@ func (r *Room) Rename(actor, name string, at time.Time) ([]Event, error) {
 	if name, err = NormalizeRoomName(name); err != nil {
 		return nil, err
 	}
+	if r.Kind == KindDirect {
+		return nil, errDirect
+	}
 	if !role.CanManage() {
 		return nil, ErrForbidden
 	}
@@ -251,6 +275,9 @@ func (r *Room) AddMembers(actor string, usernames []string, admin bool, exists U
 	}
 	if usernames, err = NormalizeMemberList(usernames); err != nil {
 		return nil, err
+	}
+	if r.Kind == KindDirect {
+		return nil, errDirect
 	}
 	if !role.CanManage() {
 		return nil, ErrForbidden
@@ -296,6 +323,12 @@ func (r *Room) RemoveMember(actor, member string, at time.Time) ([]Event, error)
 	}
 	target, err := NormalizeUsername(member)
 	self := err == nil && target == actor
+	if r.Kind == KindDirect {
+		if !self {
+			return nil, errDirect
+		}
+		return []Event{r.next(0, actor, at, MemberRemoved{Member: target})}, nil
+	}
 	if !self && !role.CanManage() {
 		return nil, ErrForbidden
 	}
@@ -313,6 +346,9 @@ func (r *Room) Delete(actor string, at time.Time) ([]Event, error) {
 	role, err := r.CheckMember(actor)
 	if err != nil {
 		return nil, err
+	}
+	if r.Kind == KindDirect {
+		return nil, errDirect
 	}
 	if role != RoleOwner {
 		return nil, errorf(CodeForbidden, "only the owner can delete the room")
@@ -336,8 +372,10 @@ func (r *Room) Leave(actor string, at time.Time) ([]Event, error) {
 	return []Event{r.next(0, actor, at, UserLeft{})}, nil
 }
 
-// SendMessage posts text to the room. messageID is the server's id for it,
-// clientMsgID the sender's idempotency key.
+// SendMessage posts text to the room. messageID is the server's id for it
+// (MessageID), clientMsgID the sender's idempotency key. The message
+// mentions the members among MentionCandidates(text) that the room holds,
+// so callers load those rows.
 func (r *Room) SendMessage(actor, messageID, clientMsgID, text string, at time.Time) ([]Event, error) {
 	if _, err := r.CheckMember(actor); err != nil {
 		return nil, err
@@ -349,5 +387,5 @@ func (r *Room) SendMessage(actor, messageID, clientMsgID, text string, at time.T
 	if err != nil {
 		return nil, err
 	}
-	return []Event{r.next(0, actor, at, MessageSent{MessageID: messageID, ClientMsgID: clientMsgID, Text: text})}, nil
+	return []Event{r.next(0, actor, at, MessageSent{MessageID: messageID, ClientMsgID: clientMsgID, Text: text, Mentions: r.mentionsIn(text)})}, nil
 }

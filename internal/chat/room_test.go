@@ -202,7 +202,7 @@ func TestReplay(t *testing.T) {
 				ev(4, "bob", chat.UserLeft{}),
 			},
 			want: chat.Room{ID: "r1", Name: "General", Owner: "alice", CreatedAt: at(time.Second), LastActivityAt: at(3 * time.Second),
-				Members: map[string]chat.Role{"alice": chat.RoleOwner, "bob": chat.RoleMember}, Version: 4},
+				Members: map[string]chat.Role{"alice": chat.RoleOwner, "bob": chat.RoleMember}, Version: 4, Messages: 1},
 		},
 		{
 			name:   "room_deleted: no members, not existing",

@@ -235,8 +235,33 @@ func (s *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 }
 
 // RoomAs implements store.Store.
-func (s *Store) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
-	return call(s, "RoomAs", func() (*chat.Room, error) { return s.inner.RoomAs(ctx, roomID, username) })
+func (s *Store) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	return call(s, "RoomAs", func() (*chat.Room, error) { return s.inner.RoomAs(ctx, roomID, usernames...) })
+}
+
+// Message implements store.Store.
+func (s *Store) Message(ctx context.Context, roomID, messageID string) (store.Message, error) {
+	return call(s, "Message", func() (store.Message, error) { return s.inner.Message(ctx, roomID, messageID) })
+}
+
+// Membership implements store.Store.
+func (s *Store) Membership(ctx context.Context, roomID, username string) (store.Membership, error) {
+	return call(s, "Membership", func() (store.Membership, error) { return s.inner.Membership(ctx, roomID, username) })
+}
+
+// SetReadPosition implements store.Store.
+func (s *Store) SetReadPosition(ctx context.Context, roomID, username string, p store.ReadPosition, mentionsSeen int64) (bool, error) {
+	return call(s, "SetReadPosition", func() (bool, error) { return s.inner.SetReadPosition(ctx, roomID, username, p, mentionsSeen) })
+}
+
+// Audience implements store.Store.
+func (s *Store) Audience(ctx context.Context, roomID string) ([]store.Membership, error) {
+	return call(s, "Audience", func() ([]store.Membership, error) { return s.inner.Audience(ctx, roomID) })
+}
+
+// UserConnections implements store.Store.
+func (s *Store) UserConnections(ctx context.Context, username string) ([]string, error) {
+	return call(s, "UserConnections", func() ([]string, error) { return s.inner.UserConnections(ctx, username) })
 }
 
 // ReadForward implements store.Store.

@@ -228,7 +228,7 @@ func TestRouteKeys(t *testing.T) {
 		{"rooms", e.rooms.RouteKeys(), []string{
 			"DELETE /me/blocks/{username}", "DELETE /rooms/{room_id}", "DELETE /rooms/{room_id}/members/{username}",
 			"GET /me/blocks", "GET /rooms", "GET /rooms/{room_id}", "GET /rooms/{room_id}/events", "PATCH /rooms/{room_id}",
-			"POST /me/blocks", "POST /rooms", "POST /rooms/{room_id}/members",
+			"POST /dms", "POST /me/blocks", "POST /rooms", "POST /rooms/{room_id}/members", "POST /rooms/{room_id}/read",
 		}},
 	} {
 		var got, catchAll []string

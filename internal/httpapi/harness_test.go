@@ -109,6 +109,8 @@ type recorder struct {
 type note struct {
 	session *auth.Identity
 	change  *rooms.Change
+	created *chat.Room
+	read    *store.RoomSummary
 }
 
 func (r *recorder) SessionEnded(_ context.Context, id auth.Identity) error {
@@ -122,6 +124,20 @@ func (r *recorder) RoomChanged(_ context.Context, c rooms.Change) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.calls = append(r.calls, note{change: &c})
+	return r.err
+}
+
+func (r *recorder) RoomCreated(_ context.Context, room *chat.Room) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, note{created: room})
+	return r.err
+}
+
+func (r *recorder) ReadMoved(_ context.Context, _ string, line store.RoomSummary) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.calls = append(r.calls, note{read: &line})
 	return r.err
 }
 
@@ -193,11 +209,11 @@ func (f *faultStore) Room(ctx context.Context, roomID string) (*chat.Room, error
 	return f.Store.Room(ctx, roomID)
 }
 
-func (f *faultStore) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
+func (f *faultStore) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
 	if err := f.hit("RoomAs"); err != nil {
 		return nil, err
 	}
-	return f.Store.RoomAs(ctx, roomID, username)
+	return f.Store.RoomAs(ctx, roomID, usernames...)
 }
 
 func (f *faultStore) ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error) {
@@ -749,6 +765,14 @@ func describeNotes(notes []note) string {
 	for _, n := range notes {
 		if n.session != nil {
 			parts = append(parts, "ended("+n.session.Username+")")
+			continue
+		}
+		if n.created != nil {
+			parts = append(parts, "created("+n.created.ID+")")
+			continue
+		}
+		if n.read != nil {
+			parts = append(parts, fmt.Sprintf("read(%s %d)", n.read.RoomID, n.read.ReadSeq))
 			continue
 		}
 		s := "changed(" + n.change.Room.ID

@@ -234,6 +234,7 @@ var fieldCodes = map[string]chat.Code{
 	"name":      chat.CodeInvalidRoomName,
 	"members":   chat.CodeInvalidUsername,
 	"usernames": chat.CodeInvalidUsername,
+	"seq":       codeInvalidQuery,
 }
 
 // decode reads the JSON body into v, a pointer to a struct whose fields

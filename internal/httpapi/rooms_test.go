@@ -28,14 +28,15 @@ func roomJSON(id, name string, created time.Time, lastSeq int, members ...string
 		}
 		ms = append(ms, fmt.Sprintf(`{"username": %q, "role": %q}`, u, role))
 	}
-	return fmt.Sprintf(`{"room_id": %q, "name": %q, "owner": %q, "created_at": %q, "members": [%s], "last_seq": %d}`,
+	return fmt.Sprintf(`{"room_id": %q, "name": %q, "owner": %q, "created_at": %q, "members": [%s], "last_seq": %d, "kind": "group"}`,
 		id, name, owner, wireTime(created), strings.Join(ms, ", "), lastSeq)
 }
 
-// summaryJSON is one line of GET /rooms.
-func summaryJSON(id, name, owner, role string, lastSeq int, activity time.Time) string {
-	return fmt.Sprintf(`{"room_id": %q, "name": %q, "owner": %q, "role": %q, "last_seq": %d, "last_activity_at": %q, "kind": "group"}`,
-		id, name, owner, role, lastSeq, wireTime(activity))
+// summaryJSON is one line of GET /rooms, for someone whose read position
+// is readSeq with nothing unread.
+func summaryJSON(id, name, owner, role string, lastSeq int, activity time.Time, readSeq int) string {
+	return fmt.Sprintf(`{"room_id": %q, "name": %q, "owner": %q, "role": %q, "last_seq": %d, "last_activity_at": %q, "kind": "group", "read_seq": %d, "unread": 0, "mentions": 0}`,
+		id, name, owner, role, lastSeq, wireTime(activity), readSeq)
 }
 
 func (e *env) getRoom(t *testing.T, username, roomID string) response {
@@ -127,8 +128,11 @@ func TestCreateRoom(t *testing.T) {
 				e.mu.Lock()
 				e.roomIDs = append(e.roomIDs, room.RoomID)
 				e.mu.Unlock()
-				// A new room has no connections to tell.
-				e.wantNoNotes(t)
+				// A new room has no joined connections to tell, only the
+				// members' room lists.
+				if notes := e.notes.take(); len(notes) != 1 || notes[0].created == nil || notes[0].created.ID != room.RoomID {
+					t.Fatalf("notified %s, want the room created", describeNotes(notes))
+				}
 				got := e.getRoom(t, "alice", room.RoomID)
 				got.wantJSON(t, 200, roomJSON(room.RoomID, c.room[0], t0, 1, c.room[1:]...))
 				e.events(t, "alice", room.RoomID, "").wantJSON(t, 200,
@@ -208,11 +212,11 @@ func TestListRooms(t *testing.T) {
 		e.notes.take()
 
 		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+
-			summaryJSON(r1, "random", "alice", "owner", 2, t0.Add(2*time.Second))+`, `+
-			summaryJSON(r2, "second", "bob", "member", 1, t0.Add(time.Second))+`], "next": null}`)
+			summaryJSON(r1, "random", "alice", "owner", 2, t0.Add(2*time.Second), 1)+`, `+
+			summaryJSON(r2, "second", "bob", "member", 1, t0.Add(time.Second), 1)+`], "next": null}`)
 		e.listRooms(t, "bob").wantJSON(t, 200, `{"rooms": [`+
-			summaryJSON(r1, "random", "alice", "member", 2, t0.Add(2*time.Second))+`, `+
-			summaryJSON(r2, "second", "bob", "owner", 1, t0.Add(time.Second))+`], "next": null}`)
+			summaryJSON(r1, "random", "alice", "member", 2, t0.Add(2*time.Second), 1)+`, `+
+			summaryJSON(r2, "second", "bob", "owner", 1, t0.Add(time.Second), 1)+`], "next": null}`)
 		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 
 		// A promotion shows in the role; membership changes are activity
@@ -222,10 +226,10 @@ func TestListRooms(t *testing.T) {
 		e.addMembers(t, "bob", r2, false, "carol").wantStatus(t, 200)
 		e.notes.take()
 		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+
-			summaryJSON(r2, "second", "bob", "admin", 3, t0.Add(3*time.Second))+`, `+
-			summaryJSON(r1, "random", "alice", "owner", 2, t0.Add(2*time.Second))+`], "next": null}`)
+			summaryJSON(r2, "second", "bob", "admin", 3, t0.Add(3*time.Second), 1)+`, `+
+			summaryJSON(r1, "random", "alice", "owner", 2, t0.Add(2*time.Second), 1)+`], "next": null}`)
 		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [`+
-			summaryJSON(r2, "second", "bob", "member", 3, t0.Add(3*time.Second))+`], "next": null}`)
+			summaryJSON(r2, "second", "bob", "member", 3, t0.Add(3*time.Second), 3)+`], "next": null}`)
 
 		// Removed and deleted rooms are listed nowhere.
 		e.removeMember(t, "bob", r2, "carol").wantStatus(t, 204)
@@ -233,7 +237,7 @@ func TestListRooms(t *testing.T) {
 		e.notes.take()
 		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 		e.listRooms(t, "bob").wantJSON(t, 200, `{"rooms": [`+
-			summaryJSON(r2, "second", "bob", "owner", 4, t0.Add(3*time.Second))+`], "next": null}`)
+			summaryJSON(r2, "second", "bob", "owner", 4, t0.Add(3*time.Second), 1)+`], "next": null}`)
 		e.wantNoNotes(t)
 	})
 }
@@ -622,7 +626,7 @@ func TestDeleteRoom(t *testing.T) {
 				}
 			}
 		})
-		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+summaryJSON(other, "other", "bob", "member", 1, t0)+`], "next": null}`)
+		e.listRooms(t, "alice").wantJSON(t, 200, `{"rooms": [`+summaryJSON(other, "other", "bob", "member", 1, t0, 1)+`], "next": null}`)
 		e.listRooms(t, "carol").wantJSON(t, 200, `{"rooms": [], "next": null}`)
 		e.getRoom(t, "alice", other).wantStatus(t, 200)
 	})

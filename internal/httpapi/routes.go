@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -10,6 +11,7 @@ import (
 	"github.com/chatroom/chat/internal/auth"
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/rooms"
+	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/wire"
 )
 
@@ -19,6 +21,10 @@ import (
 type Notifier interface {
 	SessionEnded(ctx context.Context, id auth.Identity) error
 	RoomChanged(ctx context.Context, change rooms.Change) error
+	// RoomCreated puts a new room in its members' lists; ReadMoved gives
+	// the user's other sockets the room's line after a read.
+	RoomCreated(ctx context.Context, r *chat.Room) error
+	ReadMoved(ctx context.Context, username string, line store.RoomSummary) error
 }
 
 // NewAuthAPI serves the accounts routes of the auth function.
@@ -110,6 +116,8 @@ func NewRoomsAPI(a *auth.Service, rs *rooms.Service, notify Notifier, logger *sl
 	h.routes["POST /rooms/{room_id}/members"] = route{handle: rt.addMembers}
 	h.routes["DELETE /rooms/{room_id}/members/{username}"] = route{handle: rt.removeMember}
 	h.routes["GET /rooms/{room_id}/events"] = route{handle: rt.events}
+	h.routes["POST /rooms/{room_id}/read"] = route{handle: rt.markRead}
+	h.routes["POST /dms"] = route{handle: rt.openDirect}
 	h.routes["POST /me/blocks"] = route{handle: rt.block}
 	h.routes["DELETE /me/blocks/{username}"] = route{handle: rt.unblock}
 	h.routes["GET /me/blocks"] = route{handle: rt.blocks}
@@ -141,6 +149,9 @@ func (rt *roomRoutes) create(ctx context.Context, r *Request) (Response, error) 
 	room, err := rt.rooms.Create(ctx, r.Caller.Username, body.Name, body.Members)
 	if err != nil {
 		return Response{}, err
+	}
+	if err := rt.notify.RoomCreated(ctx, room); err != nil {
+		rt.logger.WarnContext(ctx, "new room not pushed to lists", "request_id", r.Event.RequestContext.RequestID, "room_id", room.ID, "error", err.Error())
 	}
 	return Response{Status: http.StatusCreated, Body: wire.NewRoom(room)}, nil
 }
@@ -296,4 +307,53 @@ func parsePage(q map[string]string) (rooms.Page, error) {
 		p.Before = &before
 	}
 	return p, nil
+}
+
+// markRead moves the caller's read position: POST /rooms/{room_id}/read
+// {"seq": N}.
+func (rt *roomRoutes) markRead(ctx context.Context, r *Request) (Response, error) {
+	var body struct {
+		Seq json.RawMessage `json:"seq"`
+	}
+	roomID := r.Params["room_id"]
+	if err := rt.decodeAsMember(ctx, r, &body); err != nil {
+		return Response{}, err
+	}
+	seq, err := strconv.ParseInt(string(body.Seq), 10, 64)
+	if err != nil || seq < 0 {
+		if merr := rt.rooms.CheckMember(ctx, r.Caller.Username, roomID); merr != nil {
+			return Response{}, merr
+		}
+		return Response{}, invalidQuery("seq must be a non-negative integer")
+	}
+	res, err := rt.rooms.MarkRead(ctx, r.Caller.Username, roomID, seq)
+	if err != nil {
+		return Response{}, err
+	}
+	if res.Moved {
+		if err := rt.notify.ReadMoved(ctx, r.Caller.Username, res.Summary); err != nil {
+			rt.logger.WarnContext(ctx, "read position not pushed", "request_id", r.Event.RequestContext.RequestID, "room_id", roomID, "error", err.Error())
+		}
+	}
+	return Response{Status: http.StatusNoContent}, nil
+}
+
+// openDirect finds or starts the caller's direct room with someone: POST
+// /dms {"username"}, 201 when it is new, 200 when it was there.
+func (rt *roomRoutes) openDirect(ctx context.Context, r *Request) (Response, error) {
+	var body struct {
+		Username string `json:"username"`
+	}
+	if err := r.decode(&body); err != nil {
+		return Response{}, err
+	}
+	d, err := rt.rooms.OpenDirect(ctx, r.Caller.Username, body.Username)
+	if err != nil {
+		return Response{}, err
+	}
+	status := http.StatusOK
+	if d.Created {
+		status = http.StatusCreated
+	}
+	return rt.changed(ctx, r, d.Change, status)
 }

@@ -165,6 +165,12 @@ func diffRoom(want, got *chat.Room) string {
 	if want.Deleted != got.Deleted {
 		d = append(d, fmt.Sprintf("deleted %v, replay says %v", got.Deleted, want.Deleted))
 	}
+	if want.KindOf() != got.KindOf() || want.Pair != got.Pair {
+		d = append(d, fmt.Sprintf("kind %q of %v, replay says %q of %v", got.KindOf(), got.Pair, want.KindOf(), want.Pair))
+	}
+	if want.Messages != got.Messages {
+		d = append(d, fmt.Sprintf("%d messages, replay says %d", got.Messages, want.Messages))
+	}
 	if !want.CreatedAt.Equal(got.CreatedAt) || !want.LastActivityAt.Equal(got.LastActivityAt) {
 		d = append(d, "times differ")
 	}

@@ -23,7 +23,7 @@ type adapter interface {
 
 var at = time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC)
 
-func apply(t *testing.T, s store.Store, roomID string, cmd func(r *chat.Room) ([]chat.Event, error)) {
+func apply(t *testing.T, s store.Store, roomID string, cmd func(r *chat.Room) ([]chat.Event, error), erase ...int64) {
 	t.Helper()
 	ctx := context.Background()
 	r, err := s.Room(ctx, roomID)
@@ -34,12 +34,13 @@ func apply(t *testing.T, s store.Store, roomID string, cmd func(r *chat.Room) ([
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: r.Version, Events: events}); err != nil {
+	if _, err := s.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: r.Version, Messages: r.Messages, Events: events, Erase: erase}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// seed makes two rooms and three accounts, one room deleted.
+// seed makes two rooms and three accounts, one room deleted, and one
+// message edited and then deleted, so erased.
 func seed(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	for _, u := range []string{"alice", "bob", "carol"} {
@@ -54,9 +55,22 @@ func seed(t *testing.T, s store.Store) {
 	apply(t, s, "room-a", func(r *chat.Room) ([]chat.Event, error) {
 		return r.AddMembers("alice", []string{"carol"}, true, exists, at)
 	})
+	id := chat.MessageID("room-a", "bob", "c1")
 	apply(t, s, "room-a", func(r *chat.Room) ([]chat.Event, error) {
-		return r.SendMessage("bob", "m1", "c1", "hi", at)
+		return r.SendMessage("bob", id, "c1", "hi @alice", at)
 	})
+	apply(t, s, "room-a", func(r *chat.Room) ([]chat.Event, error) {
+		return r.SendMessage("alice", chat.MessageID("room-a", "alice", "c2"), "c2", "hello", at)
+	})
+	msg := func() *chat.MessageRef {
+		m, err := s.Message(ctx, "room-a", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Ref()
+	}
+	apply(t, s, "room-a", func(r *chat.Room) ([]chat.Event, error) { return r.EditMessage("bob", msg(), "hi again", at) })
+	apply(t, s, "room-a", func(r *chat.Room) ([]chat.Event, error) { return r.DeleteMessage("bob", msg(), at) }, 3, 5)
 	apply(t, s, "room-b", func(*chat.Room) ([]chat.Event, error) {
 		return chat.CreateRoom("room-b", "bob", "gone", []string{"carol"}, exists, at)
 	})
@@ -74,8 +88,8 @@ func TestVerifyAndRepair(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if rep.Rooms != 2 || rep.Events != 5 || rep.Users != 3 || len(rep.Differences) != 0 {
-				t.Fatalf("clean store: %+v, want 2 rooms, 5 events, 3 users and no differences", rep)
+			if rep.Rooms != 2 || rep.Events != 8 || rep.Users != 3 || len(rep.Differences) != 0 {
+				t.Fatalf("clean store: %+v, want 2 rooms, 8 events, 3 users and no differences", rep)
 			}
 
 			// Damage the projections: a wrong name and version, a member

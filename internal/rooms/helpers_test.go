@@ -108,8 +108,8 @@ func (h *hooked) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 	return h.loaded(h.Store.Room(ctx, roomID))
 }
 
-func (h *hooked) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
-	return h.loaded(h.Store.RoomAs(ctx, roomID, username))
+func (h *hooked) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	return h.loaded(h.Store.RoomAs(ctx, roomID, usernames...))
 }
 
 func (h *hooked) Append(ctx context.Context, req store.AppendRequest) (store.AppendResult, error) {

@@ -22,7 +22,7 @@ import (
 type Store interface {
 	Append(ctx context.Context, req store.AppendRequest) (store.AppendResult, error)
 	Room(ctx context.Context, roomID string) (*chat.Room, error)
-	RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error)
+	RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error)
 	ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error)
 	ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (store.Page, error)
 	RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error)
@@ -30,6 +30,10 @@ type Store interface {
 	RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error)
 	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
 	store.Blocking
+	Message(ctx context.Context, roomID, messageID string) (store.Message, error)
+	Membership(ctx context.Context, roomID, username string) (store.Membership, error)
+	SetReadPosition(ctx context.Context, roomID, username string, p store.ReadPosition, mentionsSeen int64) (bool, error)
+	Audience(ctx context.Context, roomID string) ([]store.Membership, error)
 }
 
 // Service runs the room use cases.
@@ -76,6 +80,10 @@ type Change struct {
 	// same.
 	Present    []store.Presence
 	PresentErr error
+	// Audience, set for a deletion only, are the members with open
+	// sockets as the room was before it: afterwards the store no longer
+	// knows who they were.
+	Audience []store.Membership
 }
 
 // maxAttempts bounds how often a command is decided again after losing a
@@ -84,13 +92,13 @@ const maxAttempts = 50
 
 // load reads the room; a room never created is an empty one, so the
 // domain answers room_not_found like for any non-member.
-func (s *Service) load(ctx context.Context, roomID, actor string, allMembers bool) (*chat.Room, error) {
+func (s *Service) load(ctx context.Context, roomID, actor string, allMembers bool, rows ...string) (*chat.Room, error) {
 	var r *chat.Room
 	var err error
 	if allMembers {
 		r, err = s.store.Room(ctx, roomID)
 	} else {
-		r, err = s.store.RoomAs(ctx, roomID, actor)
+		r, err = s.store.RoomAs(ctx, roomID, append([]string{actor}, rows...)...)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return chat.NewRoom(roomID), nil
@@ -105,11 +113,15 @@ func (s *Service) load(ctx context.Context, roomID, actor string, allMembers boo
 type command struct {
 	roomID string
 	actor  string
-	// allMembers loads every member; otherwise only the actor's row.
+	// allMembers loads every member; otherwise only the actor's row and
+	// those of rows.
 	allMembers bool
+	rows       []string
 	decide     func(r *chat.Room, now time.Time) ([]chat.Event, error)
-	join       *store.Presence
-	leave      *store.Presence
+	// erase, when set, says after decide which seqs the append erases.
+	erase func() []int64
+	join  *store.Presence
+	leave *store.Presence
 	// quiet skips listing the connections: nobody can be joined (create).
 	quiet bool
 }
@@ -127,7 +139,7 @@ func (s *Service) execute(ctx context.Context, c command) (Change, error) {
 // executeInTurn is execute for a caller that holds the room's turn.
 func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Change, error) {
 	for attempt := 1; ; attempt++ {
-		r, err := s.load(ctx, c.roomID, c.actor, c.allMembers)
+		r, err := s.load(ctx, c.roomID, c.actor, c.allMembers, c.rows...)
 		if err != nil {
 			return Change{}, err
 		}
@@ -138,7 +150,11 @@ func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Chang
 		if len(events) == 0 {
 			return Change{Room: r}, nil
 		}
-		res, err := s.store.Append(ctx, store.AppendRequest{RoomID: c.roomID, ExpectedVersion: r.Version, Events: events, Join: c.join, Leave: c.leave})
+		req := store.AppendRequest{RoomID: c.roomID, ExpectedVersion: r.Version, Messages: r.Messages, Events: events, Join: c.join, Leave: c.leave}
+		if c.erase != nil {
+			req.Erase = c.erase()
+		}
+		res, err := s.store.Append(ctx, req)
 		if errors.Is(err, store.ErrConcurrency) && attempt < maxAttempts {
 			if err := backoff(ctx, attempt); err != nil {
 				return Change{}, err
@@ -216,6 +232,21 @@ const MaxRoomsCreatedPerHour = 30
 // ErrTooManyRooms refuses a creation past MaxRoomsCreatedPerHour.
 var ErrTooManyRooms = &chat.Error{Code: "rate_limited", Message: fmt.Sprintf("at most %d new rooms an hour; try again later", MaxRoomsCreatedPerHour)}
 
+// countCreation counts a room actor is about to make, and refuses it past
+// MaxRoomsCreatedPerHour. It counts in the store, so that creations sent
+// all at once or to different instances are held to it too.
+func (s *Service) countCreation(ctx context.Context, actor string) error {
+	hour := s.now().UTC().Truncate(time.Hour)
+	created, err := s.store.IncrementCounter(ctx, fmt.Sprintf("rooms_created:%s:%d", actor, hour.Unix()), time.Now().Add(2*time.Hour))
+	if err != nil {
+		return fmt.Errorf("rooms: count creations: %w", err)
+	}
+	if created > MaxRoomsCreatedPerHour {
+		return ErrTooManyRooms
+	}
+	return nil
+}
+
 // Create opens a room owned by actor with the named people as members.
 func (s *Service) Create(ctx context.Context, actor, name string, members []string) (*chat.Room, error) {
 	// Check everything but existence first, so a malformed request costs
@@ -224,15 +255,8 @@ func (s *Service) Create(ctx context.Context, actor, name string, members []stri
 	if err != nil {
 		return nil, err
 	}
-	// Counted before the room is made, in the store, so that creations
-	// sent all at once or to different instances are held to it too.
-	hour := s.now().UTC().Truncate(time.Hour)
-	created, err := s.store.IncrementCounter(ctx, fmt.Sprintf("rooms_created:%s:%d", actor, hour.Unix()), time.Now().Add(2*time.Hour))
-	if err != nil {
-		return nil, fmt.Errorf("rooms: count creations: %w", err)
-	}
-	if created > MaxRoomsCreatedPerHour {
-		return nil, ErrTooManyRooms
+	if err := s.countCreation(ctx, actor); err != nil {
+		return nil, err
 	}
 	exists, err := s.lookup(ctx, actor, draft[0].Data.(chat.RoomCreated).Members)
 	if err != nil {
@@ -329,8 +353,21 @@ func (s *Service) RemoveMember(ctx context.Context, actor, roomID, member string
 
 // Delete closes the room for good.
 func (s *Service) Delete(ctx context.Context, actor, roomID string) (Change, error) {
-	return s.execute(ctx, command{roomID: roomID, actor: actor, allMembers: true,
-		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) { return r.Delete(actor, now) }})
+	var audience []store.Membership
+	change, err := s.execute(ctx, command{roomID: roomID, actor: actor, allMembers: true,
+		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
+			events, err := r.Delete(actor, now)
+			if err == nil && audience == nil {
+				// Who to tell is read before the rows go; someone added
+				// in between hears of the room when they next list it.
+				if audience, err = s.store.Audience(ctx, roomID); err != nil {
+					return nil, fmt.Errorf("rooms: audience of %s: %w", roomID, err)
+				}
+			}
+			return events, err
+		}})
+	change.Audience = audience
+	return change, err
 }
 
 // Page asks for a page of a room's stream: the events just before Before,
@@ -380,7 +417,7 @@ func (s *Service) Leave(ctx context.Context, actor, roomID string, p store.Prese
 
 // sendCommand is the decide-append loop of one message alone.
 func sendCommand(roomID string, req *sendRequest) command {
-	return command{roomID: roomID, actor: req.actor,
+	return command{roomID: roomID, actor: req.actor, rows: chat.MentionCandidates(req.text),
 		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
 			return r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
 		}}

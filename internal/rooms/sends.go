@@ -18,10 +18,19 @@ import (
 // stores all of them in one write. A Lambda instance serves one message at
 // a time, so in the cloud a batch holds one message and nothing changes.
 
-// MaxSendBatch bounds a batch: each message is an event and a message-id
+// MaxSendBatch bounds a batch: each message is an event and a message
 // item, and a DynamoDB transaction holds at most 100 items besides the
 // room's head.
 const MaxSendBatch = 32
+
+// maxBatchWeight bounds the writes of one batch below a DynamoDB
+// transaction's 100, the room's head and some slack aside.
+const maxBatchWeight = 90
+
+// sendWeight is the most writes a message can cost the store: its event,
+// its message item, the sender's read position, and one count for each
+// person it may mention.
+func sendWeight(text string) int { return 3 + len(chat.MentionCandidates(text)) }
 
 // MaxQueuedSends bounds the messages waiting for a room's next batch in
 // this process. Past it the room is taking messages faster than the store
@@ -37,6 +46,8 @@ const sendTimeout = 30 * time.Second
 
 type sendRequest struct {
 	actor, messageID, clientMsgID, text string
+	// weight is the most store writes the message can cost (sendWeight).
+	weight int
 
 	done   chan struct{}
 	change Change
@@ -48,7 +59,8 @@ type sendRequest struct {
 // first the message may still be stored: a resend with the same
 // client_msg_id then gets it back as a duplicate.
 func (s *Service) Send(ctx context.Context, actor, roomID, clientMsgID, text string) (Change, error) {
-	req := &sendRequest{actor: actor, messageID: s.newID(), clientMsgID: clientMsgID, text: text, done: make(chan struct{})}
+	req := &sendRequest{actor: actor, messageID: chat.MessageID(roomID, actor, clientMsgID), clientMsgID: clientMsgID, text: text, done: make(chan struct{})}
+	req.weight = sendWeight(text)
 	ln := s.lines.acquire(roomID)
 	s.lines.mu.Lock()
 	if len(ln.pending) >= MaxQueuedSends {
@@ -84,7 +96,11 @@ func (s *Service) sendBatches(roomID string, ln *line) {
 	defer s.lines.release(roomID, ln)
 	for {
 		s.lines.mu.Lock()
-		n := min(len(ln.pending), MaxSendBatch)
+		n, weight := 0, 0
+		for n < min(len(ln.pending), MaxSendBatch) && (n == 0 || weight+ln.pending[n].weight <= maxBatchWeight) {
+			weight += ln.pending[n].weight
+			n++
+		}
 		batch := ln.pending[:n:n]
 		ln.pending = ln.pending[n:]
 		if n == 0 {
@@ -146,7 +162,7 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 		return err
 	}
 	now := s.now()
-	start := r.Version
+	start, startMessages := r.Version, r.Messages
 	var events []chat.Event
 	var owners []*sendRequest
 	firstOf := map[[2]string]*sendRequest{}
@@ -173,7 +189,7 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 	if len(events) == 0 {
 		return nil
 	}
-	res, err := s.store.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: start, Events: events})
+	res, err := s.store.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: start, Messages: startMessages, Events: events})
 	if errors.Is(err, store.ErrConcurrency) {
 		return err
 	}
@@ -208,11 +224,11 @@ func (s *Service) loadFor(ctx context.Context, roomID string, batch []*sendReque
 	var r *chat.Room
 	for _, req := range batch {
 		if r != nil {
-			if _, ok := r.Members[req.actor]; ok {
+			if _, ok := r.Members[req.actor]; ok && len(chat.MentionCandidates(req.text)) == 0 {
 				continue
 			}
 		}
-		one, err := s.load(ctx, roomID, req.actor, false)
+		one, err := s.load(ctx, roomID, req.actor, false, chat.MentionCandidates(req.text)...)
 		if err != nil {
 			return nil, err
 		}

@@ -73,6 +73,8 @@ var contractHTTPRoutes = []string{
 	"DELETE /rooms/{room_id}/members/{username}",
 	"DELETE /rooms/{room_id}",
 	"GET /rooms/{room_id}/events",
+	"POST /rooms/{room_id}/read",
+	"POST /dms",
 	"POST /me/blocks",
 	"DELETE /me/blocks/{username}",
 	"GET /me/blocks",
@@ -85,7 +87,11 @@ var catchAllHTTPRoutes = []string{"GET /{proxy+}", "POST /{proxy+}", "PUT /{prox
 // contractWebSocketRoutes are the route keys of PROTOCOL.md's WebSocket
 // API: the three API Gateway routes and one per action (typing goes to
 // $default).
-var contractWebSocketRoutes = []string{"$connect", "$disconnect", "$default", "join_room", "send_message", "leave_room"}
+var contractWebSocketRoutes = []string{"$connect", "$disconnect", "$default", "join_room", "send_message", "leave_room", "edit_message", "delete_message"}
+
+// sharedRouteFunctions are the routes served by another route's function:
+// edits and deletions are message writes, served with sends.
+var sharedRouteFunctions = map[string]string{"edit_message": "send_message", "delete_message": "send_message"}
 
 // ---- The model the checks read.
 
@@ -700,6 +706,9 @@ func checkWebSocketAPI(m *model) []string {
 			p = append(p, fmt.Sprintf("%s has route key %q %d times: %v", ws, k, len(ids), ids))
 		default:
 			want := strings.TrimPrefix(k, "$")
+			if shared, ok := sharedRouteFunctions[k]; ok {
+				want = shared
+			}
 			if fn := m.routeFunction(k); fn != "" && m.functionPackage(fn) != want {
 				p = append(p, fmt.Sprintf("route %q goes to %s, which the Makefile builds from functions/%s, want functions/%s", k, fn, m.functionPackage(fn), want))
 			}

@@ -81,7 +81,7 @@ type Presence struct {
 	ExpiresAt time.Time
 }
 
-// RoomSummary is one line of a user's room list.
+// RoomSummary is one line of a user's room list (Summarize).
 type RoomSummary struct {
 	RoomID         string
 	Name           string
@@ -89,6 +89,15 @@ type RoomSummary struct {
 	Role           chat.Role
 	LastSeq        int64
 	LastActivityAt time.Time
+	Kind           chat.RoomKind
+	// Peer is the other person of a direct room.
+	Peer string
+	// ReadSeq is the user's read position; Unread and Mentions count,
+	// up to MaxCounted, the messages by others after it and those of
+	// them that mention the user.
+	ReadSeq  int64
+	Unread   int64
+	Mentions int64
 }
 
 // Page is a run of events in ascending seq. HasMore says whether more
@@ -104,12 +113,20 @@ type Page struct {
 // whose presence is already gone appends nothing and fails with
 // ErrNotPresent, so a connection leaves a room once however many paths
 // (leave_room, $disconnect, a push that found it gone) race to do it.
+//
+// Messages is the room's message count at ExpectedVersion (chat.Room's),
+// from which the store numbers the messages it appends for read positions.
+// Erase lists the seqs of a deleted message and its edits: with the
+// message_deleted event, the store overwrites them with chat.Erased in
+// the same write.
 type AppendRequest struct {
 	RoomID          string
 	ExpectedVersion int64
+	Messages        int64
 	Events          []chat.Event
 	Join            *Presence
 	Leave           *Presence
+	Erase           []int64
 }
 
 // AppendResult is what an append stored. Duplicate is set when a
@@ -130,10 +147,11 @@ type Rooms interface {
 	// ErrNotFound for a room never created. A deleted room is returned
 	// with Deleted set.
 	Room(ctx context.Context, roomID string) (*chat.Room, error)
-	// RoomAs is Room with Members holding only username's entry, if any:
-	// enough for commands that consult only the actor's role, and cheap
-	// in a room of a thousand.
-	RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error)
+	// RoomAs is Room with Members holding only the entries of usernames
+	// that are members: enough for commands that consult the actor's
+	// role and the people a message mentions, and cheap in a room of a
+	// thousand.
+	RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error)
 	// ReadForward returns up to limit events with seq > afterSeq.
 	ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (Page, error)
 	// ReadBackward returns the last up to limit events with seq < beforeSeq
@@ -215,5 +233,6 @@ type Store interface {
 	Connections
 	Counters
 	Blocking
+	Reading
 	Close() error
 }

@@ -21,32 +21,42 @@ type Room struct {
 	CreatedAt string        `json:"created_at"`
 	Members   []chat.Member `json:"members"`
 	LastSeq   int64         `json:"last_seq"`
+	Kind      chat.RoomKind `json:"kind"`
 }
 
 // NewRoom shapes a room's state as the room object.
 func NewRoom(r *chat.Room) Room {
-	return Room{RoomID: r.ID, Name: r.Name, Owner: r.Owner, CreatedAt: Time(r.CreatedAt), Members: r.MemberList(), LastSeq: r.Version}
+	return Room{RoomID: r.ID, Name: r.Name, Owner: r.Owner, CreatedAt: Time(r.CreatedAt), Members: r.MemberList(), LastSeq: r.Version, Kind: r.KindOf()}
 }
 
-// RoomSummary is one line of GET /rooms.
+// RoomSummary is one line of GET /rooms, and the room of a room_summary
+// frame.
 type RoomSummary struct {
-	RoomID         string    `json:"room_id"`
-	Name           string    `json:"name"`
-	Owner          string    `json:"owner"`
-	Role           chat.Role `json:"role"`
-	LastSeq        int64     `json:"last_seq"`
-	LastActivityAt string    `json:"last_activity_at"`
-	Kind           string    `json:"kind"`
+	RoomID         string        `json:"room_id"`
+	Name           string        `json:"name"`
+	Owner          string        `json:"owner"`
+	Role           chat.Role     `json:"role"`
+	LastSeq        int64         `json:"last_seq"`
+	LastActivityAt string        `json:"last_activity_at"`
+	Kind           chat.RoomKind `json:"kind"`
+	// Peer is the other person of a direct room, so a client can name it.
+	Peer     string `json:"peer,omitempty"`
+	ReadSeq  int64  `json:"read_seq"`
+	Unread   int64  `json:"unread"`
+	Mentions int64  `json:"mentions"`
 }
 
-// KindGroup is the kind of every room until direct rooms exist.
-const KindGroup = "group"
+// NewRoomSummary shapes one line of a room list.
+func NewRoomSummary(r store.RoomSummary) RoomSummary {
+	return RoomSummary{RoomID: r.RoomID, Name: r.Name, Owner: r.Owner, Role: r.Role, LastSeq: r.LastSeq, LastActivityAt: Time(r.LastActivityAt),
+		Kind: r.Kind, Peer: r.Peer, ReadSeq: r.ReadSeq, Unread: r.Unread, Mentions: r.Mentions}
+}
 
 // NewRoomSummaries shapes a room list.
 func NewRoomSummaries(rooms []store.RoomSummary) []RoomSummary {
 	out := make([]RoomSummary, len(rooms))
 	for i, r := range rooms {
-		out[i] = RoomSummary{RoomID: r.RoomID, Name: r.Name, Owner: r.Owner, Role: r.Role, LastSeq: r.LastSeq, LastActivityAt: Time(r.LastActivityAt), Kind: KindGroup}
+		out[i] = NewRoomSummary(r)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/chatroom/chat/internal/chat"
+	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/wire"
 )
 
@@ -26,14 +27,33 @@ type (
 		At       string `json:"at"`
 	}
 	messageFrame struct {
-		Type        string `json:"type"`
-		RoomID      string `json:"room_id"`
-		Seq         int64  `json:"seq"`
-		MessageID   string `json:"message_id"`
-		ClientMsgID string `json:"client_msg_id"`
-		Username    string `json:"username"`
-		Text        string `json:"text"`
-		At          string `json:"at"`
+		Type        string         `json:"type"`
+		RoomID      string         `json:"room_id"`
+		Seq         int64          `json:"seq"`
+		MessageID   string         `json:"message_id"`
+		ClientMsgID string         `json:"client_msg_id"`
+		Username    string         `json:"username"`
+		Text        string         `json:"text"`
+		Mentions    chat.Usernames `json:"mentions"`
+		At          string         `json:"at"`
+	}
+	// messageChangeFrame is message_edited (with Text and Mentions) and
+	// message_deleted (without).
+	messageChangeFrame struct {
+		Type      string          `json:"type"`
+		RoomID    string          `json:"room_id"`
+		Seq       int64           `json:"seq"`
+		Username  string          `json:"username"`
+		At        string          `json:"at"`
+		MessageID string          `json:"message_id"`
+		Text      *string         `json:"text,omitempty"`
+		Mentions  *chat.Usernames `json:"mentions,omitempty"`
+	}
+	// roomSummaryFrame is a user frame: a room of the user's list as it
+	// now is.
+	roomSummaryFrame struct {
+		Type string           `json:"type"`
+		Room wire.RoomSummary `json:"room"`
 	}
 	historyFrame struct {
 		Type    string       `json:"type"`
@@ -79,9 +99,21 @@ func eventFrame(e chat.Event) any {
 	case chat.UserLeft:
 		return announcementFrame{Type: "leave_room_announcement", RoomID: e.RoomID, Seq: e.Seq, Username: e.Username, At: at}
 	case chat.MessageSent:
-		return messageFrame{Type: "receive_message", RoomID: e.RoomID, Seq: e.Seq, MessageID: d.MessageID, ClientMsgID: d.ClientMsgID, Username: e.Username, Text: d.Text, At: at}
+		return messageFrame{Type: "receive_message", RoomID: e.RoomID, Seq: e.Seq, MessageID: d.MessageID, ClientMsgID: d.ClientMsgID, Username: e.Username, Text: d.Text, Mentions: d.Mentions, At: at}
+	case chat.MessageEdited:
+		return messageChangeFrame{Type: "message_edited", RoomID: e.RoomID, Seq: e.Seq, Username: e.Username, At: at, MessageID: d.MessageID, Text: &d.Text, Mentions: &d.Mentions}
+	case chat.MessageDeleted:
+		return messageChangeFrame{Type: "message_deleted", RoomID: e.RoomID, Seq: e.Seq, Username: e.Username, At: at, MessageID: d.MessageID}
 	}
 	return nil
+}
+
+func summaryFrame(s store.RoomSummary) []byte {
+	return encode(roomSummaryFrame{Type: "room_summary", Room: wire.NewRoomSummary(s)})
+}
+
+func roomRemovedFrame(roomID string) []byte {
+	return encode(roomFrame{Type: "room_removed", RoomID: roomID})
 }
 
 func encode(frame any) []byte {

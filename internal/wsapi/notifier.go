@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/chatroom/chat/internal/auth"
 	"github.com/chatroom/chat/internal/chat"
@@ -16,6 +17,12 @@ import (
 // room_updated to a room's connections after a rename or a membership
 // change, removed_from_room to a removed member's, room_deleted to all of a
 // deleted room's; and a logout closes the sockets opened with its token.
+//
+// It also keeps every socket's room list current with user frames, whether
+// or not the socket joined the room: room_summary when a room enters a
+// list, is renamed, or its read position moves, room_removed when it
+// leaves. Finding whom to tell costs one read per change (the room's
+// audience, or the one user's sockets), never one per member.
 type Notifier struct {
 	store   Store
 	push    push.Pusher
@@ -72,6 +79,9 @@ func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
 	if _, deleted := c.Events[len(c.Events)-1].Data.(chat.RoomDeleted); deleted {
 		var err error
 		gone, err = n.close(ctx, roomID, present, "room_deleted")
+		for _, m := range c.Audience {
+			gone = append(gone, n.sockets.post(ctx, m.Connections, roomRemovedFrame(roomID))...)
+		}
 		return err
 	}
 	// Removed members' sockets stop receiving the room; the rest hear of
@@ -87,9 +97,68 @@ func (n *Notifier) RoomChanged(ctx context.Context, c rooms.Change) error {
 	var err error
 	gone, err = n.close(ctx, roomID, removed, "removed_from_room")
 	last := c.Events[len(c.Events)-1]
-	frame := roomUpdatedFrame{Type: "room_updated", RoomID: roomID, Seq: last.Seq, Name: c.Room.Name, Members: c.Room.MemberList()}
-	gone = append(gone, n.deliver(ctx, stay, encode(frame))...)
+	if _, created := c.Events[0].Data.(chat.RoomCreated); !created {
+		frame := roomUpdatedFrame{Type: "room_updated", RoomID: roomID, Seq: last.Seq, Name: c.Room.Name, Members: c.Room.MemberList()}
+		gone = append(gone, n.deliver(ctx, stay, encode(frame))...)
+	}
+	more, lerr := n.tellLists(ctx, c)
+	gone = append(gone, more...)
+	return errors.Join(err, lerr)
+}
+
+// tellLists sends the user frames of a change: room_removed to the
+// sockets of each person it took out, room_summary to each socket of the
+// people whose line of the list it changed (everyone's, for a creation or
+// a rename).
+func (n *Notifier) tellLists(ctx context.Context, c rooms.Change) (gone []string, _ error) {
+	everyone := false
+	var added []string
+	for _, e := range c.Events {
+		switch d := e.Data.(type) {
+		case chat.RoomCreated, chat.RoomRenamed:
+			everyone = true
+		case chat.MemberAdded:
+			added = append(added, d.Member)
+		case chat.MemberRemoved:
+			conns, err := n.store.UserConnections(ctx, d.Member)
+			if err != nil {
+				return gone, fmt.Errorf("wsapi: sockets of %s: %w", d.Member, err)
+			}
+			gone = append(gone, n.sockets.post(ctx, conns, roomRemovedFrame(c.Room.ID))...)
+		}
+	}
+	if !everyone && len(added) == 0 {
+		return gone, nil
+	}
+	audience, err := n.store.Audience(ctx, c.Room.ID)
+	if err != nil {
+		return gone, fmt.Errorf("wsapi: audience of %s: %w", c.Room.ID, err)
+	}
+	for _, m := range audience {
+		if everyone || slices.Contains(added, m.Username) {
+			gone = append(gone, n.sockets.post(ctx, m.Connections, summaryFrame(store.Summarize(c.Room, m)))...)
+		}
+	}
+	return gone, nil
+}
+
+// RoomCreated puts a new room in the lists of its members' open sockets.
+// Nobody can have joined it yet, so there is no room frame to order.
+func (n *Notifier) RoomCreated(ctx context.Context, r *chat.Room) error {
+	gone, err := n.tellLists(ctx, rooms.Change{Room: r, Events: []chat.Event{{RoomID: r.ID, Seq: 1, Data: chat.RoomCreated{}}}})
+	n.sockets.forgetAll(ctx, gone, true)
 	return err
+}
+
+// ReadMoved tells every socket of the user, so their other tabs clear the
+// room's badges.
+func (n *Notifier) ReadMoved(ctx context.Context, username string, line store.RoomSummary) error {
+	conns, err := n.store.UserConnections(ctx, username)
+	if err != nil {
+		return fmt.Errorf("wsapi: sockets of %s: %w", username, err)
+	}
+	n.sockets.forgetAll(ctx, n.sockets.post(ctx, conns, summaryFrame(line)), true)
+	return nil
 }
 
 // close takes connections out of the room, then tells them why.

@@ -42,6 +42,8 @@ type Store interface {
 	RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error
 	SessionConnections(ctx context.Context, tokenHash string) ([]string, error)
 	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
+	Audience(ctx context.Context, roomID string) ([]store.Membership, error)
+	UserConnections(ctx context.Context, username string) ([]string, error)
 }
 
 // ConnectionTTL is how long connection and presence items outlive a
@@ -173,10 +175,12 @@ type request struct {
 // invalid_message for the rest). An action missing here is still read
 // strictly field by field.
 var frameFields = map[string][]string{
-	"join_room":    {"action", "room_id", "after_seq"},
-	"send_message": {"action", "room_id", "client_msg_id", "text"},
-	"leave_room":   {"action", "room_id"},
-	"typing":       {"action", "room_id"},
+	"join_room":      {"action", "room_id", "after_seq"},
+	"send_message":   {"action", "room_id", "client_msg_id", "text"},
+	"leave_room":     {"action", "room_id"},
+	"typing":         {"action", "room_id"},
+	"edit_message":   {"action", "room_id", "message_id", "text"},
+	"delete_message": {"action", "room_id", "message_id"},
 }
 
 var actionOnly = []string{"action"}
@@ -436,9 +440,90 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 		h.awaitTurn(ctx, roomID, change.Delivery)
 		gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), nil)
 		change.Delivery.Done()
+		gone = append(gone, h.tellUnread(ctx, change)...)
 		h.forgetAll(ctx, gone, true)
 		return nil
 	})
+}
+
+// tellUnread gives the room's members the room's new line of their list
+// on each socket that is not joined to it, where the message itself does
+// not go: with the message, a socket of an online member gets one frame
+// either way. The sender's line says their read position moved.
+func (h *Handlers) tellUnread(ctx context.Context, change rooms.Change) (gone []string) {
+	audience, err := h.store.Audience(ctx, change.Room.ID)
+	if err != nil {
+		// The message is stored and pushed; the badges catch up at the
+		// next list.
+		h.logger.WarnContext(ctx, "room list lines not pushed", "room_id", change.Room.ID, "error", err.Error())
+		return nil
+	}
+	joined := make(map[string]bool, len(change.Present))
+	for _, p := range change.Present {
+		joined[p.ConnectionID] = true
+	}
+	for _, m := range audience {
+		ids := slices.DeleteFunc(m.Connections, func(id string) bool { return joined[id] })
+		if len(ids) > 0 {
+			gone = append(gone, h.post(ctx, ids, summaryFrame(store.Summarize(change.Room, m)))...)
+		}
+	}
+	return gone
+}
+
+// EditMessage replaces the text of the caller's own message and pushes
+// message_edited to everyone in the room.
+func (h *Handlers) EditMessage(ctx context.Context, ev Event) (Response, error) {
+	return h.route(ctx, &ev, "edit_message", func(ctx context.Context, c store.Connection, r *request) error {
+		roomID, okID := r.str("room_id")
+		messageID, okMsg := r.str("message_id")
+		text, okText := r.str("text")
+		if !okID || !okMsg || !okText {
+			return invalid("edit_message needs room_id, message_id and text as non-empty strings")
+		}
+		if _, err := chat.NormalizeMessageText(text); err != nil {
+			return err
+		}
+		return h.changeMessage(ctx, c, roomID, func() (rooms.Change, error) {
+			return h.rooms.EditMessage(ctx, c.Username, roomID, messageID, text)
+		})
+	})
+}
+
+// DeleteMessage takes a message back, erasing its text, and pushes
+// message_deleted to everyone in the room.
+func (h *Handlers) DeleteMessage(ctx context.Context, ev Event) (Response, error) {
+	return h.route(ctx, &ev, "delete_message", func(ctx context.Context, c store.Connection, r *request) error {
+		roomID, okID := r.str("room_id")
+		messageID, okMsg := r.str("message_id")
+		if !okID || !okMsg {
+			return invalid("delete_message needs room_id and message_id as non-empty strings")
+		}
+		return h.changeMessage(ctx, c, roomID, func() (rooms.Change, error) {
+			return h.rooms.DeleteMessage(ctx, c.Username, roomID, messageID)
+		})
+	})
+}
+
+// changeMessage runs an edit or a deletion from a joined connection, under
+// the send limit, and broadcasts its event.
+func (h *Handlers) changeMessage(ctx context.Context, c store.Connection, roomID string, run func() (rooms.Change, error)) error {
+	if err := h.joined(ctx, c, roomID); err != nil {
+		return err
+	}
+	if err := h.limitSends(ctx, c.ID); err != nil {
+		return err
+	}
+	change, err := run()
+	if err != nil {
+		return err
+	}
+	defer change.Delivery.Done()
+	h.awaitTurn(ctx, roomID, change.Delivery)
+	gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), nil)
+	change.Delivery.Done()
+	h.forgetAll(ctx, gone, true)
+	return nil
 }
 
 // limitSends counts a send against the connection's window and refuses it
@@ -665,4 +750,17 @@ func (h *Handlers) recover(ctx context.Context, ev *Event, resp *Response) {
 	if p := recover(); p != nil {
 		*resp = h.failed(ctx, ev, fmt.Errorf("panic: %v\n%s", p, debug.Stack()))
 	}
+}
+
+// Messages serves the routes that write messages, send_message,
+// edit_message and delete_message, which share one function: the same
+// permissions, and one pool of warm instances.
+func (h *Handlers) Messages(ctx context.Context, ev Event) (Response, error) {
+	switch ev.RequestContext.RouteKey {
+	case "edit_message":
+		return h.EditMessage(ctx, ev)
+	case "delete_message":
+		return h.DeleteMessage(ctx, ev)
+	}
+	return h.SendMessage(ctx, ev)
 }

@@ -39,6 +39,8 @@ var (
 	bucketEvents  = []byte("events")
 	bucketMembers = []byte("members")
 	bucketMsgIDs  = []byte("message_ids")
+	// bucketMessages maps a message id to its messageValue.
+	bucketMessages = []byte("messages")
 )
 
 // DefaultFile is the store's file name inside the data directory.
@@ -79,12 +81,50 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // head is the stored room head: the room's state without its members.
 type head struct {
-	Name           string    `json:"name"`
-	Owner          string    `json:"owner"`
-	CreatedAt      time.Time `json:"created_at"`
-	LastActivityAt time.Time `json:"last_activity_at"`
-	Version        int64     `json:"version"`
-	Deleted        bool      `json:"deleted,omitempty"`
+	Name           string        `json:"name"`
+	Owner          string        `json:"owner"`
+	CreatedAt      time.Time     `json:"created_at"`
+	LastActivityAt time.Time     `json:"last_activity_at"`
+	Version        int64         `json:"version"`
+	Deleted        bool          `json:"deleted,omitempty"`
+	Kind           chat.RoomKind `json:"kind,omitempty"`
+	Pair           [2]string     `json:"pair,omitzero"`
+	Messages       int64         `json:"messages,omitempty"`
+}
+
+func (h head) room(roomID string) *chat.Room {
+	return &chat.Room{ID: roomID, Name: h.Name, Owner: h.Owner, CreatedAt: h.CreatedAt, LastActivityAt: h.LastActivityAt,
+		Version: h.Version, Deleted: h.Deleted, Kind: h.Kind, Pair: h.Pair, Messages: h.Messages, Members: map[string]chat.Role{}}
+}
+
+// memberValue is a member's row. Rows written before read positions
+// existed hold the bare role, which decodeMember still reads.
+type memberValue struct {
+	Role         chat.Role `json:"role"`
+	ReadSeq      int64     `json:"read_seq,omitempty"`
+	ReadMessages int64     `json:"read_msgs,omitempty"`
+	Mentions     int64     `json:"mentions,omitempty"`
+	ReadMentions int64     `json:"read_mentions,omitempty"`
+}
+
+func decodeMember(raw []byte) memberValue {
+	var m memberValue
+	if len(raw) > 0 && raw[0] == '{' && json.Unmarshal(raw, &m) == nil {
+		return m
+	}
+	return memberValue{Role: chat.Role(raw)}
+}
+
+func (m memberValue) membership(username string) store.Membership {
+	return store.Membership{Username: username, Role: m.Role, ReadSeq: m.ReadSeq, ReadMessages: m.ReadMessages, Mentions: m.Mentions, ReadMentions: m.ReadMentions}
+}
+
+// messageValue is what the messages bucket keeps of a message.
+type messageValue struct {
+	Seq     int64   `json:"seq"`
+	Author  string  `json:"author"`
+	Deleted bool    `json:"deleted,omitempty"`
+	Edits   []int64 `json:"edits,omitempty"`
 }
 
 func seqKey(seq int64) []byte {
@@ -214,7 +254,12 @@ func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (stor
 		if err != nil {
 			return err
 		}
+		messages, err := rb.CreateBucketIfNotExists(bucketMessages)
+		if err != nil {
+			return err
+		}
 		userRooms := tx.Bucket(bucketUserRooms)
+		count := req.Messages
 		for _, e := range req.Events {
 			raw, err := json.Marshal(e)
 			if err != nil {
@@ -223,10 +268,11 @@ func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (stor
 			if err := events.Put(seqKey(e.Seq), raw); err != nil {
 				return err
 			}
-			if m, ok := e.Data.(chat.MessageSent); ok {
-				if err := msgIDs.Put(msgIDKey(e.Username, m.ClientMsgID), seqKey(e.Seq)); err != nil {
-					return err
-				}
+			if _, ok := e.Data.(chat.MessageSent); ok {
+				count++
+			}
+			if err := s.recordMessage(msgIDs, messages, members, events, req, e, count); err != nil {
+				return err
 			}
 			changes := store.MemberChanges(e)
 			if _, ok := e.Data.(chat.RoomDeleted); ok {
@@ -240,12 +286,13 @@ func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (stor
 				}
 			}
 			for _, ch := range changes {
-				if err := applyMemberChange(members, userRooms, req.RoomID, ch); err != nil {
+				if err := applyMemberChange(members, userRooms, req.RoomID, ch, memberValue{ReadSeq: e.Seq, ReadMessages: count}); err != nil {
 					return err
 				}
 			}
 			h = applyHead(h, e)
 		}
+		h.Messages = count
 		if err := putJSON(rb, keyHead, h); err != nil {
 			return err
 		}
@@ -265,6 +312,9 @@ func applyHead(h head, e chat.Event) head {
 	switch d := e.Data.(type) {
 	case chat.RoomCreated:
 		h.Name, h.Owner, h.CreatedAt = d.Name, e.Username, e.At
+		if d.Kind == chat.KindDirect && len(d.Members) == 1 {
+			h.Kind, h.Pair = chat.KindDirect, [2]string{e.Username, d.Members[0]}
+		}
 	case chat.RoomRenamed:
 		h.Name = d.Name
 	case chat.RoomDeleted:
@@ -277,7 +327,10 @@ func applyHead(h head, e chat.Event) head {
 	return h
 }
 
-func applyMemberChange(members, userRooms *bolt.Bucket, roomID string, ch store.MemberChange) error {
+// applyMemberChange writes one change of the members projection. A new
+// member's row starts at fresh, the read position where they came in; an
+// existing member keeps theirs and changes role.
+func applyMemberChange(members, userRooms *bolt.Bucket, roomID string, ch store.MemberChange, fresh memberValue) error {
 	if ch.Removed {
 		if err := members.Delete([]byte(ch.Username)); err != nil {
 			return err
@@ -287,7 +340,12 @@ func applyMemberChange(members, userRooms *bolt.Bucket, roomID string, ch store.
 		}
 		return nil
 	}
-	if err := members.Put([]byte(ch.Username), []byte(ch.Role)); err != nil {
+	row := fresh
+	if raw := members.Get([]byte(ch.Username)); raw != nil {
+		row = decodeMember(raw)
+	}
+	row.Role = ch.Role
+	if err := putJSON(members, []byte(ch.Username), row); err != nil {
 		return err
 	}
 	ub, err := userRooms.CreateBucketIfNotExists([]byte(ch.Username))
@@ -309,7 +367,9 @@ func decodeEvent(roomID string, raw []byte) (chat.Event, error) {
 	return e, nil
 }
 
-func (s *Store) room(ctx context.Context, roomID string, only *string) (*chat.Room, error) {
+// room reads the head with every member, or with only the named ones
+// when only is not nil.
+func (s *Store) room(ctx context.Context, roomID string, only []string) (*chat.Room, error) {
 	var r *chat.Room
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID))
@@ -321,20 +381,21 @@ func (s *Store) room(ctx context.Context, roomID string, only *string) (*chat.Ro
 		if !found {
 			return store.ErrNotFound
 		}
-		r = &chat.Room{ID: roomID, Name: h.Name, Owner: h.Owner, CreatedAt: h.CreatedAt, LastActivityAt: h.LastActivityAt,
-			Version: h.Version, Deleted: h.Deleted, Members: map[string]chat.Role{}}
+		r = h.room(roomID)
 		mb := rb.Bucket(bucketMembers)
 		if mb == nil {
 			return nil
 		}
 		if only != nil {
-			if role := mb.Get([]byte(*only)); role != nil {
-				r.Members[*only] = chat.Role(role)
+			for _, u := range only {
+				if raw := mb.Get([]byte(u)); raw != nil {
+					r.Members[u] = decodeMember(raw).Role
+				}
 			}
 			return nil
 		}
 		return mb.ForEach(func(k, v []byte) error {
-			r.Members[string(k)] = chat.Role(v)
+			r.Members[string(k)] = decodeMember(v).Role
 			return nil
 		})
 	})
@@ -353,8 +414,11 @@ func (s *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 }
 
 // RoomAs implements store.Rooms.
-func (s *Store) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
-	return s.room(ctx, roomID, &username)
+func (s *Store) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	if usernames == nil {
+		usernames = []string{}
+	}
+	return s.room(ctx, roomID, usernames)
 }
 
 // ReadForward implements store.Rooms.
@@ -449,14 +513,18 @@ func (s *Store) RoomsOf(ctx context.Context, username string) ([]store.RoomSumma
 		if ub == nil {
 			return nil
 		}
-		return ub.ForEach(func(k, v []byte) error {
+		return ub.ForEach(func(k, _ []byte) error {
+			rb := tx.Bucket(bucketRooms).Bucket(k)
 			var h head
-			found, err := getJSON(tx.Bucket(bucketRooms).Bucket(k), keyHead, &h)
+			found, err := getJSON(rb, keyHead, &h)
 			if err != nil || !found || h.Deleted {
 				return err
 			}
-			out = append(out, store.RoomSummary{RoomID: string(k), Name: h.Name, Owner: h.Owner, Role: chat.Role(v),
-				LastSeq: h.Version, LastActivityAt: h.LastActivityAt})
+			row := rb.Bucket(bucketMembers).Get([]byte(username))
+			if row == nil {
+				return nil
+			}
+			out = append(out, store.Summarize(h.room(string(k)), decodeMember(row).membership(username)))
 			return nil
 		})
 	})
@@ -664,11 +732,22 @@ func (s *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
 		if err != nil {
 			return err
 		}
-		h := head{Name: r.Name, Owner: r.Owner, CreatedAt: r.CreatedAt, LastActivityAt: r.LastActivityAt, Version: r.Version, Deleted: r.Deleted}
+		h := head{Name: r.Name, Owner: r.Owner, CreatedAt: r.CreatedAt, LastActivityAt: r.LastActivityAt, Version: r.Version, Deleted: r.Deleted,
+			Kind: r.Kind, Pair: r.Pair, Messages: r.Messages}
 		if err := putJSON(rb, keyHead, h); err != nil {
 			return err
 		}
-		if rb.Bucket(bucketMembers) != nil {
+		// Read positions are not in the stream: keep each remaining
+		// member's, and drop the rows of people the replay says left.
+		kept := map[string]memberValue{}
+		if old := rb.Bucket(bucketMembers); old != nil {
+			err := old.ForEach(func(k, v []byte) error {
+				kept[string(k)] = decodeMember(v)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
 			if err := rb.DeleteBucket(bucketMembers); err != nil {
 				return err
 			}
@@ -686,7 +765,11 @@ func (s *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
 			return err
 		}
 		for u, role := range r.Members {
-			if err := applyMemberChange(members, userRooms, r.ID, store.MemberChange{Username: u, Role: role}); err != nil {
+			row, ok := kept[u]
+			if !ok {
+				row = memberValue{ReadSeq: r.Version, ReadMessages: r.Messages}
+			}
+			if err := applyMemberChange(members, userRooms, r.ID, store.MemberChange{Username: u, Role: role}, row); err != nil {
 				return err
 			}
 		}

@@ -80,3 +80,12 @@ func TestSurvivesReopen(t *testing.T) {
 		t.Fatalf("resend after reopen = %+v, %v; want the original as a duplicate", res, err)
 	}
 }
+
+func TestErasureLeavesNoText(t *testing.T) {
+	s, err := boltstore.Open(filepath.Join(t.TempDir(), "chat.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	storetest.ErasureLeavesNoText(t, s, s.RawItems)
+}

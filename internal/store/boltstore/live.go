@@ -232,3 +232,9 @@ func (l *live) takeTicket(hash string) (store.Ticket, bool) {
 	delete(l.tickets, hash)
 	return t, ok
 }
+
+func (l *live) userConnections(username string) []string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return keysOf(l.userConns[username])
+}

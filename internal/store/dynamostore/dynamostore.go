@@ -541,7 +541,11 @@ func (st *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 }
 
 // RoomAs implements store.Rooms: the head and one member row.
-func (st *Store) RoomAs(ctx context.Context, roomID, username string) (*chat.Room, error) {
+func (st *Store) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	username := ""
+	if len(usernames) > 0 {
+		username = usernames[0]
+	}
 	rows, err := st.batchGet(ctx, []map[string]types.AttributeValue{key(roomPK(roomID), skHead), key(roomPK(roomID), memberSK(username))}, true, "")
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: read room %s: %w", roomID, err)

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"TicketsServeOnce", testTickets},
 	}
 	tests = append(tests, blockTests...)
+	tests = append(tests, readingTests...)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -94,7 +95,7 @@ func appendAs(t testing.TB, s store.Store, roomID string, cmd func(r *chat.Room)
 		if err != nil {
 			t.Fatalf("command refused: %v", err)
 		}
-		res, err := s.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: r.Version, Events: events})
+		res, err := s.Append(ctx, store.AppendRequest{RoomID: roomID, ExpectedVersion: r.Version, Messages: r.Messages, Events: events})
 		if errors.Is(err, store.ErrConcurrency) && attempt < 1000 {
 			time.Sleep(time.Duration(rand.IntN(1+min(attempt, 20))) * time.Millisecond)
 			continue
@@ -176,6 +177,10 @@ func DiffRooms(want, got *chat.Room) string {
 		return fmt.Sprintf("created_at %v, want %v", got.CreatedAt, want.CreatedAt)
 	case !want.LastActivityAt.Equal(got.LastActivityAt):
 		return fmt.Sprintf("last_activity_at %v, want %v", got.LastActivityAt, want.LastActivityAt)
+	case want.KindOf() != got.KindOf() || want.Pair != got.Pair:
+		return fmt.Sprintf("kind %q of %v, want %q of %v", got.KindOf(), got.Pair, want.KindOf(), want.Pair)
+	case want.Messages != got.Messages:
+		return fmt.Sprintf("%d messages, want %d", got.Messages, want.Messages)
 	case len(want.Members) != len(got.Members) || !reflect.DeepEqual(want.Members, got.Members) && len(want.Members) > 0:
 		return fmt.Sprintf("members %v, want %v", got.Members, want.Members)
 	}
