@@ -21,6 +21,7 @@ export class ReadMarker {
     this.onRead = onRead;
     this.timer = null;
     this.posting = false;
+    this.flushAfter = false;
     this.destroyed = false;
     this.onVisibility = () => this.check();
     document.addEventListener('visibilitychange', this.onVisibility);
@@ -51,14 +52,15 @@ export class ReadMarker {
     }, DEBOUNCE_MS);
   }
 
-  async post() {
-    if (!this.reading() || !this.unreadFromOthers()) return;
+  /** force: the check that scheduled this saw the reader at the bottom (the view is closing). */
+  async post({ force = false } = {}) {
+    if (!(force || this.reading()) || !this.unreadFromOthers()) return;
     const seq = this.session.timeline.maxSeq;
     this.posting = true;
     try {
       await this.api.markRead(this.session.roomId, seq);
       this.known(seq);
-      if (!this.destroyed) this.onRead(seq);
+      this.onRead(seq);
     } catch (err) {
       // A server without read positions: stop asking. Gone (room_not_found)
       // is the room session's to report; anything else is tried again with
@@ -67,12 +69,25 @@ export class ReadMarker {
     } finally {
       this.posting = false;
     }
+    if (this.flushAfter) {
+      // Closed while this post was out: what came meanwhile was seen too.
+      this.flushAfter = false;
+      this.post({ force: true });
+      return;
+    }
     this.check();
   }
 
+  /** The room is closing: a post that was waiting for its debounce goes now. */
   destroy() {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+      if (!this.destroyed && document.visibilityState === 'visible') this.post({ force: true });
+    } else if (this.posting && this.reading()) {
+      this.flushAfter = true;
+    }
     this.destroyed = true;
-    clearTimeout(this.timer);
     document.removeEventListener('visibilitychange', this.onVisibility);
   }
 }
