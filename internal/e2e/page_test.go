@@ -17,8 +17,9 @@ import (
 // scripts (DevTools-injected, so the page's CSP does not apply). It only
 // watches: it records each status a message item was drawn with, keyed by
 // the message's text, so a test can see "sending" turn into "sent" however
-// fast the server answers, and it gives the tests short names for reading
-// the page.
+// fast the server answers; it notes the page's requests (method and path),
+// the sockets it opens, and the browser notifications it shows or asks
+// permission for; and it gives the tests short names for reading the page.
 const pageHelpers = `(() => {
   const seen = new Map(); // message text -> the statuses it was drawn with, in order
   const textOf = (li) => {
@@ -39,9 +40,64 @@ const pageHelpers = `(() => {
     for (const m of mutations) for (const n of m.addedNodes) record(n);
   }).observe(document, { childList: true, subtree: true });
 
+  const requests = []; // {method, path, body}
+  const realFetch = window.fetch;
+  window.fetch = function (input, init) {
+    try {
+      const url = new URL(typeof input === 'string' ? input : input.url, location.href);
+      const entry = { method: (init && init.method) || 'GET', path: url.pathname, body: (init && typeof init.body === 'string') ? init.body : '', status: 0 };
+      requests.push(entry);
+      return realFetch.apply(this, arguments).then((res) => {
+        entry.status = res.status;
+        return res;
+      });
+    } catch (e) { /* only watching */ }
+    return realFetch.apply(this, arguments);
+  };
+  const sockets = [];
+  const RealWebSocket = window.WebSocket;
+  window.WebSocket = class extends RealWebSocket {
+    constructor(...args) {
+      super(...args);
+      sockets.push(this);
+    }
+  };
+  const notifications = []; // {title, body}
+  let permissionAsks = 0;
+  if (window.Notification) {
+    const RealNotification = window.Notification;
+    const Watched = class extends RealNotification {
+      constructor(title, options) {
+        notifications.push({ title: String(title), body: String((options && options.body) || '') });
+        super(title, options);
+      }
+    };
+    Watched.requestPermission = function (...args) {
+      permissionAsks++;
+      return RealNotification.requestPermission(...args);
+    };
+    window.Notification = Watched;
+  }
+
   const q = (id) => document.querySelector('[data-testid="' + id + '"]');
   const all = (sel) => [...document.querySelectorAll(sel)];
   window.__e2e = {
+    requests: (method, suffix) => requests.filter((r) => r.method === method && r.path.endsWith(suffix)),
+    requestCount: () => requests.length,
+    failedRequests: () => requests.filter((r) => r.status >= 400).map((r) => r.status + ' ' + r.method + ' ' + r.path),
+    // The newest open socket of the page, for sending a frame as a stale client would.
+    socket: () => [...sockets].reverse().find((ws) => ws.readyState === 1) || null,
+    notifications: () => notifications.slice(),
+    permissionAsks: () => permissionAsks,
+    // The join/leave lines a person sees (collapsed runs, flaps hidden).
+    presence: () => all('[data-testid="announcement"]:not([hidden]) [data-testid="announcement-text"]').map((el) => el.textContent),
+    roomItem: (id) => document.querySelector('[data-testid="room-list-item"][data-room-id="' + id + '"]'),
+    badges: (id) => {
+      const a = document.querySelector('[data-testid="room-list-item"][data-room-id="' + id + '"]');
+      if (!a) return null;
+      const t = (tid) => { const el = a.querySelector('[data-testid="' + tid + '"]'); return el ? el.textContent : ''; };
+      return { name: t('room-list-item-name'), unread: t('room-list-item-unread'), mentions: t('room-list-item-mentions'), kind: a.dataset.kind };
+    },
     q,
     has: (id) => Boolean(q(id)),
     statuses: (text) => seen.get(text) || [],
@@ -52,7 +108,7 @@ const pageHelpers = `(() => {
     },
     rooms: () => all('[data-testid="room-list-item"]').map((a) => a.dataset.roomId),
     // Every line of the message list, in DOM order.
-    timeline: () => all('[data-testid="message-list"] > li').map((li) => ({
+    timeline: () => all('[data-testid="message-list"] > li:not([data-testid="unread-divider"])').map((li) => ({
       testid: li.dataset.testid || '',
       seq: Number(li.dataset.seq || 0),
       type: li.dataset.type || '',
