@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -414,14 +416,11 @@ func (st *Store) Usernames(ctx context.Context) ([]string, error) {
 
 // ReplaceProjection overwrites the room's head and member rows with r, the
 // result of a replay: the rebuild tool's repair. The member rows are the
-// user index too (through GSI1), so that is repaired with them.
+// user index too (through GSI1), so that is repaired with them. A member
+// row that is there keeps its read position, counts and sockets (only its
+// role is replaced); one that was missing starts read up to r's version,
+// and gets its sockets at the user's next connect.
 func (st *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
-	head := item(key(roomPK(r.ID), skHead))
-	head[attrName], head[attrOwner], head[attrCreatedAt] = s(r.Name), s(r.Owner), ts(r.CreatedAt)
-	head[attrVersion], head[attrLastActivity] = n(r.Version), ts(r.LastActivityAt)
-	if r.Deleted {
-		head[attrDeleted] = &types.AttributeValueMemberBOOL{Value: true}
-	}
 	stored, err := st.sortKeysUnder(ctx, roomPK(r.ID), "MEMBER#")
 	if err != nil {
 		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
@@ -432,12 +431,21 @@ func (st *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
 			writes = append(writes, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(roomPK(r.ID), memberSK(u))}})
 		}
 	}
-	for u, role := range r.Members {
-		p := st.memberWrite(r.ID, store.MemberChange{Username: u, Role: role})
-		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: p.write.Put.Item}})
-	}
-	writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: head}})
+	writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: headItem(r)}})
 	if err := st.batchWrite(ctx, writes); err != nil {
+		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
+	}
+	members := slices.Sorted(maps.Keys(r.Members))
+	err = forEach(ctx, members, func(ctx context.Context, u string) error {
+		p := st.rowWrite(r.ID, u, &rowPlan{op: rowUpdate, role: r.Members[u], added: &readMark{r.Version, r.Messages}}, nil)
+		w := p.write.Update
+		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: w.TableName, Key: w.Key, UpdateExpression: w.UpdateExpression,
+			ExpressionAttributeNames: w.ExpressionAttributeNames, ExpressionAttributeValues: w.ExpressionAttributeValues,
+		})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
 	}
 	return nil
