@@ -34,6 +34,19 @@
 // A message's item is keyed by chat.MessageID of the room, the sender and
 // the client_msg_id: the one conditional put that records a message also
 // recognises a resend, and edits and deletions find it by the same id.
+//
+// A room's audience (its members with open sockets) is one Query of its
+// member rows, because each row carries its member's connection ids
+// (audience.go). $connect adds the id to every member row of the user,
+// found through GSI1, $disconnect takes it off them, and a new member row
+// starts with the ids in USER#<user> CONNS. GSI1 is eventually consistent,
+// so a connect or disconnect at the moment its user is added to a room
+// can miss that room's new row: it lists the user's rooms before the row
+// shows in the index, while the append read CONNS just before the change.
+// The row then lacks a socket that is open (which gets no pushes about
+// that room) or keeps one that closed (a push to it finds it gone). Both
+// heal at the user's next connect, which puts every live id on each of
+// the user's rows and takes off the ids of connections that are gone.
 package dynamostore
 
 import (
