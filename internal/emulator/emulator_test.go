@@ -261,6 +261,12 @@ func TestWholeContract(t *testing.T) {
 			for i := range 3 {
 				a.send(fmt.Sprintf(`{"action":"send_message","room_id":%q,"client_msg_id":"m%d","text":"missed %d"}`, id, i, i))
 				a.next("receive_message")
+				// Out of the room, his socket still hears of each
+				// message, as his room list's line.
+				line, _ := b.next("room_summary")["room"].(map[string]any)
+				if line["room_id"] != id || num(line["unread"]) < int64(i+1) || num(line["last_seq"]) != last+int64(i)+2 {
+					t.Fatalf("bob's line after message %d: %v", i, line)
+				}
 			}
 			b.quiet()
 			// He comes back from where he was: exactly what he missed.

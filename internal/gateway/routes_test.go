@@ -66,6 +66,8 @@ func TestRealTemplateHTTPRoutes(t *testing.T) {
 		"POST /me/blocks":                            "RoomsFunction",
 		"DELETE /me/blocks/{username}":               "RoomsFunction",
 		"GET /me/blocks":                             "RoomsFunction",
+		"POST /rooms/{room_id}/read":                 "RoomsFunction",
+		"POST /dms":                                  "RoomsFunction",
 	}
 	got := map[string]string{}
 	for _, h := range r.HTTP {
@@ -156,6 +158,9 @@ func TestRealTemplateWebSocketRoutesAndFunctions(t *testing.T) {
 		"join_room":    "JoinRoomFunction",
 		"send_message": "SendMessageFunction",
 		"leave_room":   "LeaveRoomFunction",
+		// Message edits and deletions share the send function.
+		"edit_message":   "SendMessageFunction",
+		"delete_message": "SendMessageFunction",
 	}
 	if !maps.Equal(r.WebSocket, wantWS) {
 		t.Errorf("WebSocket routes = %v, want %v", r.WebSocket, wantWS)

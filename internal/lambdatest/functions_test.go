@@ -876,6 +876,24 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 				t.Errorf("bob got %v, want the message trimmed; all posts:%s", m, describe(got))
 			}
 		})
+		sub("edit_message and delete_message", func(t *testing.T) {
+			// The send function serves both routes; the message's id is
+			// the one its receive_message carried.
+			got := ws(t, "send_message", "send.json", with(alice, "client_msg_id", "msg-0010"), 200)
+			m := framesTo(got, bobConn, "receive_message")
+			if len(m) != 1 {
+				t.Fatalf("bob got %v; all posts:%s", m, describe(got))
+			}
+			id, _ := m[0]["message_id"].(string)
+			got = ws(t, "send_message", "edit.json", with(alice, "message_id", id), 200)
+			if e := framesTo(got, bobConn, "message_edited"); len(e) != 1 || e[0]["text"] != "hello again, everyone" || e[0]["message_id"] != id {
+				t.Errorf("bob got %v, want the edit; all posts:%s", e, describe(got))
+			}
+			got = ws(t, "send_message", "delete.json", with(alice, "message_id", id), 200)
+			if d := framesTo(got, bobConn, "message_deleted"); len(d) != 1 || d[0]["message_id"] != id {
+				t.Errorf("bob got %v, want the deletion; all posts:%s", d, describe(got))
+			}
+		})
 		sub("$default", func(t *testing.T) {
 			got := ws(t, "default", "typing.json", alice, 200)
 			if ty := framesTo(got, bobConn, "typing"); len(ty) != 1 || ty[0]["username"] != "alice" {
@@ -916,6 +934,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 				"connect/connect.json": true, "connect/connect_no_ticket.json": true,
 				"join_room/join.json": true, "join_room/join_resume.json": true,
 				"send_message/send.json": true, "send_message/send_untrimmed.json": true,
+				"send_message/edit.json": true, "send_message/delete.json": true,
 				"default/typing.json": true, "default/unknown_action.json": true, "default/missing_action.json": true, "default/invalid_json.json": true,
 				"leave_room/leave.json": true, "disconnect/disconnect.json": true,
 			}

@@ -204,3 +204,24 @@ func (s *Service) OpenDirect(ctx context.Context, actor, username string) (Direc
 	}
 	return Direct{Change: change, Created: created}, nil
 }
+
+// errDirectBlocked refuses a message to someone who blocked the sender.
+var errDirectBlocked = &chat.Error{Code: chat.CodeForbidden, Message: "this person does not take direct messages from you"}
+
+// checkDirect refuses a message in a direct room whose other person
+// blocked actor: a block stops direct messages, started or not. Group
+// rooms cost nothing here.
+func (s *Service) checkDirect(ctx context.Context, r *chat.Room, actor string) error {
+	if r.Kind != chat.KindDirect {
+		return nil
+	}
+	peer := r.PeerOf(actor)
+	blockers, err := s.store.BlockersAmong(ctx, actor, []string{peer})
+	if err != nil {
+		return fmt.Errorf("rooms: look up who blocked %s: %w", actor, err)
+	}
+	if blockers[peer] {
+		return errDirectBlocked
+	}
+	return nil
+}

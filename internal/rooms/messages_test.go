@@ -6,7 +6,6 @@ import (
 
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/rooms"
-	"github.com/chatroom/chat/internal/store"
 )
 
 func TestSendMentionsAndMessageIDs(t *testing.T) {
@@ -176,6 +175,22 @@ func TestOpenDirect(t *testing.T) {
 		if _, err := f.svc.Rename(f.ctx, "alice", d.Room.ID, "x"); !errors.Is(err, chat.ErrForbidden) {
 			t.Errorf("rename a direct room: %v", err)
 		}
-		var _ store.RoomSummary
+		// Once bob blocks alice, she cannot write to him there either.
+		if c, err := f.svc.Send(f.ctx, "alice", d.Room.ID, "before", "hi"); err != nil {
+			t.Fatal(err)
+		} else {
+			c.Delivery.Done()
+		}
+		if err := f.svc.Block(f.ctx, "bob", "alice"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.svc.Send(f.ctx, "alice", d.Room.ID, "after", "hi"); !errors.Is(err, chat.ErrForbidden) {
+			t.Errorf("a message to someone who blocked you: %v", err)
+		}
+		if c, err := f.svc.Send(f.ctx, "bob", d.Room.ID, "his", "bye"); err != nil {
+			t.Errorf("the blocker still writes: %v", err)
+		} else {
+			c.Delivery.Done()
+		}
 	})
 }

@@ -416,10 +416,14 @@ func (s *Service) Leave(ctx context.Context, actor, roomID string, p store.Prese
 }
 
 // sendCommand is the decide-append loop of one message alone.
-func sendCommand(roomID string, req *sendRequest) command {
+func (s *Service) sendCommand(ctx context.Context, roomID string, req *sendRequest) command {
 	return command{roomID: roomID, actor: req.actor, rows: chat.MentionCandidates(req.text),
 		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
-			return r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
+			evs, err := r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
+			if err == nil {
+				err = s.checkDirect(ctx, r, req.actor)
+			}
+			return evs, err
 		}}
 }
 

@@ -137,7 +137,7 @@ func finish(batch []*sendRequest, err error) {
 func (s *Service) appendSends(ctx context.Context, roomID string, ln *line, batch []*sendRequest) {
 	if len(batch) == 1 {
 		req := batch[0]
-		req.change, req.err = s.executeInTurn(ctx, sendCommand(roomID, req), ln)
+		req.change, req.err = s.executeInTurn(ctx, s.sendCommand(ctx, roomID, req), ln)
 		finish(batch, nil)
 		return
 	}
@@ -175,6 +175,9 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 			continue
 		}
 		evs, err := r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
+		if err == nil {
+			err = s.checkDirect(ctx, r, req.actor)
+		}
 		if err != nil {
 			req.err = err
 			continue
@@ -201,7 +204,7 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 		// nothing and says which, not for whom. Rare enough to take the
 		// messages one by one, each with its own answer.
 		for _, req := range batch {
-			req.change, req.err = s.executeInTurn(ctx, sendCommand(roomID, req), ln)
+			req.change, req.err = s.executeInTurn(ctx, s.sendCommand(ctx, roomID, req), ln)
 		}
 		return nil
 	}

@@ -309,6 +309,9 @@ func (c *client) handle(s *socket, f serverFrame) {
 			c.problems(fmt.Sprintf("%s: error frame %s (action %s, room %s, client_msg_id %s): %s", c.name, f.Code, f.Action, f.RoomID, f.ClientMsgID, f.Message))
 		}
 	case "typing":
+	case "room_summary", "room_removed":
+		// A room list line for a socket not joined to the room: no seq,
+		// nothing to order.
 	default:
 		c.problems(fmt.Sprintf("%s: unexpected %s frame in room %s", c.name, f.Type, f.RoomID))
 	}

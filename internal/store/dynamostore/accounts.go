@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -144,20 +146,38 @@ func (st *Store) SessionConnections(ctx context.Context, tokenHash string) ([]st
 // The set can hold connections whose $disconnect never ran (API Gateway's
 // is best effort): when it is full, those are dropped and the put tried
 // once more.
+//
+// Then the connection joins the audience of each of the user's rooms
+// (spreadConnections). If that fails the connection is deleted again and
+// the error returned, so that the handshake is refused rather than open
+// and deaf to its rooms.
 func (st *Store) PutConnection(ctx context.Context, c store.Connection, maxPerUser int) error {
 	err := st.putConnection(ctx, c, maxPerUser)
 	if errors.Is(err, store.ErrLimit) {
-		var pruned bool
-		if pruned, err = st.pruneUserConnections(ctx, c.Username, c.ConnectedAt); err == nil && pruned {
-			err = st.putConnection(ctx, c, maxPerUser)
-		} else if err == nil {
-			err = store.ErrLimit
+		_, stale, checkErr := st.checkConnections(ctx, c.Username, c.ConnectedAt)
+		switch {
+		case checkErr != nil:
+			err = checkErr
+		case len(stale) > 0:
+			if err = st.forgetUserConnections(ctx, c.Username, stale...); err == nil {
+				err = st.putConnection(ctx, c, maxPerUser)
+			}
 		}
 	}
-	if err != nil && !errors.Is(err, store.ErrNotFound) && !errors.Is(err, store.ErrLimit) {
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrLimit) {
+		return err
+	}
+	if err == nil {
+		if err = st.spreadConnections(ctx, c.Username, c.ConnectedAt); err != nil {
+			if undo := st.DeleteConnection(ctx, c.ID); undo != nil {
+				st.logger.WarnContext(ctx, "connection left behind after a failed put", "connection_id", c.ID, "error", undo)
+			}
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("dynamostore: put connection: %w", err)
 	}
-	return err
+	return nil
 }
 
 // userConnsKey is the item holding a user's open connection ids.
@@ -222,44 +242,43 @@ func (st *Store) putConnection(ctx context.Context, c store.Connection, maxPerUs
 	}
 }
 
-// pruneUserConnections drops from the user's set the connections that no
-// longer exist or had expired by now, and reports whether it dropped any.
-func (st *Store) pruneUserConnections(ctx context.Context, username string, now time.Time) (bool, error) {
+// checkConnections splits the user's set of open connections into those
+// that are live at now and those that no longer exist or had expired by
+// then.
+func (st *Store) checkConnections(ctx context.Context, username string, now time.Time) (live, stale []string, err error) {
 	it, err := st.get(ctx, userPK(username), skUserConns)
 	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
+		return nil, nil, nil
 	}
 	if err != nil {
-		return false, err
+		return nil, nil, err
 	}
-	set, _ := it[attrConns].(*types.AttributeValueMemberSS)
-	if set == nil {
-		return false, nil
+	set := it.strs(attrConns)
+	if len(set) == 0 {
+		return nil, nil, nil
 	}
-	keys := make([]map[string]types.AttributeValue, len(set.Value))
-	for i, id := range set.Value {
+	keys := make([]map[string]types.AttributeValue, len(set))
+	for i, id := range set {
 		keys[i] = key(connPK(id), skConn)
 	}
 	rows, err := st.batchGet(ctx, keys, true, "#pk, "+AttrExpiresAt)
 	if err != nil {
-		return false, err
+		return nil, nil, err
 	}
-	live := map[string]bool{}
+	alive := map[string]bool{}
 	for _, r := range rows {
 		if r.epoch(AttrExpiresAt).After(now) {
-			live[strings.TrimPrefix(r.str(AttrPK), "CONN#")] = true
+			alive[strings.TrimPrefix(r.str(AttrPK), "CONN#")] = true
 		}
 	}
-	var stale []string
-	for _, id := range set.Value {
-		if !live[id] {
+	for _, id := range set {
+		if alive[id] {
+			live = append(live, id)
+		} else {
 			stale = append(stale, id)
 		}
 	}
-	if len(stale) == 0 {
-		return false, nil
-	}
-	return true, st.forgetUserConnections(ctx, username, stale...)
+	return live, stale, nil
 }
 
 // forgetUserConnections takes ids out of the user's set of open ones. A
@@ -306,8 +325,8 @@ func (st *Store) Connection(ctx context.Context, connectionID string) (store.Con
 }
 
 // DeleteConnection implements store.Connections. It removes the presence
-// rows before the connection row, so a retry after a failure still finds
-// what is left.
+// rows and the connection's id from its user's member rows before the
+// connection row, so a retry after a failure still finds what is left.
 func (st *Store) DeleteConnection(ctx context.Context, connectionID string) error {
 	rooms, err := st.ConnectionRooms(ctx, connectionID)
 	if err != nil {
@@ -328,6 +347,9 @@ func (st *Store) DeleteConnection(ctx context.Context, connectionID string) erro
 		return fmt.Errorf("dynamostore: delete connection: %w", err)
 	}
 	if c.Username != "" {
+		if err := st.withdrawConnection(ctx, c.Username, connectionID); err != nil {
+			return fmt.Errorf("dynamostore: delete connection: %w", err)
+		}
 		if err := st.forgetUserConnections(ctx, c.Username, connectionID); err != nil {
 			return fmt.Errorf("dynamostore: delete connection: %w", err)
 		}
@@ -414,14 +436,11 @@ func (st *Store) Usernames(ctx context.Context) ([]string, error) {
 
 // ReplaceProjection overwrites the room's head and member rows with r, the
 // result of a replay: the rebuild tool's repair. The member rows are the
-// user index too (through GSI1), so that is repaired with them.
+// user index too (through GSI1), so that is repaired with them. A member
+// row that is there keeps its read position, counts and sockets (only its
+// role is replaced); one that was missing starts read up to r's version,
+// and gets its sockets at the user's next connect.
 func (st *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
-	head := item(key(roomPK(r.ID), skHead))
-	head[attrName], head[attrOwner], head[attrCreatedAt] = s(r.Name), s(r.Owner), ts(r.CreatedAt)
-	head[attrVersion], head[attrLastActivity] = n(r.Version), ts(r.LastActivityAt)
-	if r.Deleted {
-		head[attrDeleted] = &types.AttributeValueMemberBOOL{Value: true}
-	}
 	stored, err := st.sortKeysUnder(ctx, roomPK(r.ID), "MEMBER#")
 	if err != nil {
 		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
@@ -432,12 +451,21 @@ func (st *Store) ReplaceProjection(ctx context.Context, r *chat.Room) error {
 			writes = append(writes, types.WriteRequest{DeleteRequest: &types.DeleteRequest{Key: key(roomPK(r.ID), memberSK(u))}})
 		}
 	}
-	for u, role := range r.Members {
-		p := st.memberWrite(r.ID, store.MemberChange{Username: u, Role: role})
-		writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: p.write.Put.Item}})
-	}
-	writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: head}})
+	writes = append(writes, types.WriteRequest{PutRequest: &types.PutRequest{Item: headItem(r)}})
 	if err := st.batchWrite(ctx, writes); err != nil {
+		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
+	}
+	members := slices.Sorted(maps.Keys(r.Members))
+	err = forEach(ctx, members, func(ctx context.Context, u string) error {
+		p := st.rowWrite(r.ID, u, &rowPlan{op: rowUpdate, role: r.Members[u], added: &readMark{r.Version, r.Messages}}, nil)
+		w := p.write.Update
+		_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+			TableName: w.TableName, Key: w.Key, UpdateExpression: w.UpdateExpression,
+			ExpressionAttributeNames: w.ExpressionAttributeNames, ExpressionAttributeValues: w.ExpressionAttributeValues,
+		})
+		return err
+	})
+	if err != nil {
 		return fmt.Errorf("dynamostore: replace projection of room %s: %w", r.ID, err)
 	}
 	return nil

@@ -3,12 +3,19 @@
 //
 // Items, by partition:
 //
-//	ROOM#<id>     HEAD                      name, owner, version, last activity, deleted
+//	ROOM#<id>     HEAD                      name, owner, version, last activity, deleted,
+//	                                        msgs (its message count), and for a direct
+//	                                        room kind "direct" and pair (creator first)
 //	ROOM#<id>     EVT#<seq, 20 digits>      one event of the stream (its JSON)
-//	ROOM#<id>     MEMBER#<user>             role; GSI1 = USER#<user> / ROOM#<id>
-//	ROOM#<id>     MSGID#<user>#<client id>  seq of the message, for idempotent sends
+//	ROOM#<id>     MEMBER#<user>             role; read_seq and read_msgs (the read position
+//	                                        and the message count at it); mentions and
+//	                                        read_mentions; conns (the user's open sockets);
+//	                                        GSI1 = USER#<user> / ROOM#<id>, projecting role
+//	                                        and the four read fields
+//	ROOM#<id>     MSG#<message id>          seq, author, edits (their seqs), deleted
 //	ROOM#<id>     CONN#<connection>         presence, with a TTL
 //	USER#<user>   PROFILE                   password hash
+//	USER#<user>   CONNS                     the user's open connection ids, with a TTL
 //	USER#<user>   BLOCK#<blocked>           someone the user blocked (blocks.go)
 //	USER#<user>   BLOCKS                    how many people the user blocked
 //	SESSION#<h>   SESSION                   username, with a TTL
@@ -18,8 +25,28 @@
 //	COUNTER#<n>   COUNTER                   a rate-limit count, with a TTL
 //
 // An append is one TransactWriteItems: the events, the head's version
-// check-and-set, the member rows and message ids, and the presence change,
-// so the projections never disagree with the stream.
+// check-and-set, the member rows and message items, the erasure of a
+// deleted message's text, and the presence change, so the projections
+// never disagree with the stream. A transaction touches an item once, so
+// what several events of one append do to a member row is folded into one
+// write (rows.go).
+//
+// A message's item is keyed by chat.MessageID of the room, the sender and
+// the client_msg_id: the one conditional put that records a message also
+// recognises a resend, and edits and deletions find it by the same id.
+//
+// A room's audience (its members with open sockets) is one Query of its
+// member rows, because each row carries its member's connection ids
+// (audience.go). $connect adds the id to every member row of the user,
+// found through GSI1, $disconnect takes it off them, and a new member row
+// starts with the ids in USER#<user> CONNS. GSI1 is eventually consistent,
+// so a connect or disconnect at the moment its user is added to a room
+// can miss that room's new row: it lists the user's rooms before the row
+// shows in the index, while the append read CONNS just before the change.
+// The row then lacks a socket that is open (which gets no pushes about
+// that room) or keeps one that closed (a push to it finds it gone). Both
+// heal at the user's next connect, which puts every live id on each of
+// the user's rows and takes off the ids of connections that are gone.
 package dynamostore
 
 import (
@@ -100,6 +127,18 @@ const (
 	attrConnectedAt  = "connected_at"
 	attrCount        = "count"
 	attrConns        = "conns"
+	// The head's message count, and what makes a room direct.
+	attrMsgs = "msgs"
+	attrKind = "kind"
+	attrPair = "pair"
+	// A member row's read position and counts (store.Membership).
+	attrReadSeq      = "read_seq"
+	attrReadMsgs     = "read_msgs"
+	attrMentions     = "mentions"
+	attrReadMentions = "read_mentions"
+	// A message item's author and the seqs of its edits.
+	attrAuthor = "author"
+	attrEdits  = "edits"
 )
 
 const (
@@ -126,9 +165,7 @@ func connPK(id string) string    { return "CONN#" + id }
 func memberSK(u string) string   { return "MEMBER#" + u }
 func presenceSK(c string) string { return "CONN#" + c }
 func eventSK(seq int64) string   { return fmt.Sprintf("EVT#%020d", seq) }
-func msgIDSK(user, cmid string) string {
-	return "MSGID#" + user + "#" + cmid
-}
+func messageSK(id string) string { return "MSG#" + id }
 
 func s(v string) types.AttributeValue { return &types.AttributeValueMemberS{Value: v} }
 func n(v int64) types.AttributeValue {
@@ -169,6 +206,36 @@ func (it item) time(name string) time.Time {
 	return t.UTC()
 }
 
+// strs reads a string set or a list of strings.
+func (it item) strs(name string) []string {
+	switch v := it[name].(type) {
+	case *types.AttributeValueMemberSS:
+		return v.Value
+	case *types.AttributeValueMemberL:
+		out := make([]string, 0, len(v.Value))
+		for _, e := range v.Value {
+			if s, ok := e.(*types.AttributeValueMemberS); ok {
+				out = append(out, s.Value)
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// nums reads a list of numbers.
+func (it item) nums(name string) []int64 {
+	l, _ := it[name].(*types.AttributeValueMemberL)
+	if l == nil {
+		return nil
+	}
+	out := make([]int64, 0, len(l.Value))
+	for _, e := range l.Value {
+		out = append(out, item{"n": e}.num("n"))
+	}
+	return out
+}
+
 func (it item) epoch(name string) time.Time {
 	if it[name] == nil {
 		return time.Time{}
@@ -181,6 +248,8 @@ func (it item) epoch(name string) time.Time {
 type part struct {
 	write types.TransactWriteItem
 	kind  partKind
+	// who is the member of a partMember write.
+	who string
 }
 
 type partKind int
@@ -188,21 +257,39 @@ type partKind int
 const (
 	partOther partKind = iota
 	partHead
-	partMsgID
+	// partMessageSent records a new message; its condition fails on a
+	// resend.
+	partMessageSent
+	// partMessage changes a message that must be there and not deleted.
+	partMessage
+	// partMember changes a member row that must be there.
+	partMember
 	partLeave
 )
 
-// Append implements store.Rooms.
+// Append implements store.Rooms. Before the transaction it reads what the
+// writes are built from but the events do not say: the open sockets of
+// people who become members, and the events a deletion erases.
 func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.AppendResult, error) {
 	if err := store.CheckAppend(req); err != nil {
 		return store.AppendResult{}, err
 	}
-	parts, err := st.appendParts(req)
+	rows := planRows(req)
+	conns, err := st.newMembersConnections(ctx, rows)
+	if err != nil {
+		return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: %w", req.RoomID, err)
+	}
+	erase, err := st.erasures(ctx, req)
+	if err != nil {
+		return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: %w", req.RoomID, err)
+	}
+	parts, err := st.appendParts(req, rows, conns, erase)
 	if err != nil {
 		return store.AppendResult{}, err
 	}
 	if len(parts) > maxTransactItems {
-		return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s needs %d writes, more than one transaction holds", req.RoomID, len(parts))
+		return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s needs %d writes and a transaction holds %d: append fewer events at once",
+			req.RoomID, len(parts), maxTransactItems)
 	}
 	in := &dynamodb.TransactWriteItemsInput{TransactItems: make([]types.TransactWriteItem, len(parts))}
 	for i, p := range parts {
@@ -224,6 +311,10 @@ func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.App
 			return store.AppendResult{}, store.ErrConcurrency
 		case cancelNotPresent:
 			return store.AppendResult{}, store.ErrNotPresent
+		case cancelMissingRow:
+			// The head is at the expected version, so no append raced
+			// this one: the projection lost a row. Retrying cannot help.
+			return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: the member row of %s is missing; the rebuild tool restores it", req.RoomID, parts[at].who)
 		case cancelRaced:
 			if attempt < maxConflictRetries {
 				sleep(ctx, attempt)
@@ -246,6 +337,8 @@ func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.App
 	return store.AppendResult{Events: req.Events}, nil
 }
 
+// cancelReason is why a transaction was cancelled, the more telling
+// reasons greater.
 type cancelReason int
 
 const (
@@ -253,13 +346,16 @@ const (
 	// Another transaction held one of the items: nothing was decided, try
 	// the same write again.
 	cancelRaced
-	// The head moved (or, belt and braces, the event slot was taken):
-	// someone appended first.
+	// A member row the append changes is not there although the head is
+	// at the expected version.
+	cancelMissingRow
+	// The head moved (or, belt and braces, the event slot was taken, or
+	// the message edited or deleted is gone): someone appended first.
 	cancelVersion
-	// The sender's client_msg_id is already in the room.
-	cancelDuplicate
 	// The leaving connection is not in the room any more.
 	cancelNotPresent
+	// The sender's client_msg_id is already in the room.
+	cancelDuplicate
 )
 
 // cancellation tells why a transaction was cancelled, the most telling
@@ -267,19 +363,29 @@ const (
 func cancellation(reasons []types.CancellationReason, parts []part) (cancelReason, int) {
 	why, at := cancelOther, -1
 	for i, r := range reasons {
+		if i >= len(parts) {
+			break
+		}
+		var this cancelReason
 		switch aws.ToString(r.Code) {
 		case "ConditionalCheckFailed":
-			if i < len(parts) && parts[i].kind == partMsgID {
-				return cancelDuplicate, i
+			switch parts[i].kind {
+			case partMessageSent:
+				this = cancelDuplicate
+			case partLeave:
+				this = cancelNotPresent
+			case partMember:
+				this = cancelMissingRow
+			default:
+				this = cancelVersion
 			}
-			if i < len(parts) && parts[i].kind == partLeave {
-				return cancelNotPresent, i
-			}
-			why, at = cancelVersion, i
 		case "TransactionConflict":
-			if why == cancelOther {
-				why, at = cancelRaced, i
-			}
+			this = cancelRaced
+		default:
+			continue
+		}
+		if this > why {
+			why, at = this, i
 		}
 	}
 	return why, at
@@ -295,32 +401,36 @@ func sleep(ctx context.Context, attempt int) {
 	}
 }
 
-func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
+func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[string][]string, erase []erasure) ([]part, error) {
 	pk := roomPK(req.RoomID)
 	var parts []part
-	headDone := false
+	created := req.ExpectedVersion == 0
 	last := req.Events[len(req.Events)-1]
-	if req.ExpectedVersion == 0 {
+	if created {
 		r := chat.NewRoom(req.RoomID)
 		for _, e := range req.Events {
 			if err := r.Apply(e); err != nil {
 				return nil, fmt.Errorf("dynamostore: %w", err)
 			}
 		}
-		head := item(key(pk, skHead))
-		head[attrName], head[attrOwner], head[attrCreatedAt] = s(r.Name), s(r.Owner), ts(r.CreatedAt)
-		head[attrVersion], head[attrLastActivity] = n(r.Version), ts(r.LastActivityAt)
-		if r.Deleted {
-			head[attrDeleted] = &types.AttributeValueMemberBOOL{Value: true}
-		}
 		parts = append(parts, part{kind: partHead, write: types.TransactWriteItem{Put: &types.Put{
-			TableName: st.table, Item: head, ConditionExpression: aws.String("attribute_not_exists(PK)"),
+			TableName: st.table, Item: headItem(r), ConditionExpression: aws.String("attribute_not_exists(PK)"),
 		}}})
-		headDone = true
 	}
 	set := []string{"#v = :v"}
 	names := map[string]string{"#v": attrVersion}
 	values := map[string]types.AttributeValue{":v": n(last.Seq), ":expected": n(req.ExpectedVersion)}
+	var sent int64
+	// A transaction writes an item once: an append that changes one
+	// message twice is refused before it is sent.
+	changed := map[string]bool{}
+	message := func(id string) error {
+		if changed[id] {
+			return fmt.Errorf("dynamostore: append to room %s changes message %s twice: append those events one at a time", req.RoomID, id)
+		}
+		changed[id] = true
+		return nil
+	}
 	for _, e := range req.Events {
 		if e.IsActivity() {
 			if _, ok := names["#la"]; !ok {
@@ -339,12 +449,32 @@ func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
 		}}})
 		switch d := e.Data.(type) {
 		case chat.MessageSent:
-			m := item(key(pk, msgIDSK(e.Username, d.ClientMsgID)))
-			m[attrSeq] = n(e.Seq)
-			parts = append(parts, part{kind: partMsgID, write: types.TransactWriteItem{Put: &types.Put{
+			sent++
+			// Keyed by what the id is derived from, not by the id the
+			// event carries, so a resend is recognised whatever id its
+			// caller drew.
+			id := chat.MessageID(req.RoomID, e.Username, d.ClientMsgID)
+			if err := message(id); err != nil {
+				return nil, err
+			}
+			m := item(key(pk, messageSK(id)))
+			m[attrSeq], m[attrAuthor] = n(e.Seq), s(e.Username)
+			parts = append(parts, part{kind: partMessageSent, write: types.TransactWriteItem{Put: &types.Put{
 				TableName: st.table, Item: m, ConditionExpression: aws.String("attribute_not_exists(PK)"),
 				ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
 			}}})
+		case chat.MessageEdited:
+			if err := message(d.MessageID); err != nil {
+				return nil, err
+			}
+			parts = append(parts, st.messageChange(pk, d.MessageID, "SET #x = list_append(if_not_exists(#x, :none), :seq)", attrEdits,
+				map[string]types.AttributeValue{":none": &types.AttributeValueMemberL{}, ":seq": &types.AttributeValueMemberL{Value: []types.AttributeValue{n(e.Seq)}}}))
+		case chat.MessageDeleted:
+			if err := message(d.MessageID); err != nil {
+				return nil, err
+			}
+			parts = append(parts, st.messageChange(pk, d.MessageID, "SET #del = :true", "",
+				map[string]types.AttributeValue{":true": &types.AttributeValueMemberBOOL{Value: true}}))
 		case chat.RoomRenamed:
 			if _, ok := names["#n"]; !ok {
 				set = append(set, "#n = :n")
@@ -354,14 +484,29 @@ func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
 			set = append(set, "#d = :d")
 			names["#d"], values[":d"] = attrDeleted, &types.AttributeValueMemberBOOL{Value: true}
 		}
-		for _, ch := range store.MemberChanges(e) {
-			parts = append(parts, st.memberWrite(req.RoomID, ch))
-		}
 	}
-	if !headDone {
+	for _, x := range erase {
+		ev := item(key(pk, eventSK(x.seq)))
+		ev[attrSeq], ev[attrEvent] = n(x.seq), s(x.raw)
+		parts = append(parts, part{write: types.TransactWriteItem{Put: &types.Put{
+			TableName: st.table, Item: ev, ConditionExpression: aws.String("attribute_exists(PK)"),
+		}}})
+	}
+	for _, u := range rows.order {
+		parts = append(parts, st.rowWrite(req.RoomID, u, rows.plans[u], conns[u]))
+	}
+	if !created {
+		update := "SET " + strings.Join(set, ", ")
+		if sent > 0 {
+			// Added rather than set from req.Messages, so the head's count
+			// holds even for a caller that got its count wrong; the
+			// caller's count only numbers the read positions.
+			update += " ADD #msgs :sent"
+			names["#msgs"], values[":sent"] = attrMsgs, n(sent)
+		}
 		parts = append(parts, part{kind: partHead, write: types.TransactWriteItem{Update: &types.Update{
 			TableName: st.table, Key: key(pk, skHead),
-			UpdateExpression:          aws.String("SET " + strings.Join(set, ", ")),
+			UpdateExpression:          aws.String(update),
 			ConditionExpression:       aws.String("#v = :expected"),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,
@@ -385,26 +530,46 @@ func (st *Store) appendParts(req store.AppendRequest) ([]part, error) {
 	return parts, nil
 }
 
-func (st *Store) memberWrite(roomID string, ch store.MemberChange) part {
-	k := key(roomPK(roomID), memberSK(ch.Username))
-	if ch.Removed {
-		return part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: k}}}
+// messageChange updates a message item that must exist and not be
+// deleted; in the update #del names the deleted flag and #x attr.
+func (st *Store) messageChange(pk, id, update, attr string, values map[string]types.AttributeValue) part {
+	names := map[string]string{"#del": attrDeleted}
+	if attr != "" {
+		names["#x"] = attr
 	}
-	m := item(k)
-	m[attrUsername], m[attrRole] = s(ch.Username), s(string(ch.Role))
-	m[AttrGSI1PK], m[AttrGSI1SK] = s(userPK(ch.Username)), s(roomPK(roomID))
-	return part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: m}}}
+	return part{kind: partMessage, write: types.TransactWriteItem{Update: &types.Update{
+		TableName: st.table, Key: key(pk, messageSK(id)),
+		UpdateExpression:          aws.String(update),
+		ConditionExpression:       aws.String("attribute_exists(PK) AND attribute_not_exists(#del)"),
+		ExpressionAttributeNames:  names,
+		ExpressionAttributeValues: values,
+	}}}
+}
+
+// headItem is the whole head of the room r.
+func headItem(r *chat.Room) item {
+	head := item(key(roomPK(r.ID), skHead))
+	head[attrName], head[attrOwner], head[attrCreatedAt] = s(r.Name), s(r.Owner), ts(r.CreatedAt)
+	head[attrVersion], head[attrLastActivity], head[attrMsgs] = n(r.Version), ts(r.LastActivityAt), n(r.Messages)
+	if r.Deleted {
+		head[attrDeleted] = &types.AttributeValueMemberBOOL{Value: true}
+	}
+	if r.Kind == chat.KindDirect {
+		head[attrKind] = s(string(chat.KindDirect))
+		head[attrPair] = &types.AttributeValueMemberL{Value: []types.AttributeValue{s(r.Pair[0]), s(r.Pair[1])}}
+	}
+	return head
 }
 
 // duplicate answers a send whose client_msg_id the room already holds: it
-// returns the stored original.
+// returns the stored original, erased if it was deleted since.
 func (st *Store) duplicate(ctx context.Context, roomID string, old, attempted item) (store.AppendResult, error) {
 	seq := old.num(attrSeq)
 	if seq == 0 {
 		// Not every DynamoDB returns the item with the cancellation.
 		out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(attempted.str(AttrPK), attempted.str(AttrSK)), ConsistentRead: aws.Bool(true)})
 		if err != nil {
-			return store.AppendResult{}, fmt.Errorf("dynamostore: read message id: %w", err)
+			return store.AppendResult{}, fmt.Errorf("dynamostore: read message: %w", err)
 		}
 		seq = item(out.Item).num(attrSeq)
 	}
@@ -413,7 +578,7 @@ func (st *Store) duplicate(ctx context.Context, roomID string, old, attempted it
 		return store.AppendResult{}, err
 	}
 	if len(page.Events) != 1 {
-		return store.AppendResult{}, fmt.Errorf("dynamostore: room %s: message id points at missing event %d", roomID, seq)
+		return store.AppendResult{}, fmt.Errorf("dynamostore: room %s: message item points at missing event %d", roomID, seq)
 	}
 	return store.AppendResult{Events: page.Events, Duplicate: true}, nil
 }
@@ -509,15 +674,21 @@ func (st *Store) batchGet(ctx context.Context, keys []map[string]types.Attribute
 }
 
 func roomFromHead(roomID string, head item) *chat.Room {
-	return &chat.Room{
+	r := &chat.Room{
 		ID: roomID, Name: head.str(attrName), Owner: head.str(attrOwner),
 		CreatedAt: head.time(attrCreatedAt), LastActivityAt: head.time(attrLastActivity),
 		Version: head.num(attrVersion), Deleted: head.bool(attrDeleted), Members: map[string]chat.Role{},
+		Messages: head.num(attrMsgs),
 	}
+	if chat.RoomKind(head.str(attrKind)) == chat.KindDirect {
+		r.Kind = chat.KindDirect
+		copy(r.Pair[:], head.strs(attrPair))
+	}
+	return r
 }
 
 // Room implements store.Rooms with one Query: the head and the member rows
-// sort next to each other ("HEAD" < "MEMBER#..." < "MSGID#...").
+// sort next to each other ("HEAD" < "MEMBER#..." < "MSG#...").
 func (st *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 	rows, err := st.query(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND SK BETWEEN :from AND :to"),
@@ -540,30 +711,36 @@ func (st *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 	return r, nil
 }
 
-// RoomAs implements store.Rooms: the head and one member row.
+// RoomAs implements store.Rooms: the head and the named member rows, in
+// one BatchGetItem per hundred.
 func (st *Store) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
-	username := ""
-	if len(usernames) > 0 {
-		username = usernames[0]
+	pk := roomPK(roomID)
+	keys := []map[string]types.AttributeValue{key(pk, skHead)}
+	seen := make(map[string]bool, len(usernames))
+	for _, u := range usernames {
+		if !seen[u] { // BatchGetItem refuses a repeated key
+			seen[u] = true
+			keys = append(keys, key(pk, memberSK(u)))
+		}
 	}
-	rows, err := st.batchGet(ctx, []map[string]types.AttributeValue{key(roomPK(roomID), skHead), key(roomPK(roomID), memberSK(username))}, true, "")
+	rows, err := st.batchGet(ctx, keys, true, "")
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: read room %s: %w", roomID, err)
 	}
 	var r *chat.Room
-	var role chat.Role
+	roles := make(map[string]chat.Role, len(rows))
 	for _, row := range rows {
 		if row.str(AttrSK) == skHead {
 			r = roomFromHead(roomID, row)
 		} else {
-			role = chat.Role(row.str(attrRole))
+			roles[row.str(attrUsername)] = chat.Role(row.str(attrRole))
 		}
 	}
 	if r == nil {
 		return nil, store.ErrNotFound
 	}
-	if role != "" && !r.Deleted {
-		r.Members[username] = role
+	if !r.Deleted {
+		r.Members = roles
 	}
 	return r, nil
 }
@@ -645,22 +822,20 @@ func (st *Store) ReadBackward(ctx context.Context, roomID string, beforeSeq int6
 	return st.readEvents(ctx, roomID, 1, to, limit, false)
 }
 
-// RoomsOf implements store.Rooms: the index gives the user's member rows,
-// the heads give names and activity, and a deleted head drops the room.
+// RoomsOf implements store.Rooms: the index gives the user's member rows
+// with their read fields, the heads give names, activity, kind and message
+// counts, and a deleted head drops the room.
 func (st *Store) RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error) {
-	in := &dynamodb.QueryInput{
-		IndexName:                 aws.String(IndexUserRoom),
-		KeyConditionExpression:    aws.String("GSI1PK = :u"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(userPK(username))},
-	}
-	rows, err := st.query(ctx, in)
+	rows, err := st.memberRowsOf(ctx, username)
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: rooms of %s: %w", username, err)
 	}
-	roles := make(map[string]chat.Role, len(rows))
+	members := make(map[string]store.Membership, len(rows))
 	keys := make([]map[string]types.AttributeValue, 0, len(rows))
 	for _, r := range rows {
-		roles[r.str(AttrPK)] = chat.Role(r.str(attrRole))
+		m := membershipOf(r)
+		m.Username = username // the index does not project it
+		members[r.str(AttrPK)] = m
 		keys = append(keys, key(r.str(AttrPK), skHead))
 	}
 	heads, err := st.batchGet(ctx, keys, false, "")
@@ -673,11 +848,18 @@ func (st *Store) RoomsOf(ctx context.Context, username string) ([]store.RoomSumm
 			continue
 		}
 		pk := h.str(AttrPK)
-		out = append(out, store.RoomSummary{
-			RoomID: strings.TrimPrefix(pk, "ROOM#"), Name: h.str(attrName), Owner: h.str(attrOwner),
-			Role: roles[pk], LastSeq: h.num(attrVersion), LastActivityAt: h.time(attrLastActivity),
-		})
+		out = append(out, store.Summarize(roomFromHead(strings.TrimPrefix(pk, "ROOM#"), h), members[pk]))
 	}
 	store.SortSummaries(out)
 	return out, nil
+}
+
+// memberRowsOf lists the user's member rows through GSI1, with what the
+// index projects: the keys, role and the read fields.
+func (st *Store) memberRowsOf(ctx context.Context, username string) ([]item, error) {
+	return st.query(ctx, &dynamodb.QueryInput{
+		IndexName:                 aws.String(IndexUserRoom),
+		KeyConditionExpression:    aws.String("GSI1PK = :u"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":u": s(userPK(username))},
+	})
 }

@@ -48,7 +48,13 @@ func TableDefinition(name string) *dynamodb.CreateTableInput {
 				{AttributeName: aws.String(AttrGSI1PK), KeyType: types.KeyTypeHash},
 				{AttributeName: aws.String(AttrGSI1SK), KeyType: types.KeyTypeRange},
 			},
-			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{attrRole}},
+			// A user's room list reads these from the index: the role and
+			// what the unread badges are differences of. The sockets
+			// (conns) stay out, so a connect or disconnect costs no write
+			// to the index.
+			Projection: &types.Projection{ProjectionType: types.ProjectionTypeInclude, NonKeyAttributes: []string{
+				attrRole, attrReadSeq, attrReadMsgs, attrMentions, attrReadMentions,
+			}},
 		}},
 	}
 }
