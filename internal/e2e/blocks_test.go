@@ -67,13 +67,13 @@ func TestBlockInTheBrowser(t *testing.T) {
 	if title := eval[string](alice, `__e2e.q('confirm-dialog').querySelector('h2').textContent`); title != "Block bob?" {
 		alice.fatalf("the dialog asks %q, want %q", title, "Block bob?")
 	}
-	alice.screenshot(shots, "5-block-confirm")
+	alice.screenshot(shots, "8-block-confirm")
 	alice.do("Tab to Block and press Enter", chromedp.KeyEvent(kb.Tab))
 	alice.waitFor("Block has the focus", `document.activeElement === __e2e.q('confirm-ok')`)
 	alice.do("press Enter", chromedp.KeyEvent(kb.Enter))
 	alice.waitFor("bob shows as blocked, with Unblock focused",
 		`!__e2e.has('confirm-dialog') && document.querySelector(`+js(bobRow+` [data-testid="settings-member-blocked"]`)+`) !== null && document.activeElement === document.querySelector(`+js(bobRow+` [data-testid="settings-member-unblock"]`)+`)`)
-	alice.screenshot(shots, "6-blocked")
+	alice.screenshot(shots, "9-blocked")
 	// The state is the server's: a fresh load shows it.
 	alice.do("reload", chromedp.Reload())
 	alice.waitFor("after a reload bob still shows as blocked", `document.querySelector(`+js(bobRow+` [data-testid="settings-member-unblock"]`)+`) !== null`)
@@ -99,7 +99,7 @@ func TestBlockInTheBrowser(t *testing.T) {
 	bob.waitFor("the add form shows", `__e2e.has('settings-add-input')`)
 	bob.do("add alice", chromedp.SendKeys(css("settings-add-input"), "alice"), chromedp.Click(css("settings-add-submit")))
 	bob.waitFor("he sees user not found", `!__e2e.q('settings-add-error').hidden && __e2e.q('settings-add-error').textContent === 'User not found: alice.'`)
-	bob.screenshot(shots, "7-user-not-found")
+	bob.screenshot(shots, "10-user-not-found")
 	if n := eval[int](bob, `document.querySelectorAll('[data-testid="settings-member"]').length`); n != 1 {
 		bob.fatalf("%d members after a refused add, want bob alone", n)
 	}

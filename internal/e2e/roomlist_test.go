@@ -87,7 +87,7 @@ func TestMentionBadgeAndTitle(t *testing.T) {
 	bob.waitFor("permission is granted and the offer goes", `__e2e.permissionAsks() === 1 && Notification.permission === 'granted' && __e2e.q('enable-notifications').hidden`)
 
 	// bob opens a second tab: the first one is hidden now.
-	bob2 := bob.newTab(s.e.URL + "/")
+	bob2 := bob.newTab(s.e.URL+"/", 1280, 800)
 	bob2.waitRoomItem(design)
 	bob.waitFor("bob's first tab is hidden", `document.visibilityState === 'hidden'`)
 

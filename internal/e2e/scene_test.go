@@ -146,7 +146,7 @@ func (b *browser) goHome() {
 // newTab opens a second tab in b's browser (same profile, so the same
 // session) at the app. The first tab becomes hidden, as when a person
 // switches tabs.
-func (b *browser) newTab(url string) *browser {
+func (b *browser) newTab(url string, width, height int64) *browser {
 	b.t.Helper()
 	ctx, cancel := chromedp.NewContext(b.ctx, chromedp.WithNewWindow(false))
 	b.t.Cleanup(cancel)
@@ -154,6 +154,7 @@ func (b *browser) newTab(url string) *browser {
 	if err := tab.start(); err != nil {
 		b.t.Fatal(err)
 	}
+	tab.do("set the viewport", chromedp.EmulateViewport(width, height))
 	tab.installHelpers()
 	tab.do("open the app", chromedp.Navigate(url))
 	tab.waitFor("the app shows signed in", `__e2e.has('app-shell') && __e2e.user() === `+js(b.name))

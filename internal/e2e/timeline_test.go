@@ -214,6 +214,7 @@ func TestEditAndDelete(t *testing.T) {
 	}
 	alice.do("open the menu of bob's message", chromedp.Click(chromedp.CSS(msgSel(second)+` [data-testid="message-menu-button"]`)))
 	alice.waitFor("it offers Delete and not Edit", `__e2e.has('message-menu-delete') && !__e2e.has('message-menu-edit')`)
+	alice.screenshot(s.shots, "6-edit-delete")
 	alice.do("choose Delete", chromedp.Click(css("message-menu-delete")))
 	alice.waitFor("the confirmation asks", `__e2e.has('confirm-dialog')`)
 	alice.do("confirm", chromedp.Click(css("confirm-ok")))
@@ -230,8 +231,6 @@ func TestEditAndDelete(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`__e2e.socket().send(JSON.stringify({action: 'edit_message', room_id: `+js(room)+`, message_id: `+js(msgID)+`, text: 'too late'}))`))
 	bob.waitFor("bob is told politely", `!__e2e.q('chat-error').hidden && __e2e.q('chat-error').textContent === 'That message no longer exists; it may have been deleted.'`)
 
-	alice.waitFor("the chat is at the bottom", atBottom)
-	alice.screenshot(s.shots, "6-edit-delete")
 
 	// 6. The history folds edits and deletions the same way.
 	alice.do("reload", chromedp.Reload())

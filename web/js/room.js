@@ -16,13 +16,17 @@
 //   'action-error' ({action, code, message})   an edit or a deletion was refused
 //   'unsent' (count)                 how many of our messages have no answer yet
 //
-// Sending: a message goes out at once when the room is joined, else after
-// the next (re)join, with the same client_msg_id every time (the server
-// stores a repeated id once). No echo within ACK_SUSPECT_MS means the
-// connection is dead without knowing it (a lost network often closes
-// nothing): the socket is dropped and opened again, and the message goes
-// again after the rejoin. A message unanswered on MAX_UNANSWERED
-// connections in a row is marked failed, with Retry.
+// Sending: one message at a time is out waiting for its echo, the others
+// wait their turn, so they are stored in the order they were typed (the
+// server handles a connection's frames concurrently and could reorder two
+// sent together, which matters most when a queue goes out after a
+// reconnect). Nothing goes out until the room is joined; after a rejoin
+// the queue goes again from its oldest message, with the same
+// client_msg_ids (the server stores a repeated id once). No echo within
+// ACK_SUSPECT_MS means the connection is dead without knowing it (a lost
+// network often closes nothing): the socket is dropped and opened again.
+// A message unanswered on MAX_UNANSWERED connections in a row is marked
+// failed, with Retry, and the next one goes.
 
 import { Emitter } from './emitter.js';
 import { newClientMsgId } from './format.js';
@@ -72,7 +76,8 @@ export class RoomSession extends Emitter {
     this.joining = false; // join_room sent, history not yet here
     this.resuming = false;
     this.buffer = []; // live frames that arrived before the history
-    this.ackTimers = new Map();
+    this.inFlight = null; // the pending message sent and waiting for its echo
+    this.ackTimer = null;
     this.filling = false;
     this.fillAgain = false;
     this.gapTimer = null;
@@ -97,8 +102,8 @@ export class RoomSession extends Emitter {
     for (const off of this.unsubs) off();
     this.unsubs = [];
     clearTimeout(this.gapTimer);
-    for (const t of this.ackTimers.values()) clearTimeout(t);
-    this.ackTimers.clear();
+    clearTimeout(this.ackTimer);
+    this.inFlight = null;
     // Leave so the others see us go and we stop counting as online here.
     if (this.joined || this.joining) this.socket.send({ action: 'leave_room', room_id: this.roomId });
     this.joined = this.joining = false;
@@ -139,6 +144,9 @@ export class RoomSession extends Emitter {
     this.joined = false;
     this.joining = true;
     this.buffer = [];
+    // A (re)join starts the send queue again from its oldest message.
+    clearTimeout(this.ackTimer);
+    this.inFlight = null;
     this.socket.send(msg);
   }
 
@@ -147,8 +155,8 @@ export class RoomSession extends Emitter {
     this.joining = false;
     // Unanswered sends stay "sending"; they go again after the rejoin (the
     // server drops a repeated client_msg_id, so nothing is stored twice).
-    for (const t of this.ackTimers.values()) clearTimeout(t);
-    this.ackTimers.clear();
+    clearTimeout(this.ackTimer);
+    this.inFlight = null;
     for (const p of this.timeline.pending.values()) {
       if (p.status === 'sending' && !p.queued) {
         p.queued = true;
@@ -290,8 +298,11 @@ export class RoomSession extends Emitter {
     if (ev.type !== 'message_sent' || ev.username !== this.me || !ev.client_msg_id) return false;
     if (!this.timeline.pending.has(ev.client_msg_id)) return false;
     this.timeline.pending.delete(ev.client_msg_id);
-    clearTimeout(this.ackTimers.get(ev.client_msg_id));
-    this.ackTimers.delete(ev.client_msg_id);
+    if (this.inFlight === ev.client_msg_id) {
+      clearTimeout(this.ackTimer);
+      this.inFlight = null;
+      queueMicrotask(() => this.pump()); // the next one, once this event is in
+    }
     this.emitUnsent();
     return true;
   }
@@ -323,13 +334,16 @@ export class RoomSession extends Emitter {
         return;
       }
       const p = this.timeline.pending.get(f.client_msg_id);
-      clearTimeout(this.ackTimers.get(p.clientMsgId));
-      this.ackTimers.delete(p.clientMsgId);
       p.status = 'failed';
       this.emitUnsent();
       // For invalid_message the server's sentence says what is wrong (too long, empty …).
       p.error = f.code === 'invalid_message' && f.message ? sentence(f.message) : SEND_ERRORS[f.code] || sentence(f.message) || 'Not sent.';
       this.emit('pending-update', p);
+      if (this.inFlight === p.clientMsgId) {
+        clearTimeout(this.ackTimer);
+        this.inFlight = null;
+        this.pump();
+      }
       return;
     }
     if (f.action === 'join_room') {
@@ -408,24 +422,34 @@ export class RoomSession extends Emitter {
 
   send(text) {
     const p = this.timeline.addPending(newClientMsgId(), text);
+    p.queued = !this.joined;
     this.emit('pending', p);
-    this.transmit(p);
+    this.emitUnsent();
+    this.pump();
     return p;
   }
 
   retry(clientMsgId) {
     const p = this.timeline.pending.get(clientMsgId);
     if (!p) return;
+    p.status = 'sending';
+    p.error = null;
     p.unanswered = 0;
-    this.transmit(p);
+    p.queued = !this.joined;
+    this.emit('pending-update', p);
+    this.emitUnsent();
+    this.pump();
   }
 
   discard(clientMsgId) {
     if (!this.timeline.pending.delete(clientMsgId)) return;
-    clearTimeout(this.ackTimers.get(clientMsgId));
-    this.ackTimers.delete(clientMsgId);
+    if (this.inFlight === clientMsgId) {
+      clearTimeout(this.ackTimer);
+      this.inFlight = null;
+    }
     this.emit('pending-removed', clientMsgId);
     this.emitUnsent();
+    this.pump();
   }
 
   /** How many of our messages here have no answer yet (sending or failed). */
@@ -437,46 +461,47 @@ export class RoomSession extends Emitter {
     this.emit('unsent', this.unsent);
   }
 
-  transmit(p) {
-    const queued = !this.joined || !this.socket.isOpen;
-    const changed = p.status !== 'sending' || p.queued !== queued;
-    p.status = 'sending';
-    p.error = null;
-    p.queued = queued;
-    if (changed) this.emit('pending-update', p);
-    this.emitUnsent();
-    if (queued) return; // resendPending() sends it once we are (re)joined
-    const ok = this.socket.send({ action: 'send_message', room_id: this.roomId, client_msg_id: p.clientMsgId, text: p.text });
-    if (!ok) {
-      p.queued = true;
-      this.emit('pending-update', p);
-      return;
+  /** Send the oldest waiting message, if the room is joined and none is out. */
+  pump() {
+    if (this.destroyed || this.inFlight || !this.joined || !this.socket.isOpen) return;
+    let p = null;
+    for (const q of this.timeline.pending.values()) {
+      if (q.status === 'sending') {
+        p = q;
+        break;
+      }
     }
-    clearTimeout(this.ackTimers.get(p.clientMsgId));
-    this.ackTimers.set(
-      p.clientMsgId,
-      setTimeout(() => {
-        this.ackTimers.delete(p.clientMsgId);
-        if (this.timeline.pending.get(p.clientMsgId) !== p || p.status !== 'sending') return;
-        p.unanswered = (p.unanswered || 0) + 1;
-        if (p.unanswered >= MAX_UNANSWERED) {
-          p.status = 'failed';
-          p.error = 'Not delivered yet. Check your connection and retry.';
-          this.emit('pending-update', p);
-          this.emitUnsent();
-          return;
-        }
-        // Sent, and nothing came back: the connection is gone without a
-        // close. Drop it; the rejoin sends the message again.
-        p.queued = true;
+    if (!p) return;
+    if (!this.socket.send({ action: 'send_message', room_id: this.roomId, client_msg_id: p.clientMsgId, text: p.text })) return;
+    this.inFlight = p.clientMsgId;
+    for (const q of this.timeline.pending.values()) {
+      if (q.queued && q.status === 'sending') {
+        q.queued = false;
+        this.emit('pending-update', q);
+      }
+    }
+    clearTimeout(this.ackTimer);
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = null;
+      if (this.inFlight !== p.clientMsgId || this.timeline.pending.get(p.clientMsgId) !== p) return;
+      p.unanswered = (p.unanswered || 0) + 1;
+      if (p.unanswered >= MAX_UNANSWERED) {
+        this.inFlight = null;
+        p.status = 'failed';
+        p.error = 'Not delivered yet. Check your connection and retry.';
         this.emit('pending-update', p);
-        this.socket.suspect();
-      }, ACK_SUSPECT_MS),
-    );
+        this.emitUnsent();
+        this.pump();
+        return;
+      }
+      // Sent, and nothing came back: the connection is gone without a
+      // close. Drop it; the rejoin sends the queue again.
+      this.socket.suspect();
+    }, ACK_SUSPECT_MS);
   }
 
   resendPending() {
-    for (const p of this.timeline.pending.values()) if (p.status === 'sending') this.transmit(p);
+    this.pump();
   }
 
   /** Change the text of one of my messages (the answer is a message_edited frame). */

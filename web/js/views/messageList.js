@@ -443,6 +443,7 @@ export class MessageList {
       case 'user_left':
         return announcement(ev, `${ev.username} left`);
       case 'room_created': {
+        if (ev.kind === 'direct') return systemLine(ev, `${ev.username} started this conversation`);
         const members = Array.isArray(ev.members) && ev.members.length ? ` with ${joinNames(ev.members)}` : '';
         return systemLine(ev, `${ev.username} created the room “${ev.name}”${members}`);
       }

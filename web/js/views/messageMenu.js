@@ -78,6 +78,9 @@ export function menuButton({ label, testid, items }) {
       }
     });
     button.after(menu);
+    // Near the bottom of the scrolling list, open upwards rather than be cut off.
+    const box = button.closest('[data-testid="message-scroller"]');
+    if (box && menu.getBoundingClientRect().bottom > box.getBoundingClientRect().bottom) menu.classList.add('msg-menu--up');
     button.setAttribute('aria-expanded', 'true');
     open = { menu, button, close };
     (focusLast ? buttons[buttons.length - 1] : buttons[0]).focus();

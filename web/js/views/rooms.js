@@ -53,7 +53,7 @@ export function roomsView({ api, me, onCreated, onStartDirect, onChange }) {
   renderNotify();
 
   // ---- direct message form ----
-  const dmToggle = h('button', { type: 'button', class: 'btn btn--ghost btn--sm', testid: 'new-dm', 'aria-expanded': 'false', 'aria-controls': 'dm-form' }, icon('plus', 16), h('span', { text: 'New direct message' }));
+  const dmToggle = h('button', { type: 'button', class: 'btn btn--ghost btn--sm dm-toggle', testid: 'new-dm', 'aria-expanded': 'false', 'aria-controls': 'dm-form', 'aria-label': 'New direct message', title: 'New direct message' }, icon('plus', 16), h('span', { text: 'Direct message' }));
   const dmField = field({
     id: 'dm-username',
     label: 'Username',
