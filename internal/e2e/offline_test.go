@@ -67,5 +67,22 @@ func TestOfflineQueue(t *testing.T) {
 	}
 	bob.checkSeqOrder("after the queue went out")
 	alice.checkSeqOrder("after the queue went out")
+
+	// A connection that dies without closing, and without the browser
+	// noticing: the unanswered send gives it away within seconds, the page
+	// says Offline with the count, opens a new socket and sends again.
+	alice.do("silence alice's socket", chromedp.Evaluate[chromedp.Void](`__e2e.silence()`))
+	const unanswered = "Can anyone hear me?"
+	began = time.Now()
+	alice.do("type and press Enter", chromedp.SendKeys(css("chat-input"), unanswered), pressEnter)
+	alice.waitFor("the page said Offline with one unsent message", `__e2e.connections().some((c) => c.state === 'offline' && c.unsent === '1' && c.text.includes('Offline'))`)
+	if d := time.Since(began); d > 8*time.Second {
+		t.Errorf("the dead connection took %v to show, want about 5s", d)
+	}
+	alice.waitFor("the message is confirmed over a new socket", `__e2e.connection() === 'connected' && __e2e.messages(`+js(unanswered)+`).length === 1 && __e2e.messages(`+js(unanswered)+`)[0].dataset.status === 'sent'`)
+	bob.sees("alice", unanswered)
+	bob.send("Loud and clear")
+	alice.sees("bob", "Loud and clear")
+	bob.exactlyOnce(unanswered)
 	s.checkConsole(allowOffline, bs...)
 }

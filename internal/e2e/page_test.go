@@ -36,9 +36,23 @@ const pageHelpers = `(() => {
       seen.set(text, list);
     }
   };
+  // Every connection state the top bar showed, with its unsent count, so a
+  // state that lasts a moment is not missed.
+  const connections = [];
+  const noteConnection = () => {
+    const el = document.querySelector('[data-testid="connection-state"]');
+    const unsent = document.querySelector('[data-testid="unsent-count"]');
+    if (!el) return;
+    const entry = { state: el.dataset.state || '', unsent: unsent && !unsent.hidden ? unsent.dataset.count : '0', text: el.textContent };
+    const last = connections[connections.length - 1];
+    if (!last || last.state !== entry.state || last.unsent !== entry.unsent) connections.push(entry);
+  };
   new MutationObserver((mutations) => {
-    for (const m of mutations) for (const n of m.addedNodes) record(n);
-  }).observe(document, { childList: true, subtree: true });
+    for (const m of mutations) {
+      if (m.type === 'attributes') noteConnection();
+      else for (const n of m.addedNodes) record(n);
+    }
+  }).observe(document, { childList: true, subtree: true, attributes: true, attributeFilter: ['data-state', 'data-count', 'hidden'] });
 
   const requests = []; // {method, path, body}
   const realFetch = window.fetch;
@@ -88,6 +102,15 @@ const pageHelpers = `(() => {
     // The newest open socket of the page, for sending a frame as a stale client would.
     socket: () => [...sockets].reverse().find((ws) => ws.readyState === 1) || null,
     notifications: () => notifications.slice(),
+    connections: () => connections.slice(),
+    // Make the open sockets go quiet, as a connection that died without
+    // closing does: what the page sends goes nowhere, nothing comes in.
+    silence: () => {
+      for (const ws of sockets) {
+        ws.send = () => {};
+        ws.onmessage = null;
+      }
+    },
     permissionAsks: () => permissionAsks,
     // The join/leave lines a person sees (collapsed runs, flaps hidden).
     presence: () => all('[data-testid="announcement"]:not([hidden]) [data-testid="announcement-text"]').map((el) => el.textContent),

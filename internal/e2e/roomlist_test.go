@@ -111,6 +111,11 @@ func TestMentionBadgeAndTitle(t *testing.T) {
 		bob2.fatalf("the visible tab raised %d notifications", n)
 	}
 	bob2.screenshot(s.shots, "5-unread-badges")
+	// At phone width the list is the page: the badges still show, nothing
+	// spills sideways.
+	bob2.do("set a phone viewport", chromedp.EmulateViewport(375, 740, chromedp.EmulateMobile, chromedp.EmulateScale(2)))
+	bob2.waitFor("the list fits the phone with its badges in view",
+		`document.documentElement.scrollWidth <= innerWidth && (() => { const r = __e2e.roomItem(`+js(design)+`).querySelector('[data-testid="room-list-item-unread"]').getBoundingClientRect(); return r.width > 0 && r.right <= innerWidth; })() && __e2e.q('new-dm').getBoundingClientRect().right <= innerWidth`)
 
 	// bob reads it in the first tab: both clear.
 	bob.bringToFront()
