@@ -157,12 +157,15 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	if c.RecheckFirst {
 		sizes = append(sizes[:len(sizes):len(sizes)], sizes[0])
 	}
-	maxSize := 0
+	// Each room has people of its own: someone's socket in another room
+	// would hear of every message as their room list's line (a user
+	// frame), and the other connections are meant to be strangers.
+	total := 0
 	for _, n := range sizes {
-		maxSize = max(maxSize, n)
+		total += n
 	}
 	cl := &client{base: emu.URL, logger: c.Logger}
-	people, err := cl.signUp(ctx, maxSize)
+	everyone, err := cl.signUp(ctx, total)
 	if err != nil {
 		return nil, err
 	}
@@ -175,11 +178,12 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 		}
 	}()
 	for i, n := range sizes {
-		room, err := cl.makeRoom(ctx, people[:n], "room "+strconv.Itoa(i+1))
+		people := everyone[open : open+n]
+		room, err := cl.makeRoom(ctx, people, "room "+strconv.Itoa(i+1))
 		if err != nil {
 			return results, err
 		}
-		sockets, err := cl.joinAll(ctx, people[:n], room)
+		sockets, err := cl.joinAll(ctx, people, room)
 		all = append(all, sockets...)
 		if err != nil {
 			return results, err
