@@ -28,7 +28,8 @@ export function roomsView({ api, me, onCreated, onStartDirect, onChange }) {
   let rooms = [];
   let activeId = null;
   let loadError = '';
-  let loaded = false;
+  let loaded = false; // some of the list is shown
+  let complete = false; // a whole list has been loaded once: a room unknown now is new
   let loadingMore = false; // the first load has shown some pages, not all
   let refreshing = null; // the refresh under way
   let again = false; // another refresh was asked for meanwhile
@@ -259,6 +260,7 @@ export function roomsView({ api, me, onCreated, onStartDirect, onChange }) {
       rooms = merge(all, live);
       loadError = '';
       loaded = true;
+      complete = true;
       sortRooms();
     } catch (err) {
       if (err.code === 'unauthenticated') return;
@@ -332,7 +334,6 @@ export function roomsView({ api, me, onCreated, onStartDirect, onChange }) {
     if (prev) rooms[rooms.indexOf(prev)] = next;
     else rooms.push(next);
     if (live) live.set(summary.room_id, next);
-    loaded = loaded || Boolean(rooms.length);
     sortRooms();
     render();
     return prev;
@@ -363,8 +364,9 @@ export function roomsView({ api, me, onCreated, onStartDirect, onChange }) {
     refresh,
     upsert,
     update,
+    /** The whole list has been loaded at least once. */
     get loaded() {
-      return loaded;
+      return complete;
     },
     setActive(id) {
       activeId = id;
