@@ -175,6 +175,9 @@ export class App {
           api: this.api,
           announce: (text) => this.announce(text),
           readInfo: room.readInfo,
+          // Where the server's read position is now (the divider keeps the
+          // one from when the room was opened).
+          readSeq: this.currentReadSeq(roomId),
           onRead: (seq) => this.markedRead(roomId, seq),
           focusSettings: Boolean(last && last.roomId === roomId && last.settings),
         });
@@ -410,6 +413,11 @@ export class App {
     if (s && (s.read_seq || 0) < seq) this.shell.rooms.update(roomId, { read_seq: seq, unread: 0, mentions: 0 });
   }
 
+  currentReadSeq(roomId) {
+    const s = this.shell && this.shell.rooms.summaryOf(roomId);
+    return s && Number.isInteger(s.read_seq) ? s.read_seq : 0;
+  }
+
   go(roomId) {
     window.location.hash = `#/rooms/${encodeURIComponent(roomId)}`;
   }
@@ -472,6 +480,7 @@ export class App {
     if (this.shell) this.shell.rooms.remove(roomId);
     this.timelines.delete(roomId);
     if (!current) return; // already handled (the frame and the HTTP answer both tell us)
+    if (this.view && this.view.stopReading) this.view.stopReading();
     const plainName = current.room ? (current.room.kind === 'direct' ? (current.room.members.find((m) => m.username !== this.me) || {}).username || current.room.name : current.room.name) : null;
     const name = plainName ? `“${plainName}”` : 'the room';
     const messages = {

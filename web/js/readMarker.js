@@ -78,6 +78,14 @@ export class ReadMarker {
     this.check();
   }
 
+  /** The room is gone (removed, deleted): nothing more to post. */
+  stop() {
+    clearTimeout(this.timer);
+    this.timer = null;
+    this.flushAfter = false;
+    this.destroyed = true;
+  }
+
   /** The room is closing: a post that was waiting for its debounce goes now. */
   destroy() {
     if (this.timer) {

@@ -22,10 +22,12 @@ const LOAD_OLDER_THRESHOLD_PX = 120;
 /**
  * readInfo: {read_seq, last_seq} of the room's summary when it was opened
  * (null while the list is not loaded: setReadInfo() brings it later).
- * onRead(seq): my read position moved. focusSettings: we came back from
+ * readSeq: the read position as the list knows it now (later than
+ * readInfo's after a visit to the settings). onRead(seq): my read position
+ * moved. focusSettings: we came back from
  * the settings, give the focus back to their button.
  */
-export function chatView({ session, me, api, announce, readInfo = null, onRead = () => {}, focusSettings = false }) {
+export function chatView({ session, me, api, announce, readInfo = null, readSeq = 0, onRead = () => {}, focusSettings = false }) {
   const offs = [];
   const typers = new Map(); // username -> timeout id
   let lastTypingSent = 0;
@@ -288,7 +290,7 @@ export function chatView({ session, me, api, announce, readInfo = null, onRead =
     api,
     session,
     me,
-    readSeq: readInfo ? readInfo.read_seq : 0,
+    readSeq: Math.max(readSeq, readInfo ? readInfo.read_seq : 0),
     isAtBottom: () => list.atBottom(),
     onRead,
   });
@@ -327,6 +329,10 @@ export function chatView({ session, me, api, announce, readInfo = null, onRead =
       return marker.reading();
     },
     setReadInfo,
+    /** The room went away: no read to post there any more. */
+    stopReading() {
+      marker.stop();
+    },
     /** The server says my read position is at least seq. */
     readKnown(seq) {
       marker.known(seq);
