@@ -42,7 +42,7 @@ func TestDirectMessages(t *testing.T) {
 	bob.sees("alice", "Got a minute? Just us.")
 	bob.send("Sure")
 	alice.sees("bob", "Sure")
-	bob.waitFor("the chat is at the bottom", atBottom)
+	bob.waitFor("the chat is at the bottom and the badge is gone", atBottom+` && __e2e.badges(`+js(dm)+`).unread === ''`)
 	bob.screenshot(s.shots, "7-direct-message")
 	// Nothing to manage in a direct room: no rename, no adding people.
 	bob.do("open its settings", chromedp.Click(css("chat-settings")))

@@ -69,11 +69,18 @@ const pageHelpers = `(() => {
     return realFetch.apply(this, arguments);
   };
   const sockets = [];
+  const userFrames = []; // room_summary and room_removed, as they came
   const RealWebSocket = window.WebSocket;
   window.WebSocket = class extends RealWebSocket {
     constructor(...args) {
       super(...args);
       sockets.push(this);
+      this.addEventListener('message', (e) => {
+        try {
+          const f = JSON.parse(e.data);
+          if (f.type === 'room_summary' || f.type === 'room_removed') userFrames.push(f);
+        } catch (err) { /* only watching */ }
+      });
     }
   };
   const notifications = []; // {title, body}
@@ -102,6 +109,7 @@ const pageHelpers = `(() => {
     // The newest open socket of the page, for sending a frame as a stale client would.
     socket: () => [...sockets].reverse().find((ws) => ws.readyState === 1) || null,
     notifications: () => notifications.slice(),
+    userFrames: () => userFrames.slice(),
     connections: () => connections.slice(),
     // Make the open sockets go quiet, as a connection that died without
     // closing does: what the page sends goes nowhere, nothing comes in.

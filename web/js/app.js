@@ -178,6 +178,7 @@ export class App {
           // Where the server's read position is now (the divider keeps the
           // one from when the room was opened).
           readSeq: this.currentReadSeq(roomId),
+          onSeen: () => this.seen(roomId),
           onRead: (seq) => this.markedRead(roomId, seq),
           focusSettings: Boolean(last && last.roomId === roomId && last.settings),
         });
@@ -342,6 +343,14 @@ export class App {
     const wasLoaded = rooms.loaded;
     const open = this.room && this.room.roomId === summary.room_id ? this.room : null;
     const s = { ...summary };
+    // Frames and HTTP answers can cross: a summary read before my position
+    // moved must not bring back the counts the move cleared.
+    const held = rooms.summaryOf(s.room_id);
+    if (held && Number.isInteger(held.read_seq) && Number.isInteger(s.read_seq) && s.read_seq < held.read_seq) {
+      s.read_seq = held.read_seq;
+      s.unread = held.unread;
+      s.mentions = held.mentions;
+    }
     if (open && this.view && this.view.isReading && this.view.isReading()) {
       // I am looking at the newest messages; the read post is on its way.
       s.unread = 0;
@@ -404,6 +413,11 @@ export class App {
         onClick: () => this.go(room.roomId),
       });
     }
+  }
+
+  /** I am reading the open room's newest messages: its badge goes now, the read post follows. */
+  seen(roomId) {
+    if (this.shell) this.shell.rooms.update(roomId, { unread: 0, mentions: 0 });
   }
 
   /** My read position in a room moved to seq. */

@@ -10,14 +10,17 @@ const DEBOUNCE_MS = 400;
 export class ReadMarker {
   /**
    * @param {{api, session: RoomSession, me: string, readSeq: number,
-   *          isAtBottom: () => boolean, onRead: (seq) => void}} opts
+   *          isAtBottom: () => boolean, onSeen: () => void, onRead: (seq) => void}} opts
+   *   onSeen: the reader sees news now (the badge can go before the post);
+   *   onRead: the server holds the new position.
    */
-  constructor({ api, session, me, readSeq, isAtBottom, onRead }) {
+  constructor({ api, session, me, readSeq, isAtBottom, onSeen = () => {}, onRead }) {
     this.api = api;
     this.session = session;
     this.me = me;
     this.read = readSeq || 0; // the position the server holds, as far as we know
     this.isAtBottom = isAtBottom;
+    this.onSeen = onSeen;
     this.onRead = onRead;
     this.timer = null;
     this.posting = false;
@@ -45,7 +48,9 @@ export class ReadMarker {
 
   /** Something changed (scroll, new event, visibility): post soon if there is news I now see. */
   check() {
-    if (this.timer || this.posting || !this.reading() || !this.unreadFromOthers()) return;
+    if (!this.reading() || !this.unreadFromOthers()) return;
+    this.onSeen();
+    if (this.timer || this.posting) return;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.post();

@@ -27,7 +27,7 @@ const LOAD_OLDER_THRESHOLD_PX = 120;
  * moved. focusSettings: we came back from
  * the settings, give the focus back to their button.
  */
-export function chatView({ session, me, api, announce, readInfo = null, readSeq = 0, onRead = () => {}, focusSettings = false }) {
+export function chatView({ session, me, api, announce, readInfo = null, readSeq = 0, onSeen = () => {}, onRead = () => {}, focusSettings = false }) {
   const offs = [];
   const typers = new Map(); // username -> timeout id
   let lastTypingSent = 0;
@@ -292,6 +292,7 @@ export function chatView({ session, me, api, announce, readInfo = null, readSeq 
     me,
     readSeq: Math.max(readSeq, readInfo ? readInfo.read_seq : 0),
     isAtBottom: () => list.atBottom(),
+    onSeen,
     onRead,
   });
   scroller.addEventListener('scroll', () => marker.check(), { passive: true });
