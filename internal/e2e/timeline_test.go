@@ -231,7 +231,6 @@ func TestEditAndDelete(t *testing.T) {
 		chromedp.Evaluate[chromedp.Void](`__e2e.socket().send(JSON.stringify({action: 'edit_message', room_id: `+js(room)+`, message_id: `+js(msgID)+`, text: 'too late'}))`))
 	bob.waitFor("bob is told politely", `!__e2e.q('chat-error').hidden && __e2e.q('chat-error').textContent === 'That message no longer exists; it may have been deleted.'`)
 
-
 	// 6. The history folds edits and deletions the same way.
 	alice.do("reload", chromedp.Reload())
 	alice.waitFor("the room opens after the reload", `__e2e.has('chat-view') && __e2e.connection() === 'connected' && document.querySelector(`+js(msgSel(second))+`) !== null`)
