@@ -14,8 +14,8 @@ import (
 	"strings"
 
 	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatroom/chat/internal/auth"
@@ -36,6 +36,8 @@ const (
 	// EnvDynamoDBEndpoint points the store at DynamoDB Local instead of AWS.
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
 	EnvLogLevel         = "LOG_LEVEL"
+	// EnvFunctionName is set by Lambda itself.
+	EnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME"
 )
 
 // Config is what a function needs from its environment.
@@ -43,7 +45,10 @@ type Config struct {
 	TableName          string
 	ManagementEndpoint string
 	DynamoDBEndpoint   string
-	LogLevel           slog.Level
+	// FunctionName names the function in its metrics; empty outside
+	// Lambda.
+	FunctionName string
+	LogLevel     slog.Level
 }
 
 // ConfigFromEnv reads the configuration and reports every problem at once.
@@ -52,6 +57,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		TableName:          getenv(EnvTableName),
 		ManagementEndpoint: getenv(EnvManagementEndpoint),
 		DynamoDBEndpoint:   getenv(EnvDynamoDBEndpoint),
+		FunctionName:       getenv(EnvFunctionName),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -101,9 +107,10 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 		return nil, err
 	}
 	if strings.HasPrefix(c.ManagementEndpoint, "http://") {
-		// A local endpoint (the emulator) checks no signature, and a
-		// developer's machine may have no AWS credentials at all.
-		awsCfg.Credentials = aws.AnonymousCredentials{}
+		// A local endpoint (the emulator) wants a signed call, as API
+		// Gateway does, but checks no key: a developer's machine may
+		// have no AWS credentials at all.
+		awsCfg.Credentials = credentials.NewStaticCredentialsProvider("local", "local", "")
 		if awsCfg.Region == "" {
 			awsCfg.Region = "us-east-1"
 		}
@@ -112,6 +119,9 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	if err != nil {
 		return nil, err
 	}
+	// Lambda names the function in the environment; the push metrics
+	// carry it as their Function dimension.
+	pusher.ForFunction(c.FunctionName)
 	return NewLocal(st, pusher, auth.DefaultConfig(), logger)
 }
 

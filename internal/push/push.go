@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,6 +56,11 @@ type ManagementAPI struct {
 	concurrency int
 	attempts    int
 	logger      *slog.Logger
+	// function names the Lambda function in the metrics' per-function
+	// dimension; empty, only the account-wide metrics are written.
+	function string
+	// throttleBase and throttleCap shape the backoff after a 429.
+	throttleBase, throttleCap time.Duration
 
 	// Posts are made by long-lived workers, not a goroutine per post: the
 	// SDK's call chain is deep, and a fresh goroutine grows its stack for
@@ -70,8 +76,12 @@ type postJob struct {
 	ctx   context.Context
 	id    string
 	frame []byte
+	tally *tally
 	done  func(id string, err error)
 }
+
+// tally counts one Post's trouble for its metrics line.
+type tally struct{ throttled, failed atomic.Int64 }
 
 // workerIdle is how long a worker waits for work before it exits.
 const workerIdle = 30 * time.Second
@@ -87,7 +97,15 @@ func NewManagementAPI(api API, logger *slog.Logger) (*ManagementAPI, error) {
 	if api == nil || logger == nil {
 		return nil, errors.New("push: a management API client and a logger are required")
 	}
-	return &ManagementAPI{api: api, concurrency: DefaultConcurrency, attempts: 3, logger: logger, jobs: make(chan postJob), idle: workerIdle}, nil
+	return &ManagementAPI{api: api, concurrency: DefaultConcurrency, attempts: 3, logger: logger, jobs: make(chan postJob), idle: workerIdle,
+		throttleBase: throttleBase, throttleCap: throttleCap}, nil
+}
+
+// ForFunction names the Lambda function whose posts these are, as the
+// metrics' Function dimension (AWS_LAMBDA_FUNCTION_NAME in Lambda).
+func (m *ManagementAPI) ForFunction(name string) *ManagementAPI {
+	m.function = name
+	return m
 }
 
 // idleConnections is how many keep-alive connections the client keeps to
@@ -150,14 +168,17 @@ func (m *ManagementAPI) Post(ctx context.Context, connectionIDs []string, frame 
 		}
 		res.Failed[id] = err
 	}
+	var t tally
 	wg.Add(len(connectionIDs))
 	for _, id := range connectionIDs {
-		m.submit(postJob{ctx: ctx, id: id, frame: frame, done: done})
+		m.submit(postJob{ctx: ctx, id: id, frame: frame, tally: &t, done: done})
 	}
 	wg.Wait()
 	for id, err := range res.Failed {
 		m.logger.WarnContext(ctx, "post to connection failed", "connection_id", id, "error", err.Error())
 	}
+	t.failed.Store(int64(len(res.Failed)))
+	m.report(ctx, &t)
 	return res
 }
 
@@ -188,7 +209,7 @@ func (m *ManagementAPI) work(j postJob) {
 	idle := time.NewTimer(m.idle)
 	defer idle.Stop()
 	for {
-		j.done(j.id, m.postOne(j.ctx, j.id, j.frame))
+		j.done(j.id, m.postOne(j.ctx, j.id, j.frame, j.tally))
 		idle.Reset(m.idle)
 		select {
 		case j = <-m.jobs:
@@ -206,22 +227,40 @@ func (m *ManagementAPI) work(j postJob) {
 	}
 }
 
-func (m *ManagementAPI) postOne(ctx context.Context, id string, frame []byte) error {
+func (m *ManagementAPI) postOne(ctx context.Context, id string, frame []byte, t *tally) error {
 	in := &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(id), Data: frame}
-	return m.retry(ctx, "post to", id, func() error {
+	return m.retry(ctx, "post to", id, t, func() error {
 		_, err := m.api.PostToConnection(ctx, in)
 		return err
 	})
 }
 
+// Backoff after API Gateway's 429 (LimitExceededException): the account's
+// rate is shared by every post of every function, so a throttled post
+// waits a random time up to a ceiling that doubles, from throttleBase to
+// throttleCap ("full jitter"), and keeps trying while the invocation has
+// time left; without a deadline, maxThrottledAttempts bound it.
+const (
+	throttleBase         = 25 * time.Millisecond
+	throttleCap          = time.Second
+	maxThrottledAttempts = 12
+	// deadlineMargin is kept back from the invocation's deadline for the
+	// handler to finish after its last post.
+	deadlineMargin = 100 * time.Millisecond
+)
+
 // retry makes up to the adapter's attempts of call, with a short backoff
-// between them; a GoneException ends it at once as ErrGone. verb and id
-// name the call in an error, apart so that a success formats nothing.
-func (m *ManagementAPI) retry(ctx context.Context, verb, id string, call func() error) error {
+// between them; a GoneException ends it at once as ErrGone, and a 429
+// backs off with jitter for as long as the deadline allows (throttleBase).
+// verb and id name the call in an error, apart so that a success formats
+// nothing. t, when not nil, counts the 429s.
+func (m *ManagementAPI) retry(ctx context.Context, verb, id string, t *tally, call func() error) error {
 	var err error
-	for attempt := range m.attempts {
+	failures, throttles := 0, 0
+	for {
 		err = call()
 		var gone *types.GoneException
+		var limited *types.LimitExceededException
 		switch {
 		case err == nil:
 			return nil
@@ -229,16 +268,41 @@ func (m *ManagementAPI) retry(ctx context.Context, verb, id string, call func() 
 			return ErrGone
 		case ctx.Err() != nil:
 			return fmt.Errorf("push: %s %s: %w", verb, id, err)
+		case errors.As(err, &limited):
+			if t != nil {
+				t.throttled.Add(1)
+			}
+			throttles++
+			d := fullJitter(m.throttleBase, m.throttleCap, throttles-1)
+			if throttles >= maxThrottledAttempts || !timeLeft(ctx, d) {
+				return fmt.Errorf("push: %s %s: still throttled after %d tries: %w", verb, id, throttles, err)
+			}
+			sleep(ctx, d)
+			continue
 		}
-		if attempt+1 < m.attempts {
-			wait(ctx, attempt)
+		failures++
+		if failures >= m.attempts {
+			return fmt.Errorf("push: %s %s: %w", verb, id, err)
 		}
+		sleep(ctx, time.Duration(10<<(failures-1))*time.Millisecond+time.Duration(rand.IntN(10))*time.Millisecond)
 	}
-	return fmt.Errorf("push: %s %s: %w", verb, id, err)
 }
 
-func wait(ctx context.Context, attempt int) {
-	t := time.NewTimer(time.Duration(10<<attempt)*time.Millisecond + time.Duration(rand.IntN(10))*time.Millisecond)
+// fullJitter is a random wait up to base·2^attempt, capped.
+func fullJitter(base, ceiling time.Duration, attempt int) time.Duration {
+	limit := min(ceiling, base<<min(attempt, 16))
+	return time.Duration(rand.Int64N(int64(limit))) + time.Millisecond
+}
+
+// timeLeft reports whether waiting d and trying once more fits before
+// ctx's deadline, with deadlineMargin to spare.
+func timeLeft(ctx context.Context, d time.Duration) bool {
+	deadline, ok := ctx.Deadline()
+	return !ok || time.Until(deadline) > d+deadlineMargin
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-ctx.Done():
@@ -246,10 +310,46 @@ func wait(ctx context.Context, attempt int) {
 	}
 }
 
+// Metric names and namespace of the push metrics, written in CloudWatch's
+// embedded metric format: a log line that CloudWatch Logs turns into
+// metric values, with no call to CloudWatch on the fan-out path.
+const (
+	MetricNamespace = "Chat"
+	MetricThrottled = "PushThrottled"
+	MetricFailures  = "PushFailures"
+)
+
+// report writes one metrics line for a Post that met 429s or failed posts;
+// a Post without trouble writes nothing. The line carries the values
+// twice over: per function (dimension Function) and for the whole account
+// (no dimension), which the alarms watch.
+func (m *ManagementAPI) report(ctx context.Context, t *tally) {
+	throttled, failed := t.throttled.Load(), t.failed.Load()
+	if throttled == 0 && failed == 0 {
+		return
+	}
+	dimensions := [][]string{{}}
+	attrs := []any{}
+	if m.function != "" {
+		dimensions = [][]string{{"Function"}, {}}
+		attrs = append(attrs, "Function", m.function)
+	}
+	directive := map[string]any{
+		"Timestamp": time.Now().UnixMilli(),
+		"CloudWatchMetrics": []map[string]any{{
+			"Namespace":  MetricNamespace,
+			"Dimensions": dimensions,
+			"Metrics":    []map[string]string{{"Name": MetricThrottled, "Unit": "Count"}, {"Name": MetricFailures, "Unit": "Count"}},
+		}},
+	}
+	attrs = append(attrs, "_aws", directive, MetricThrottled, throttled, MetricFailures, failed)
+	m.logger.WarnContext(ctx, "posts throttled or failed", attrs...)
+}
+
 // Disconnect implements Pusher.
 func (m *ManagementAPI) Disconnect(ctx context.Context, connectionID string) error {
 	in := &apigatewaymanagementapi.DeleteConnectionInput{ConnectionId: aws.String(connectionID)}
-	return m.retry(ctx, "disconnect", connectionID, func() error {
+	return m.retry(ctx, "disconnect", connectionID, nil, func() error {
 		_, err := m.api.DeleteConnection(ctx, in)
 		return err
 	})

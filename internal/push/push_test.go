@@ -41,6 +41,7 @@ type gateway struct {
 	posts    map[string][][]byte
 	attempts map[string]int // POSTs received, per connection
 	failures map[string]int // 500s still to answer; negative: always
+	throttle map[string]int // 429s still to answer; negative: always
 	denied   map[string]bool
 	deleted  []string
 
@@ -48,7 +49,7 @@ type gateway struct {
 }
 
 func newGateway(t *testing.T, stage string, open ...string) (*gateway, *httptest.Server) {
-	g := &gateway{t: t, stage: stage, open: map[string]bool{}, posts: map[string][][]byte{}, attempts: map[string]int{}, failures: map[string]int{}, denied: map[string]bool{}}
+	g := &gateway{t: t, stage: stage, open: map[string]bool{}, posts: map[string][][]byte{}, attempts: map[string]int{}, failures: map[string]int{}, throttle: map[string]int{}, denied: map[string]bool{}}
 	for _, id := range open {
 		g.open[id] = true
 	}
@@ -98,6 +99,14 @@ func (g *gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		g.mu.Lock()
 		defer g.mu.Unlock()
 		g.attempts[id]++
+		if n := g.throttle[id]; n != 0 {
+			if n > 0 {
+				g.throttle[id]--
+			}
+			// The account's rate is spent: API Gateway's 429.
+			writeError(w, http.StatusTooManyRequests, "LimitExceededException", "Rate exceeded")
+			return
+		}
 		if f := g.failures[id]; f != 0 {
 			if f > 0 {
 				g.failures[id]--
@@ -296,9 +305,10 @@ func TestPostRetriesServerErrors(t *testing.T) {
 		t.Errorf("broken connection: %d attempts, want 3", n)
 	}
 	lines := logs.Lines(t)
-	if len(lines) != 1 || lines[0]["level"] != "WARN" || lines[0]["connection_id"] != broken || lines[0]["error"] == "" {
-		t.Errorf("logs = %v, want one WARN line naming %s and the error", lines, broken)
+	if len(lines) != 2 || lines[0]["level"] != "WARN" || lines[0]["connection_id"] != broken || lines[0]["error"] == "" {
+		t.Fatalf("logs = %v, want a WARN line naming %s and the error, then the metrics", lines, broken)
 	}
+	wantMetrics(t, lines[1], 0, 1, "")
 }
 
 func TestPostBoundsConcurrency(t *testing.T) {
@@ -448,4 +458,106 @@ func TestWorkersLeaveWhenIdle(t *testing.T) {
 			t.Fatalf("%s got %d frames, want one a round", id, len(got))
 		}
 	}
+}
+
+func (g *gateway) throttleNext(id string, n int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.throttle[id] = n
+}
+
+// wantMetrics checks a log line is CloudWatch's embedded metric format
+// with the push metrics' values, per function when function is set and
+// for the account always.
+func wantMetrics(t *testing.T, line map[string]any, throttled, failed int, function string) {
+	t.Helper()
+	aws, _ := line["_aws"].(map[string]any)
+	directives, _ := aws["CloudWatchMetrics"].([]any)
+	if len(directives) != 1 || aws["Timestamp"] == nil {
+		t.Fatalf("line %v has no metric directive", line)
+	}
+	d := directives[0].(map[string]any)
+	wantDims := `[[]]`
+	if function != "" {
+		wantDims = `[["Function"],[]]`
+	}
+	dims, _ := json.Marshal(d["Dimensions"])
+	names, _ := json.Marshal(d["Metrics"])
+	if d["Namespace"] != push.MetricNamespace || string(dims) != wantDims ||
+		string(names) != `[{"Name":"PushThrottled","Unit":"Count"},{"Name":"PushFailures","Unit":"Count"}]` {
+		t.Errorf("directive %v, want namespace %s, dimensions %s and both metrics", d, push.MetricNamespace, wantDims)
+	}
+	if line[push.MetricThrottled] != float64(throttled) || line[push.MetricFailures] != float64(failed) {
+		t.Errorf("values %v / %v, want %d throttled and %d failed", line[push.MetricThrottled], line[push.MetricFailures], throttled, failed)
+	}
+	if function != "" && line["Function"] != function {
+		t.Errorf("Function %v, want %s", line["Function"], function)
+	}
+}
+
+// TestThrottledPostsBackOffAndArrive: API Gateway's 429 is the account's
+// rate, shared by everything; a throttled post waits with jitter and tries
+// again, and the Post's one metrics line counts the 429s.
+func TestThrottledPostsBackOffAndArrive(t *testing.T) {
+	const busy = "BusyAAAAAAAAAAA="
+	g, srv := newGateway(t, "/prod", append([]string{busy}, open...)...)
+	g.throttleNext(busy, 4)
+	m, _, logs := newAdapter(t, srv, "/prod")
+	m.ForFunction("chat-SendMessageFunction")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	res := m.Post(ctx, append([]string{busy}, open...), frame)
+	if len(res.Failed) != 0 || len(res.Gone) != 0 {
+		t.Fatalf("Post = %+v, want every frame delivered", res)
+	}
+	if got := g.postsTo(busy); len(got) != 1 || g.attemptsOn(busy) != 5 {
+		t.Errorf("throttled connection got %d frames in %d attempts, want 1 in 5 (four 429s)", len(got), g.attemptsOn(busy))
+	}
+	lines := logs.Lines(t)
+	if len(lines) != 1 {
+		t.Fatalf("logs = %v, want one metrics line", lines)
+	}
+	wantMetrics(t, lines[0], 4, 0, "chat-SendMessageFunction")
+
+	// A Post that meets no trouble writes nothing.
+	m.Post(ctx, open, frame)
+	if lines := logs.Lines(t); len(lines) != 1 {
+		t.Errorf("a clean Post logged %v", lines[1:])
+	}
+}
+
+// TestThrottlingGivesUpBeforeTheDeadline: a post throttled for good stops
+// trying while the invocation still has time to finish, and is counted as
+// failed as well as throttled, never dropped unseen.
+func TestThrottlingGivesUpBeforeTheDeadline(t *testing.T) {
+	const stuck = "StuckAAAAAAAAAA="
+	g, srv := newGateway(t, "/prod", append([]string{stuck}, open...)...)
+	g.throttleNext(stuck, -1)
+	m, _, logs := newAdapter(t, srv, "/prod")
+	const budget = 800 * time.Millisecond
+	ctx, cancel := context.WithTimeout(t.Context(), budget)
+	defer cancel()
+
+	res := m.Post(ctx, append([]string{stuck}, open...), frame)
+	if ctx.Err() != nil {
+		t.Fatalf("Post ran into its deadline (%v): it must stop with time to spare", budget)
+	}
+	if len(res.Failed) != 1 || res.Failed[stuck] == nil || errors.Is(res.Failed[stuck], push.ErrGone) {
+		t.Fatalf("Failed = %v, want %s alone", res.Failed, stuck)
+	}
+	n := g.attemptsOn(stuck)
+	if n < 2 {
+		t.Errorf("%d attempts: a throttled post must be tried again", n)
+	}
+	for _, id := range open {
+		if len(g.postsTo(id)) != 1 {
+			t.Errorf("%s missed its frame", id)
+		}
+	}
+	lines := logs.Lines(t)
+	if len(lines) != 2 {
+		t.Fatalf("logs = %v, want the failure and the metrics", lines)
+	}
+	wantMetrics(t, lines[1], n, 1, "")
 }
