@@ -49,6 +49,10 @@ soak: ## Hold 500 connections across 20 rooms for SOAK_DURATION (default 2m), th
 bench: ## Measure speed and cost into bench-results/: Go benchmarks, cold starts, load (both push modes), cost per message.
 	GO=$(GO) BENCHTIME=$(BENCHTIME) infra/bench.sh
 
+.PHONY: smoke
+smoke: ## Check a running chat end to end and say pass or fail: make smoke URL=https://<your web URL> (default http://localhost:3000).
+	$(GO) run ./infra/smoke -url $(or $(URL),http://localhost:3000) -v
+
 .PHONY: cost
 cost: ## Measure requests, capacity and pushes per message by room size, priced per million (COST_ARGS=-json).
 	$(GO) run ./infra/costmodel $(COST_ARGS)

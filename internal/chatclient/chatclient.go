@@ -36,8 +36,12 @@ func (e *Error) Error() string {
 type Client struct {
 	// BaseURL is the server, e.g. http://localhost:3000: the HTTP API is
 	// under /api and the WebSocket API at /ws.
-	BaseURL  string
-	HTTP     *http.Client
+	BaseURL string
+	// API and WebSocket, when set, are the two APIs' own URLs (a deployed
+	// stack's HttpApiUrl and WebSocketUrl, see FetchEndpoints) and take
+	// the place of BaseURL's /api and /ws.
+	API, WebSocket string
+	HTTP           *http.Client
 	Username string
 	Token    string
 }
@@ -69,6 +73,73 @@ func start(ctx context.Context, hc *http.Client, baseURL, path, username, passwo
 	}
 	c.Username, c.Token = s.Username, s.Token
 	return c, nil
+}
+
+// SignUpAt is SignUp against the APIs of ep.
+func SignUpAt(ctx context.Context, hc *http.Client, ep Endpoints, username, password string) (*Client, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	c := &Client{API: strings.TrimRight(ep.API, "/"), WebSocket: ep.WebSocket, HTTP: hc}
+	var s session
+	if err := c.do(ctx, http.MethodPost, "/auth/signup", map[string]string{"username": username, "password": password}, &s); err != nil {
+		return nil, err
+	}
+	c.Username, c.Token = s.Username, s.Token
+	return c, nil
+}
+
+func (c *Client) apiURL() string {
+	if c.API != "" {
+		return c.API
+	}
+	return c.BaseURL + "/api"
+}
+
+func (c *Client) webSocketURL() string {
+	if c.WebSocket != "" {
+		return c.WebSocket
+	}
+	return strings.Replace(c.BaseURL, "http", "ws", 1) + "/ws"
+}
+
+// Endpoints are the URLs of a chat's two APIs.
+type Endpoints struct {
+	API       string `json:"httpApiUrl"`
+	WebSocket string `json:"webSocketUrl"`
+}
+
+// FetchEndpoints reads the APIs' URLs where the web client does: the
+// config.json beside it (the local emulator serves one too).
+func FetchEndpoints(ctx context.Context, hc *http.Client, webURL string) (Endpoints, error) {
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimRight(webURL, "/")+"/config.json", nil)
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("chatclient: %w", err)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return Endpoints{}, fmt.Errorf("chatclient: config.json: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Endpoints{}, fmt.Errorf("chatclient: config.json: HTTP %d", resp.StatusCode)
+	}
+	var ep Endpoints
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 64<<10)).Decode(&ep); err != nil {
+		return Endpoints{}, fmt.Errorf("chatclient: config.json: %w", err)
+	}
+	if ep.API == "" || ep.WebSocket == "" {
+		return Endpoints{}, fmt.Errorf("chatclient: config.json names no httpApiUrl or webSocketUrl")
+	}
+	return ep, nil
+}
+
+// DeleteRoom deletes a room the client owns.
+func (c *Client) DeleteRoom(ctx context.Context, roomID string) error {
+	return c.do(ctx, http.MethodDelete, "/rooms/"+url.PathEscape(roomID), nil, nil)
 }
 
 // Member is an entry of a room's member list.
@@ -173,7 +244,7 @@ func (c *Client) do(ctx context.Context, method, path string, body, out any) err
 		}
 		rd = bytes.NewReader(raw)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+"/api"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, c.apiURL()+path, rd)
 	if err != nil {
 		return fmt.Errorf("chatclient: %w", err)
 	}
@@ -237,7 +308,7 @@ func (c *Client) Dial(ctx context.Context) (*Conn, error) {
 
 // DialTicket opens a WebSocket connection with the ticket given.
 func (c *Client) DialTicket(ctx context.Context, ticket string) (*Conn, error) {
-	u := strings.Replace(c.BaseURL, "http", "ws", 1) + "/ws?ticket=" + url.QueryEscape(ticket)
+	u := c.webSocketURL() + "?ticket=" + url.QueryEscape(ticket)
 	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: c.HTTP, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
 		if resp != nil {
