@@ -42,8 +42,8 @@ type Client struct {
 	// the place of BaseURL's /api and /ws.
 	API, WebSocket string
 	HTTP           *http.Client
-	Username string
-	Token    string
+	Username       string
+	Token          string
 }
 
 // Session is the answer of signup and login.

@@ -38,7 +38,7 @@ func BenchmarkSendMessage(b *testing.B) {
 	const users, connsPerUser = 10, 10
 	ctx := context.Background()
 	st := storetest.Adapters()[0].Open(b) // bbolt
-	clk := testkit.NewClock(time.Date(2026, 11, 21, 10, 0, 0, 0, time.UTC), time.Millisecond)
+	clk := testkit.NewClock(time.Now().UTC().Truncate(time.Second), time.Millisecond)
 	pusher := &countingPusher{}
 	cfg := auth.Config{Params: cheap, SessionTTL: 24 * time.Hour, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: clk.Now}
 	a, err := app.NewLocal(st, pusher, cfg, slog.New(slog.DiscardHandler))

@@ -73,6 +73,14 @@ func (l *live) putConnection(c store.Connection, maxPerUser int, sessionLive fun
 	} else if !ok {
 		return store.ErrNotFound
 	}
+	// Connections past their expiry, whose $disconnect never came, count
+	// for nothing: drop them before counting.
+	now := time.Now()
+	for id := range l.userConns[c.Username] {
+		if old, ok := l.conns[id]; ok && expired(old.ExpiresAt, now) {
+			l.deleteLocked(id)
+		}
+	}
 	if _, reopened := l.userConns[c.Username][c.ID]; !reopened && maxPerUser > 0 && len(l.userConns[c.Username]) >= maxPerUser {
 		return store.ErrLimit
 	}
@@ -82,16 +90,43 @@ func (l *live) putConnection(c store.Connection, maxPerUser int, sessionLive fun
 	return nil
 }
 
+// expired reports whether an item that lives until expiresAt is past it:
+// like DynamoDB's TTL, which may keep such an item for a while, every read
+// treats it as gone. A zero expiry never passes.
+func expired(expiresAt, now time.Time) bool {
+	return !expiresAt.IsZero() && !now.Before(expiresAt)
+}
+
 func (l *live) connection(id string) (store.Connection, bool) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	c, ok := l.conns[id]
-	return c, ok
+	if !ok || expired(c.ExpiresAt, time.Now()) {
+		return store.Connection{}, false
+	}
+	return c, true
+}
+
+// liveIDs lists the ids of ids whose connection has not expired.
+func (l *live) liveIDs(ids map[string]struct{}) []string {
+	now := time.Now()
+	out := make([]string, 0, len(ids))
+	for id := range ids {
+		if c, ok := l.conns[id]; !ok || !expired(c.ExpiresAt, now) {
+			out = append(out, id)
+		}
+	}
+	return out
 }
 
 func (l *live) deleteConnection(id string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.deleteLocked(id)
+}
+
+// deleteLocked forgets a connection with its presence; l.mu is held.
+func (l *live) deleteLocked(id string) {
 	if c, ok := l.conns[id]; ok {
 		deleteFrom(l.sessionConns, c.SessionHash, id)
 		deleteFrom(l.userConns, c.Username, id)
@@ -103,33 +138,35 @@ func (l *live) deleteConnection(id string) {
 	delete(l.conns, id)
 }
 
-func keysOf[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	return out
-}
-
 func (l *live) sessionConnections(sessionHash string) []string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return keysOf(l.sessionConns[sessionHash])
+	return l.liveIDs(l.sessionConns[sessionHash])
 }
 
 func (l *live) connectionRooms(id string) []string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return keysOf(l.connRooms[id])
+	now := time.Now()
+	out := make([]string, 0, len(l.connRooms[id]))
+	for roomID := range l.connRooms[id] {
+		if p, ok := l.presence[roomID][id]; ok && !expired(p.ExpiresAt, now) {
+			out = append(out, roomID)
+		}
+	}
+	return out
 }
 
 func (l *live) roomConnections(roomID string) []store.Presence {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	in := l.presence[roomID]
+	now := time.Now()
 	out := make([]store.Presence, 0, len(in))
 	for _, p := range in {
-		out = append(out, p)
+		if !expired(p.ExpiresAt, now) {
+			out = append(out, p)
+		}
 	}
 	return out
 }
@@ -236,5 +273,5 @@ func (l *live) takeTicket(hash string) (store.Ticket, bool) {
 func (l *live) userConnections(username string) []string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return keysOf(l.userConns[username])
+	return l.liveIDs(l.userConns[username])
 }

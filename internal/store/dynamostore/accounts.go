@@ -115,25 +115,48 @@ func (st *Store) DeleteSession(ctx context.Context, tokenHash string) error {
 // sortKeysUnder lists the sort keys under pk that start with prefix, with
 // the prefix cut off.
 func (st *Store) sortKeysUnder(ctx context.Context, pk, prefix string) ([]string, error) {
+	return st.keysUnder(ctx, pk, prefix, false)
+}
+
+// liveKeysUnder is sortKeysUnder without the items past their
+// expires_at, which DynamoDB's TTL deletes only lazily (within days):
+// every read of connections and presence treats them as gone.
+func (st *Store) liveKeysUnder(ctx context.Context, pk, prefix string) ([]string, error) {
+	return st.keysUnder(ctx, pk, prefix, true)
+}
+
+func (st *Store) keysUnder(ctx context.Context, pk, prefix string, live bool) ([]string, error) {
 	rows, err := st.query(ctx, &dynamodb.QueryInput{
 		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
 		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(pk), ":p": s(prefix)},
-		ProjectionExpression:      aws.String("SK"),
+		ProjectionExpression:      aws.String("SK, #e"),
+		ExpressionAttributeNames:  map[string]string{"#e": AttrExpiresAt},
 		ConsistentRead:            aws.Bool(true),
 	})
 	if err != nil {
 		return nil, err
 	}
-	out := make([]string, len(rows))
-	for i, r := range rows {
-		out[i] = strings.TrimPrefix(r.str(AttrSK), prefix)
+	now := time.Now()
+	out := make([]string, 0, len(rows))
+	for _, r := range rows {
+		if live && expired(r, now) {
+			continue
+		}
+		out = append(out, strings.TrimPrefix(r.str(AttrSK), prefix))
 	}
 	return out, nil
 }
 
+// expired reports whether an item with a TTL is past it. The filter is
+// applied on the answer, not as a FilterExpression: those cost the same
+// read capacity, and one clock judges every read.
+func expired(it item, now time.Time) bool {
+	return it[AttrExpiresAt] != nil && !now.Before(it.epoch(AttrExpiresAt))
+}
+
 // SessionConnections implements store.Sessions.
 func (st *Store) SessionConnections(ctx context.Context, tokenHash string) ([]string, error) {
-	out, err := st.sortKeysUnder(ctx, sessionPK(tokenHash), "CONN#")
+	out, err := st.liveKeysUnder(ctx, sessionPK(tokenHash), "CONN#")
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: connections of session: %w", err)
 	}
@@ -154,7 +177,8 @@ func (st *Store) SessionConnections(ctx context.Context, tokenHash string) ([]st
 func (st *Store) PutConnection(ctx context.Context, c store.Connection, maxPerUser int) error {
 	err := st.putConnection(ctx, c, maxPerUser)
 	if errors.Is(err, store.ErrLimit) {
-		_, stale, checkErr := st.checkConnections(ctx, c.Username, c.ConnectedAt)
+		// Stale is judged by the clock every read of connections uses.
+		_, stale, checkErr := st.checkConnections(ctx, c.Username, time.Now())
 		switch {
 		case checkErr != nil:
 			err = checkErr
@@ -168,7 +192,7 @@ func (st *Store) PutConnection(ctx context.Context, c store.Connection, maxPerUs
 		return err
 	}
 	if err == nil {
-		if err = st.spreadConnections(ctx, c.Username, c.ConnectedAt); err != nil {
+		if err = st.spreadConnections(ctx, c.Username, time.Now()); err != nil {
 			if undo := st.DeleteConnection(ctx, c.ID); undo != nil {
 				st.logger.WarnContext(ctx, "connection left behind after a failed put", "connection_id", c.ID, "error", undo)
 			}
@@ -308,6 +332,15 @@ func (st *Store) forgetUserConnections(ctx context.Context, username string, ids
 // $disconnect could ask for, and every step after it tolerates a
 // connection that is gone.
 func (st *Store) Connection(ctx context.Context, connectionID string) (store.Connection, error) {
+	c, err := st.connection(ctx, connectionID)
+	if err == nil && !c.ExpiresAt.IsZero() && !time.Now().Before(c.ExpiresAt) {
+		return store.Connection{}, store.ErrNotFound // past its TTL, not yet swept
+	}
+	return c, err
+}
+
+// connection reads the connection row, expired or not.
+func (st *Store) connection(ctx context.Context, connectionID string) (store.Connection, error) {
 	out, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: key(connPK(connectionID), skConn)})
 	var it item
 	switch {
@@ -328,15 +361,16 @@ func (st *Store) Connection(ctx context.Context, connectionID string) (store.Con
 // rows and the connection's id from its user's member rows before the
 // connection row, so a retry after a failure still finds what is left.
 func (st *Store) DeleteConnection(ctx context.Context, connectionID string) error {
-	rooms, err := st.ConnectionRooms(ctx, connectionID)
+	// Everything the connection left, expired or not.
+	rooms, err := st.sortKeysUnder(ctx, connPK(connectionID), "ROOM#")
 	if err != nil {
-		return err
+		return fmt.Errorf("dynamostore: rooms of connection: %w", err)
 	}
 	var keys []map[string]types.AttributeValue
 	for _, r := range rooms {
 		keys = append(keys, key(roomPK(r), presenceSK(connectionID)), key(connPK(connectionID), roomPK(r)))
 	}
-	c, err := st.Connection(ctx, connectionID)
+	c, err := st.connection(ctx, connectionID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
@@ -362,7 +396,7 @@ func (st *Store) DeleteConnection(ctx context.Context, connectionID string) erro
 
 // ConnectionRooms implements store.Connections.
 func (st *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]string, error) {
-	out, err := st.sortKeysUnder(ctx, connPK(connectionID), "ROOM#")
+	out, err := st.liveKeysUnder(ctx, connPK(connectionID), "ROOM#")
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: rooms of connection: %w", err)
 	}
@@ -380,9 +414,13 @@ func (st *Store) RoomConnections(ctx context.Context, roomID string) ([]store.Pr
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: connections of room %s: %w", roomID, err)
 	}
-	out := make([]store.Presence, len(rows))
-	for i, r := range rows {
-		out[i] = store.Presence{ConnectionID: strings.TrimPrefix(r.str(AttrSK), "CONN#"), Username: r.str(attrUsername), ExpiresAt: r.epoch(AttrExpiresAt)}
+	now := time.Now()
+	out := make([]store.Presence, 0, len(rows))
+	for _, r := range rows {
+		if expired(r, now) {
+			continue // past its TTL, not yet swept
+		}
+		out = append(out, store.Presence{ConnectionID: strings.TrimPrefix(r.str(AttrSK), "CONN#"), Username: r.str(attrUsername), ExpiresAt: r.epoch(AttrExpiresAt)})
 	}
 	return out, nil
 }

@@ -25,6 +25,7 @@ var readingTests = []struct {
 	{"DirectRoomsInTheList", testDirectRoomSummary},
 	{"Audience", testAudience},
 	{"RoomAsSeveral", testRoomAsSeveral},
+	{"ExpiredConnectionsAreGone", testExpiredConnections},
 }
 
 // send appends one message by actor, deciding on the rows of actor and the
@@ -278,7 +279,7 @@ func testDirectRoomSummary(t *testing.T, s store.Store) {
 func testAudience(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	room := createRoom(t, s, "alice", "bob", "carol")
-	exp := epoch.Add(2 * time.Hour)
+	exp := liveUntil()
 	connect := func(id, user string) {
 		t.Helper()
 		c := store.Connection{ID: id, Username: user, SessionHash: createSession(t, s, user), ConnectedAt: epoch, ExpiresAt: exp}
@@ -363,5 +364,70 @@ func ErasureLeavesNoText(t *testing.T, s store.Store, raw func() []string) {
 		if strings.Contains(it, "marmalade") || strings.Contains(it, "quince") {
 			t.Errorf("an item still holds deleted text: %.300s", it)
 		}
+	}
+}
+
+// testExpiredConnections: an item past its expires_at is gone to every
+// read of connections and presence, whether or not the store has swept
+// it (DynamoDB's TTL takes up to days), and an expired connection holds
+// no place under the per-person limit.
+func testExpiredConnections(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	room := createRoom(t, s, "alice", "bob")
+	session := createSession(t, s, "alice")
+	past, future := time.Now().Add(-time.Minute), time.Now().Add(time.Hour)
+	put := func(id string, until time.Time, limit int) error {
+		return s.PutConnection(ctx, store.Connection{ID: id, Username: "alice", SessionHash: session, ConnectedAt: epoch, ExpiresAt: until}, limit)
+	}
+	join := func(id string, until time.Time) {
+		t.Helper()
+		r, err := s.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs := must(t)(r.Join("alice", epoch))
+		if _, err := s.Append(ctx, store.AppendRequest{RoomID: room, ExpectedVersion: r.Version, Messages: r.Messages, Events: evs,
+			Join: &store.Presence{ConnectionID: id, Username: "alice", ExpiresAt: until}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := put("c-old", past, 0); err != nil {
+		t.Fatal(err)
+	}
+	join("c-old", past)
+	if err := put("c-live", future, 0); err != nil {
+		t.Fatal(err)
+	}
+	join("c-live", future)
+
+	if _, err := s.Connection(ctx, "c-old"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("Connection of an expired connection: %v, want ErrNotFound", err)
+	}
+	if c, err := s.Connection(ctx, "c-live"); err != nil || c.ID != "c-live" {
+		t.Errorf("Connection(c-live) = %+v, %v", c, err)
+	}
+	ps, err := s.RoomConnections(ctx, room)
+	if err != nil || len(ps) != 1 || ps[0].ConnectionID != "c-live" {
+		t.Errorf("RoomConnections = %+v, %v; want c-live alone", ps, err)
+	}
+	if rooms, err := s.ConnectionRooms(ctx, "c-old"); err != nil || len(rooms) != 0 {
+		t.Errorf("ConnectionRooms(c-old) = %v, %v; want none", rooms, err)
+	}
+	if conns, err := s.SessionConnections(ctx, session); err != nil || !slices.Equal(conns, []string{"c-live"}) {
+		t.Errorf("SessionConnections = %v, %v; want c-live alone", conns, err)
+	}
+	// Deleting it still cleans up what it left.
+	if err := s.DeleteConnection(ctx, "c-old"); err != nil {
+		t.Fatal(err)
+	}
+	// An expired connection does not count against the limit.
+	other := createSession(t, s, "alice")
+	for _, id := range []string{"l-old-1", "l-old-2"} {
+		if err := s.PutConnection(ctx, store.Connection{ID: id, Username: "alice", SessionHash: other, ConnectedAt: epoch, ExpiresAt: past}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.PutConnection(ctx, store.Connection{ID: "l-new", Username: "alice", SessionHash: other, ConnectedAt: epoch, ExpiresAt: future}, 2); err != nil {
+		t.Errorf("a connection beside two expired ones, limit 2: %v", err)
 	}
 }

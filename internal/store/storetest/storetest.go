@@ -677,11 +677,11 @@ func testSessions(t *testing.T, s store.Store) {
 	if err != nil || got.Username != "alice" || !got.ExpiresAt.Equal(se.ExpiresAt) || !got.CreatedAt.Equal(se.CreatedAt) || got.TokenHash != se.TokenHash {
 		t.Fatalf("Session = %+v, %v; want %+v", got, err, se)
 	}
-	if err := s.PutConnection(ctx, store.Connection{ID: "c1", Username: "alice", SessionHash: se.TokenHash, ConnectedAt: epoch, ExpiresAt: epoch.Add(2 * time.Hour)}, 0); err != nil {
+	if err := s.PutConnection(ctx, store.Connection{ID: "c1", Username: "alice", SessionHash: se.TokenHash, ConnectedAt: epoch, ExpiresAt: liveUntil()}, 0); err != nil {
 		t.Fatal(err)
 	}
 	other := createSession(t, s, "alice")
-	if err := s.PutConnection(ctx, store.Connection{ID: "c2", Username: "alice", SessionHash: other, ConnectedAt: epoch, ExpiresAt: epoch.Add(2 * time.Hour)}, 0); err != nil {
+	if err := s.PutConnection(ctx, store.Connection{ID: "c2", Username: "alice", SessionHash: other, ConnectedAt: epoch, ExpiresAt: liveUntil()}, 0); err != nil {
 		t.Fatal(err)
 	}
 	if conns, err := s.SessionConnections(ctx, se.TokenHash); err != nil || !slices.Equal(conns, []string{"c1"}) {
@@ -705,7 +705,7 @@ func testConnections(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	room := createRoom(t, s, "alice", "bob")
 	other := createRoom(t, s, "alice")
-	exp := epoch.Add(2 * time.Hour)
+	exp := liveUntil()
 	sa, sb := createSession(t, s, "alice"), createSession(t, s, "bob")
 	for _, c := range []store.Connection{
 		{ID: "conn-a", Username: "alice", SessionHash: sa, ConnectedAt: epoch, ExpiresAt: exp},
@@ -849,6 +849,11 @@ func testCounters(t *testing.T, s store.Store) {
 }
 
 // createSession stores a live session of username and returns its hash.
+// liveUntil is an expiry for connections and presence that has not
+// passed: the stores judge those by the real clock, whatever the tests'
+// epoch. Whole seconds, as DynamoDB's TTL attribute keeps them.
+func liveUntil() time.Time { return time.Now().Add(2 * time.Hour).Truncate(time.Second) }
+
 func createSession(t testing.TB, s store.Store, username string) string {
 	t.Helper()
 	hash := "session-" + newID()
@@ -862,7 +867,7 @@ func testConnectionNeedsLiveSession(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	user := "u" + strings.ToLower(newID())
 	conn := func(id, session string, at time.Time) store.Connection {
-		return store.Connection{ID: id, Username: user, SessionHash: session, ConnectedAt: at, ExpiresAt: at.Add(2 * time.Hour)}
+		return store.Connection{ID: id, Username: user, SessionHash: session, ConnectedAt: at, ExpiresAt: liveUntil()}
 	}
 	live := createSession(t, s, user)
 	if err := s.PutConnection(ctx, conn("c-live", live, epoch), 0); err != nil {
