@@ -21,6 +21,7 @@ import (
 	"github.com/chatroom/chat/internal/auth"
 	"github.com/chatroom/chat/internal/dynamolocal"
 	"github.com/chatroom/chat/internal/httpapi"
+	"github.com/chatroom/chat/internal/iamactions"
 	"github.com/chatroom/chat/internal/push"
 	"github.com/chatroom/chat/internal/rooms"
 	"github.com/chatroom/chat/internal/sdkhttp"
@@ -38,6 +39,9 @@ const (
 	EnvLogLevel         = "LOG_LEVEL"
 	// EnvFunctionName is set by Lambda itself.
 	EnvFunctionName = "AWS_LAMBDA_FUNCTION_NAME"
+	// EnvActionsLog, for tests only, names a file that records the IAM
+	// actions the function's DynamoDB calls need (internal/iamactions).
+	EnvActionsLog = "CHAT_ACTIONS_LOG"
 )
 
 // Config is what a function needs from its environment.
@@ -48,7 +52,10 @@ type Config struct {
 	// FunctionName names the function in its metrics; empty outside
 	// Lambda.
 	FunctionName string
-	LogLevel     slog.Level
+	// ActionsLog, when set, records the IAM actions of every DynamoDB
+	// call there.
+	ActionsLog string
+	LogLevel   slog.Level
 }
 
 // ConfigFromEnv reads the configuration and reports every problem at once.
@@ -58,6 +65,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		ManagementEndpoint: getenv(EnvManagementEndpoint),
 		DynamoDBEndpoint:   getenv(EnvDynamoDBEndpoint),
 		FunctionName:       getenv(EnvFunctionName),
+		ActionsLog:         getenv(EnvActionsLog),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -96,11 +104,19 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 		return nil, fmt.Errorf("app: AWS configuration: %w", err)
 	}
 	awsCfg.HTTPClient = sdkhttp.Wrap(awsCfg.HTTPClient)
+	var dbOpts []func(*dynamodb.Options)
+	if c.ActionsLog != "" {
+		rec, err := iamactions.NewRecorder(c.ActionsLog)
+		if err != nil {
+			return nil, err
+		}
+		dbOpts = append(dbOpts, rec.DynamoDB)
+	}
 	var db *dynamodb.Client
 	if c.DynamoDBEndpoint != "" {
-		db = dynamolocal.NewClient(c.DynamoDBEndpoint)
+		db = dynamolocal.NewClient(c.DynamoDBEndpoint, dbOpts...)
 	} else {
-		db = dynamodb.NewFromConfig(awsCfg)
+		db = dynamodb.NewFromConfig(awsCfg, dbOpts...)
 	}
 	st, err := dynamostore.New(db, c.TableName, logger)
 	if err != nil {

@@ -26,7 +26,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatroom/chat/internal/app"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
+	"github.com/chatroom/chat/internal/iamactions"
 	"github.com/chatroom/chat/internal/lambdatest"
 	"github.com/chatroom/chat/internal/samtemplate"
 	"github.com/chatroom/chat/internal/store/dynamostore"
@@ -606,11 +608,15 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 	env := []string{"TABLE_NAME=" + table, "DYNAMODB_ENDPOINT=" + endpoint, "WS_MANAGEMENT_ENDPOINT=" + mgmt.URL}
 
 	procs := map[string]*proc{}
+	// Each function records the IAM actions its DynamoDB calls need, for
+	// the least-privilege check at the end.
+	actionsDir := t.TempDir()
+	actionsLog := func(pkg string) string { return filepath.Join(actionsDir, pkg+".actions") }
 	start := func(t *testing.T, pkg string) *proc {
 		t.Helper()
 		need(t, pkg)
 		if procs[pkg] == nil {
-			procs[pkg] = startProcess(t, bin[pkg], logical[pkg], env)
+			procs[pkg] = startProcess(t, bin[pkg], logical[pkg], append(slices.Clone(env), app.EnvActionsLog+"="+actionsLog(pkg)))
 		}
 		return procs[pkg]
 	}
@@ -955,6 +961,86 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			}
 		})
 	})
+	// Least privilege: each function's policy grants every DynamoDB
+	// action the function was seen to need above (one it lacks fails in
+	// the cloud). The other half, that a policy grants nothing more, waits
+	// until this scenario also drives the rarer paths (a push that finds
+	// its connection gone makes any WebSocket function leave rooms and
+	// delete the connection); the actions are logged meanwhile.
+	t.Run("policies grant what the functions call", func(t *testing.T) {
+		tmpl, err := samtemplate.Load(filepath.Join(repoRoot, "template.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for pkg, id := range logical {
+			if procs[pkg] == nil {
+				continue
+			}
+			used, err := iamactions.Read(actionsLog(pkg))
+			if err != nil {
+				t.Errorf("%s: %v", id, err)
+				continue
+			}
+			granted := dynamoDBActions(t, tmpl, id)
+			t.Logf("%s calls %v", id, used)
+			for _, a := range used {
+				if !slices.Contains(granted, a) {
+					t.Errorf("%s calls %s, which its policy does not grant (it grants %v)", id, a, granted)
+				}
+			}
+		}
+	})
+}
+
+// dynamoDBActions lists the DynamoDB actions a function's policies grant,
+// sorted: the actions of its Statement policies and of SAM's policy
+// templates (DynamoDBCrudPolicy and DynamoDBReadPolicy, expanded as SAM
+// expands them).
+func dynamoDBActions(t *testing.T, tmpl *samtemplate.Template, logicalID string) []string {
+	t.Helper()
+	samTemplates := map[string][]string{
+		"DynamoDBCrudPolicy": {"GetItem", "DeleteItem", "PutItem", "Scan", "Query", "UpdateItem", "BatchWriteItem", "BatchGetItem", "DescribeTable", "ConditionCheckItem"},
+		"DynamoDBReadPolicy": {"GetItem", "Scan", "Query", "BatchGetItem", "DescribeTable"},
+	}
+	res, ok := tmpl.Resources[logicalID]
+	if !ok {
+		t.Fatalf("no resource %s in the template", logicalID)
+	}
+	set := map[string]bool{}
+	policies, _ := res.Properties["Policies"].([]any)
+	for _, p := range policies {
+		m, _ := p.(map[string]any)
+		for name, body := range m {
+			for _, a := range samTemplates[name] {
+				set["dynamodb:"+a] = true
+			}
+			if name != "Statement" {
+				continue
+			}
+			statements, _ := body.([]any)
+			for _, st := range statements {
+				sm, _ := st.(map[string]any)
+				var actions []any
+				switch a := sm["Action"].(type) {
+				case string:
+					actions = []any{a}
+				case []any:
+					actions = a
+				}
+				for _, a := range actions {
+					if s, _ := a.(string); strings.HasPrefix(s, "dynamodb:") {
+						set[s] = true
+					}
+				}
+			}
+		}
+	}
+	out := make([]string, 0, len(set))
+	for a := range set {
+		out = append(out, a)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // with returns a copy of m with k set to v.
