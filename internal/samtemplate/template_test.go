@@ -1431,6 +1431,9 @@ func TestChecksCatchMistakes(t *testing.T) {
 			delete(asMap(res(m, "WebSecurityHeaders")["ResponseHeadersPolicyConfig"]), "CustomHeadersConfig")
 		}, fixed(checkSecurityHeaders), "no Permissions-Policy"},
 	}
+	for _, c := range operationsMistakes() {
+		cases = append(cases, c)
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			check := c.check(t)
