@@ -416,6 +416,12 @@ func checkReservedConcurrency(m *model) []string {
 		if c == nil || !slices.Contains(refersTo(c), param) || !holds(c, "-1") {
 			p = append(p, fmt.Sprintf("%s: condition %s is %s, want it false when %s is -1 (or empty)", fn, cond, show(c), param))
 		}
+		// 0 would throttle every request: only positive numbers, -1 and
+		// empty may pass.
+		pattern := str(asMap(m.tmpl.Parameters[param])["AllowedPattern"])
+		if re, err := regexp.Compile(pattern); err != nil || pattern == "" || !re.MatchString("-1") || !re.MatchString("") || !re.MatchString("50") || re.MatchString("0") || re.MatchString("x") {
+			p = append(p, fmt.Sprintf("%s: AllowedPattern is %q, want one taking positive numbers, -1 and empty, and refusing 0", param, pattern))
+		}
 		n := m.reservedDefault(param)
 		if n > 0 {
 			total += n
@@ -573,6 +579,8 @@ func operationsMistakes() []mistake {
 			fixed(checkReservedConcurrency), "ConnectFunction: ConnectConcurrency reserves nothing by default"},
 		{"reserving the whole account", func(m *model) { asMap(m.tmpl.Parameters["SendMessageConcurrency"])["Default"] = "800" },
 			fixed(checkReservedConcurrency), "must keep 100 unreserved"},
+		{"a reservation of 0 allowed", func(m *model) { asMap(m.tmpl.Parameters["AuthConcurrency"])["AllowedPattern"] = "^(-1|[0-9]*)$" },
+			fixed(checkReservedConcurrency), "AuthConcurrency: AllowedPattern"},
 		{"a table that can be deleted", func(m *model) { res(m, "ChatTable")["DeletionProtectionEnabled"] = false },
 			fixed(checkDataSafety), "ChatTable: DeletionProtectionEnabled is false"},
 		{"a table deleted with the stack", func(m *model) {
