@@ -81,8 +81,8 @@ build-LeaveRoomFunction:   ; $(LAMBDA_BUILD) ./functions/leave_room
 build-DefaultFunction:     ; $(LAMBDA_BUILD) ./functions/default
 
 .PHONY: deploy
-deploy: ## Deploy to your AWS account with SAM and upload web/ (needs sam, aws and credentials).
-	infra/deploy/deploy.sh
+deploy: ## Deploy to your AWS account with SAM and upload web/, never prompting (GUIDED=1 for sam deploy --guided; STACK=, REGION=).
+	STACK=$(STACK) REGION=$(REGION) GUIDED=$(GUIDED) infra/deploy/deploy.sh
 
 .PHONY: rebuild-verify
 rebuild-verify: ## Replay every stream of the embedded store and report projections that differ.

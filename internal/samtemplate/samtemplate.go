@@ -16,6 +16,7 @@ import (
 type Template struct {
 	Globals    map[string]any
 	Parameters map[string]any
+	Conditions map[string]any
 	Resources  map[string]Resource
 	Outputs    map[string]any
 }
@@ -25,6 +26,13 @@ type Resource struct {
 	Type       string
 	Properties map[string]any
 	Metadata   map[string]any
+	// Condition names the condition the resource is created under; empty
+	// when it always is.
+	Condition string
+	// DeletionPolicy and UpdateReplacePolicy are as written (Delete when
+	// empty, CloudFormation's default for most types).
+	DeletionPolicy      string
+	UpdateReplacePolicy string
 }
 
 // Tagged is a value written with a CloudFormation short-form tag, such as
@@ -74,6 +82,7 @@ func Parse(raw []byte) (*Template, error) {
 	t := &Template{Resources: map[string]Resource{}}
 	t.Globals, _ = top["Globals"].(map[string]any)
 	t.Parameters, _ = top["Parameters"].(map[string]any)
+	t.Conditions, _ = top["Conditions"].(map[string]any)
 	t.Outputs, _ = top["Outputs"].(map[string]any)
 	resources, _ := top["Resources"].(map[string]any)
 	for name, r := range resources {
@@ -85,6 +94,9 @@ func Parse(raw []byte) (*Template, error) {
 		res.Type, _ = m["Type"].(string)
 		res.Properties, _ = m["Properties"].(map[string]any)
 		res.Metadata, _ = m["Metadata"].(map[string]any)
+		res.Condition, _ = m["Condition"].(string)
+		res.DeletionPolicy, _ = m["DeletionPolicy"].(string)
+		res.UpdateReplacePolicy, _ = m["UpdateReplacePolicy"].(string)
 		if res.Type == "" {
 			return nil, fmt.Errorf("samtemplate: resource %s has no Type", name)
 		}

@@ -17,12 +17,14 @@ import (
 	"go/parser"
 	"go/token"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/chatroom/chat/internal/app"
@@ -105,21 +107,76 @@ type model struct {
 	packages map[string]bool
 }
 
-func loadModel(t *testing.T) *model {
-	t.Helper()
+// loaded is the model as read from disk, once: every test gets a deep copy
+// to read or break (parsing the template for each of TestChecksCatchMistakes'
+// cases was most of its time).
+var loaded = sync.OnceValues(func() (*model, error) {
 	tmpl, err := samtemplate.Load(filepath.Join(repoRoot, templateFile))
 	if err != nil {
-		t.Fatalf("parsing %s: %v", templateFile, err)
+		return nil, fmt.Errorf("parsing %s: %w", templateFile, err)
 	}
 	raw, err := os.ReadFile(filepath.Join(repoRoot, makefileName))
 	if err != nil {
-		t.Fatalf("reading the Makefile: %v", err)
+		return nil, fmt.Errorf("reading the Makefile: %w", err)
 	}
 	pkgs, err := mainPackages(filepath.Join(repoRoot, "functions"))
 	if err != nil {
-		t.Fatalf("listing functions/: %v", err)
+		return nil, fmt.Errorf("listing functions/: %w", err)
 	}
-	return &model{tmpl: tmpl, targets: parseMakefile(string(raw)), packages: pkgs}
+	return &model{tmpl: tmpl, targets: parseMakefile(string(raw)), packages: pkgs}, nil
+})
+
+func loadModel(t *testing.T) *model {
+	t.Helper()
+	m, err := loaded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &samtemplate.Template{
+		Globals:    clone(m.tmpl.Globals),
+		Parameters: clone(m.tmpl.Parameters),
+		Conditions: clone(m.tmpl.Conditions),
+		Outputs:    clone(m.tmpl.Outputs),
+		Resources:  make(map[string]samtemplate.Resource, len(m.tmpl.Resources)),
+	}
+	for id, r := range m.tmpl.Resources {
+		r.Properties = clone(r.Properties)
+		r.Metadata = clone(r.Metadata)
+		tmpl.Resources[id] = r
+	}
+	return &model{tmpl: tmpl, targets: maps.Clone(m.targets), packages: maps.Clone(m.packages)}
+}
+
+// clone deep-copies a parsed template value.
+func clone[V any](v V) V {
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch x := v.(type) {
+		case map[string]any:
+			if x == nil {
+				return x
+			}
+			out := make(map[string]any, len(x))
+			for k, e := range x {
+				out[k] = walk(e)
+			}
+			return out
+		case []any:
+			if x == nil {
+				return x
+			}
+			out := make([]any, len(x))
+			for i, e := range x {
+				out[i] = walk(e)
+			}
+			return out
+		case samtemplate.Tagged:
+			return samtemplate.Tagged{Tag: x.Tag, Value: walk(x.Value)}
+		}
+		return v
+	}
+	c, _ := walk(v).(V)
+	return c
 }
 
 // mainPackages lists the directories of dir that hold a Go main package.
@@ -1430,6 +1487,9 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"no Permissions-Policy", func(m *model) {
 			delete(asMap(res(m, "WebSecurityHeaders")["ResponseHeadersPolicyConfig"]), "CustomHeadersConfig")
 		}, fixed(checkSecurityHeaders), "no Permissions-Policy"},
+	}
+	for _, c := range operationsMistakes() {
+		cases = append(cases, c)
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
