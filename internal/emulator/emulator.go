@@ -217,10 +217,11 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 		BodyReadTimeout: o.BodyReadTimeout,
 		// Calls from the network must be signed, as in the cloud. The
 		// handlers in this process post through the in-process client,
-		// which is not checked; functions behind -lambda-endpoint post
-		// over HTTP, unsigned (internal/app's choice for a local
-		// endpoint), so there the check is off.
-		ManagementAuth: o.LambdaEndpoint == "",
+		// which is not checked; functions in `sam local` containers
+		// (-lambda-endpoint, -sam-env-vars) post over HTTP, unsigned
+		// (internal/app's choice for a local endpoint), so there the
+		// check is off.
+		ManagementAuth: o.LambdaEndpoint == "" && o.SAMEnvFile == "",
 		ManagementRate: o.ManagementRate, ManagementBurst: o.ManagementBurst,
 		DropDisconnect: o.DropDisconnect,
 	})

@@ -46,3 +46,21 @@ func TestManagementAPIFromTheNetwork(t *testing.T) {
 		}
 	}
 }
+
+// TestManagementAPIUnsignedForSAM: functions in `sam local` containers
+// post over HTTP unsigned, so with -lambda-endpoint the emulator takes
+// unsigned calls.
+func TestManagementAPIUnsignedForSAM(t *testing.T) {
+	o := stores["bbolt"](t)
+	// Nothing is invoked here: no Lambda API need listen there.
+	o.LambdaEndpoint = "http://127.0.0.1:1"
+	e := start(t, o)
+	resp, err := http.Post(e.URL+"/local/@connections/Z29uZQ==", "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusGone {
+		t.Fatalf("unsigned post: %d, want 410 (the connection is unknown)", resp.StatusCode)
+	}
+}
