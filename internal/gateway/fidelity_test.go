@@ -47,9 +47,12 @@ func TestFrameSizeLimit(t *testing.T) {
 			_, srv := serve(t, inv, nil)
 			c := dial(t, srv, &inv.recorder, "")
 			msg := message(k.size)
+			var first []byte
 			if name == "100 KB in frames of 20 and 40" {
-				c.sendFrames(msg[:20<<10], 20<<10) // a whole message first, then the big frames
-				msg = msg[20<<10:]
+				// A whole message first, then the big frames: the first is
+				// routed, though it was read with the next frame's header.
+				first, msg = msg[:20<<10], msg[20<<10:]
+				c.sendFrames(first, 20<<10)
 			}
 			c.sendFrames(msg, k.frame)
 			if !k.wantClosed {
@@ -64,6 +67,9 @@ func TestFrameSizeLimit(t *testing.T) {
 			}
 			if code := c.waitClosed(); code != websocket.StatusMessageTooBig {
 				t.Fatalf("closed with %d, want 1009", code)
+			}
+			if first != nil {
+				inv.wait(t, "the message before", func(i invocation) bool { return i.str("body") == string(first) })
 			}
 			d := inv.wait(t, "$disconnect", route("$disconnect", c.id))
 			if code, _ := d.ctx()["disconnectStatusCode"].(float64); code != 1009 {

@@ -36,17 +36,22 @@ func TestFrameScanner(t *testing.T) {
 	cases := map[string]struct {
 		stream []byte
 		want   bool
+		at     int64 // the message holding the frame, when want
 	}{
-		"nothing":                    {nil, false},
-		"a small frame":              {clientFrame(1, true, small), false},
-		"an empty frame, then small": {append(clientFrame(1, true, nil), clientFrame(1, true, small)...), false},
-		"a frame of exactly 32 KB":   {clientFrame(1, true, limit), false},
-		"a frame of 32 KB and one":   {clientFrame(1, true, over), true},
-		"a 64-bit length":            {clientFrame(1, true, huge), true},
-		"fragments of 32 KB":         {bytes.Join([][]byte{clientFrame(1, false, limit), clientFrame(0, false, limit), clientFrame(0, true, small)}, nil), false},
-		"a ping, then too big":       {append(clientFrame(9, true, []byte("p")), clientFrame(1, true, over)...), true},
+		"nothing":                    {nil, false, 0},
+		"a small frame":              {clientFrame(1, true, small), false, 0},
+		"an empty frame, then small": {append(clientFrame(1, true, nil), clientFrame(1, true, small)...), false, 0},
+		"a frame of exactly 32 KB":   {clientFrame(1, true, limit), false, 0},
+		"a frame of 32 KB and one":   {clientFrame(1, true, over), true, 0},
+		"a 64-bit length":            {clientFrame(1, true, huge), true, 0},
+		"fragments of 32 KB":         {bytes.Join([][]byte{clientFrame(1, false, limit), clientFrame(0, false, limit), clientFrame(0, true, small)}, nil), false, 0},
+		"a ping, then too big":       {append(clientFrame(9, true, []byte("p")), clientFrame(1, true, over)...), true, 0},
+		"two messages, then a fragment too big": {bytes.Join([][]byte{
+			clientFrame(1, true, small), clientFrame(1, false, small), clientFrame(9, true, nil), clientFrame(0, true, small),
+			clientFrame(1, false, small), clientFrame(0, true, over), clientFrame(1, true, over),
+		}, nil), true, 2},
 		// A payload that looks like a header is skipped as payload.
-		"a payload like a header": {clientFrame(1, true, clientFrame(1, true, over)[:20]), false},
+		"a payload like a header": {clientFrame(1, true, clientFrame(1, true, over)[:20]), false, 0},
 	}
 	for name, k := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -56,8 +61,8 @@ func TestFrameScanner(t *testing.T) {
 					n := min(cut, len(s))
 					pieces, s = append(pieces, s[:n]), s[n:]
 				}
-				if got := gateway.ScanFrames(pieces...); got != k.want {
-					t.Fatalf("in pieces of %d: %v, want %v", cut, got, k.want)
+				if got, at := gateway.ScanFrames(pieces...); got != k.want || (got && at != k.at) {
+					t.Fatalf("in pieces of %d: %v in message %d, want %v in message %d", cut, got, at, k.want, k.at)
 				}
 			}
 		})
@@ -71,12 +76,12 @@ func FuzzFrameScanner(f *testing.F) {
 	f.Add(clientFrame(1, true, bytes.Repeat([]byte("x"), gateway.MaxFrameBytes+1))[:40], 5)
 	f.Add([]byte{0x81, 0xff, 0, 0, 0, 0, 0, 1, 0, 0, 1, 2, 3, 4}, 1)
 	f.Fuzz(func(t *testing.T, stream []byte, cut int) {
-		whole := gateway.ScanFrames(stream)
+		whole, wholeAt := gateway.ScanFrames(stream)
 		if cut <= 0 || cut > len(stream) {
 			cut = 1 + len(stream)/2
 		}
-		if got := gateway.ScanFrames(stream[:min(cut, len(stream))], stream[min(cut, len(stream)):]); got != whole {
-			t.Fatalf("cut at %d: %v, in one piece: %v", cut, got, whole)
+		if got, at := gateway.ScanFrames(stream[:min(cut, len(stream))], stream[min(cut, len(stream)):]); got != whole || at != wholeAt {
+			t.Fatalf("cut at %d: %v in message %d, in one piece: %v in message %d", cut, got, at, whole, wholeAt)
 		}
 	})
 }

@@ -571,6 +571,7 @@ const (
 func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 	sends := make(chan struct{}, MaxSendsInFlight)
 	var running sync.WaitGroup
+	var read int64 // messages read
 	// $disconnect runs after every invocation of the connection's frames.
 	defer running.Wait()
 	for {
@@ -590,10 +591,10 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 		if c.closing.Load() {
 			continue // closed by the management API: read on only to end the handshake
 		}
-		if c.cork.frameTooBig.Load() {
-			// A frame over 32 KB, in a message within 128 KiB. (The flag
-			// may come from a frame read ahead of this message's end; the
-			// client broke the limit either way.)
+		read++
+		if c.cork.tooBig(read - 1) {
+			// A frame over 32 KB, in this message of at most 128 KiB; the
+			// messages before it were routed.
 			c.closeWith(websocket.StatusMessageTooBig, "Message too big")
 			continue // read on to end the handshake
 		}

@@ -155,23 +155,39 @@ func (c *conn) writeFrames(batch [][]byte) error {
 // which coder/websocket, reading whole messages, cannot tell: the frame
 // headers are parsed as the bytes go by (no copy, no allocation; payloads
 // are skipped), and a frame over MaxFrameBytes sets frameTooBig, which the
-// connection's reader acts on.
+// connection's reader acts on once it has read the message holding that
+// frame: the one numbered tooBigAt, counting from 0.
 type corkConn struct {
 	net.Conn
 	mu     sync.Mutex
 	corked bool
 	buf    *[]byte
 	frames frameScanner
-	// frameTooBig is set once the client sent a frame over MaxFrameBytes.
+	// frameTooBig is set once the client sent a frame over MaxFrameBytes,
+	// in its message numbered tooBigAt (set first).
 	frameTooBig atomic.Bool
+	tooBigAt    atomic.Int64
 }
 
 func (c *corkConn) Read(p []byte) (int, error) {
 	n, err := c.Conn.Read(p)
-	if n > 0 && c.frames.scan(p[:n]) {
-		c.frameTooBig.Store(true)
+	if n > 0 {
+		c.scan(p[:n])
 	}
 	return n, err
+}
+
+func (c *corkConn) scan(b []byte) {
+	if c.frames.scan(b) && !c.frameTooBig.Load() {
+		c.tooBigAt.Store(c.frames.tooBigAt)
+		c.frameTooBig.Store(true)
+	}
+}
+
+// tooBig reports whether the message numbered n (counting from 0), just
+// read, or one before it held a frame over MaxFrameBytes.
+func (c *corkConn) tooBig(n int64) bool {
+	return c.frameTooBig.Load() && c.tooBigAt.Load() <= n
 }
 
 // frameScanner follows the WebSocket frame headers in a byte stream
@@ -181,6 +197,11 @@ type frameScanner struct {
 	have int      // bytes of hdr gathered
 	need int      // its full length, once the first two bytes are in
 	skip uint64   // payload bytes left of the current frame
+	// messages counts the data messages whose last frame has begun;
+	// tooBigAt is the number of the first message with a frame too big.
+	messages int64
+	tooBigAt int64
+	found    bool
 }
 
 // scan takes the next bytes of the stream and reports whether a frame
@@ -223,7 +244,13 @@ func (s *frameScanner) scan(b []byte) (tooBig bool) {
 			size = uint64(l)
 		}
 		if size > MaxFrameBytes {
+			if !s.found {
+				s.found, s.tooBigAt = true, s.messages
+			}
 			tooBig = true
+		}
+		if op, fin := s.hdr[0]&0x0f, s.hdr[0]&0x80 != 0; fin && op < 8 {
+			s.messages++ // control frames (8 and up) come between fragments
 		}
 		s.skip, s.have, s.need = size, 0, 0
 	}
@@ -297,8 +324,7 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	w.c.cork = &corkConn{Conn: nc}
 	// Bytes the server read ahead before the hijack reach coder/websocket
 	// from brw, not through the corkConn: scan them here.
-	if ahead, _ := brw.Reader.Peek(brw.Reader.Buffered()); w.c.cork.frames.scan(ahead) {
-		w.c.cork.frameTooBig.Store(true)
-	}
+	ahead, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	w.c.cork.scan(ahead)
 	return w.c.cork, brw, nil
 }
