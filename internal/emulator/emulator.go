@@ -84,10 +84,11 @@ type Options struct {
 	// ManagementRate, when positive, throttles the management API to that
 	// many calls a second across the account, with bursts of
 	// ManagementBurst (default: one second's worth); past it calls are
-	// answered 429 LimitExceededException. API Gateway's account default
-	// is 10,000 a second with bursts of 5,000. Zero, the default, does not
-	// throttle: the load runs aim past that rate, and direct push is not
-	// the management API at all.
+	// answered 429 LimitExceededException. AWS documents no rate for the
+	// management API; API Gateway's account-level throttle, 10,000 a
+	// second with bursts of 5,000, is the nearest figure. Zero, the
+	// default, does not throttle: the load runs aim past that rate, and
+	// direct push is not the management API at all.
 	ManagementRate  float64
 	ManagementBurst int
 	// DropDisconnect, when set, is asked at each close whether to skip the
