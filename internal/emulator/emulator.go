@@ -81,6 +81,20 @@ type Options struct {
 	// meter what they ask of AWS.
 	DynamoDBOptions      []func(*dynamodb.Options)
 	ManagementAPIOptions []func(*apigatewaymanagementapi.Options)
+	// ManagementRate, when positive, throttles the management API to that
+	// many calls a second across the account, with bursts of
+	// ManagementBurst (default: one second's worth); past it calls are
+	// answered 429 LimitExceededException. AWS documents no rate for the
+	// management API; API Gateway's account-level throttle, 10,000 a
+	// second with bursts of 5,000, is the nearest figure. Zero, the
+	// default, does not throttle: the load runs aim past that rate, and
+	// direct push is not the management API at all.
+	ManagementRate  float64
+	ManagementBurst int
+	// DropDisconnect, when set, is asked at each close whether to skip the
+	// connection's $disconnect: a fault for tests, since API Gateway runs
+	// $disconnect on a best-effort basis only.
+	DropDisconnect func(connectionID string) bool
 }
 
 // Bounds on slow clients, which would otherwise hold a connection and its
@@ -157,8 +171,8 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	} else {
 		// The SDK client the cloud uses, posting to this gateway in process
 		// (nothing but its HTTP client differs), unsigned: the gateway checks
-		// no signature, and signing is a good part of a post's cost
-		// (internal/gateway's BenchmarkPostToConnection).
+		// no signature on its in-process client, and signing is a good part
+		// of a post's cost (internal/gateway's BenchmarkPostToConnection).
 		optFns := append([]func(*apigatewaymanagementapi.Options){func(o *apigatewaymanagementapi.Options) { o.HTTPClient = management }}, o.ManagementAPIOptions...)
 		client := push.NewClient(aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}}, e.URL, optFns...)
 		if pusher, err = push.NewManagementAPI(client, o.Logger); err != nil {
@@ -202,6 +216,15 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 		Routes: routes, Invoker: invoker, WebDir: filepath.Join(o.Root, "web"), Stage: "local",
 		Logger: o.Logger, Verbose: o.Verbose, IdleTimeout: o.IdleTimeout, MaxConnectionTime: o.MaxConnectionTime,
 		BodyReadTimeout: o.BodyReadTimeout,
+		// Calls from the network must be signed, as in the cloud. The
+		// handlers in this process post through the in-process client,
+		// which is not checked; functions in `sam local` containers
+		// (-lambda-endpoint, -sam-env-vars) post over HTTP, unsigned
+		// (internal/app's choice for a local endpoint), so there the
+		// check is off.
+		ManagementAuth: o.LambdaEndpoint == "" && o.SAMEnvFile == "",
+		ManagementRate: o.ManagementRate, ManagementBurst: o.ManagementBurst,
+		DropDisconnect: o.DropDisconnect,
 	})
 	if err != nil {
 		return nil, err

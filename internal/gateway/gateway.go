@@ -7,9 +7,14 @@
 //
 // It reproduces what a client can tell: route selection on
 // $request.body.action with $default, a $connect refused by a non-2xx
-// answer, $disconnect on close, the 128 KiB message limit (close 1009), the
-// 10 minute idle and 2 hour connection limits, and the requestContext
-// fields the handlers read.
+// answer, $disconnect on close, the 32 KB frame and 128 KiB message limits
+// (close 1009), binary frames refused (close 1003), the "Internal server
+// error" and "Forbidden" answers to a frame whose integration failed or that
+// no route takes, the 10 minute idle and 2 hour connection limits, and the
+// requestContext fields the handlers read. Its management API can insist on
+// signed calls and throttle them (ManagementAuth, ManagementRate), and a
+// test can make $disconnect best effort, as it is in API Gateway
+// (DropDisconnect).
 package gateway
 
 import (
@@ -37,7 +42,11 @@ import (
 
 // API Gateway's limits that a client can notice.
 const (
-	MaxMessageBytes   = 128 << 10
+	MaxMessageBytes = 128 << 10
+	// MaxFrameBytes is the WebSocket frame size quota: a message larger
+	// than it must come in several frames, and a single larger frame
+	// closes the connection with 1009 as an oversized message does.
+	MaxFrameBytes     = 32 << 10
 	IdleTimeout       = 10 * time.Minute
 	MaxConnectionTime = 2 * time.Hour
 	// maxHTTPBody is API Gateway's HTTP API payload limit.
@@ -51,6 +60,10 @@ const (
 	// server's ReadHeaderTimeout; WebSocket connections, long-lived after
 	// their upgrade, have no body to read and are not affected.)
 	BodyReadTimeout = 30 * time.Second
+	// IntegrationTimeout is API Gateway's WebSocket integration timeout,
+	// 29 s: a frame's function still running then has failed, and the
+	// client is told "Internal server error".
+	IntegrationTimeout = 29 * time.Second
 )
 
 // Config configures the gateway.
@@ -72,6 +85,24 @@ type Config struct {
 	// BodyReadTimeout overrides the bound on reading a request body
 	// (tests shorten it).
 	BodyReadTimeout time.Duration
+	// IntegrationTimeout overrides the bound on a frame's invocation
+	// (default IntegrationTimeout, tests shorten it).
+	IntegrationTimeout time.Duration
+	// ManagementAuth makes the management API's HTTP route refuse calls
+	// that are not SigV4-signed (403), as API Gateway does. The in-process
+	// ManagementClient is not checked: no network caller can reach it.
+	ManagementAuth bool
+	// ManagementRate, when positive, is the account-wide rate of
+	// management API calls a second, with bursts of ManagementBurst
+	// (default: one second's worth); past it a call is answered 429
+	// LimitExceededException. Zero does not throttle. The direct pusher
+	// is not the management API and is never throttled.
+	ManagementRate  float64
+	ManagementBurst int
+	// DropDisconnect, when set, is asked at each close whether to skip
+	// $disconnect for the connection: a fault for tests, as API Gateway
+	// invokes $disconnect on a best-effort basis only.
+	DropDisconnect func(connectionID string) bool
 }
 
 // Gateway serves the APIs.
@@ -86,6 +117,8 @@ type Gateway struct {
 	wg      sync.WaitGroup
 	// invocations holds a slot per invocation of a frame under way.
 	invocations chan struct{}
+	// throttle limits the management API's calls (nil: no limit).
+	throttle *tokenBucket
 }
 
 // New returns a gateway.
@@ -105,7 +138,17 @@ func New(cfg Config) (*Gateway, error) {
 	if cfg.BodyReadTimeout == 0 {
 		cfg.BodyReadTimeout = BodyReadTimeout
 	}
-	return &Gateway{cfg: cfg, conns: map[string]*conn{}, invocations: make(chan struct{}, maxInvocations)}, nil
+	if cfg.IntegrationTimeout == 0 {
+		cfg.IntegrationTimeout = IntegrationTimeout
+	}
+	if cfg.ManagementRate < 0 || cfg.ManagementBurst < 0 {
+		return nil, errors.New("gateway: the management API's rate and burst cannot be negative")
+	}
+	g := &Gateway{cfg: cfg, conns: map[string]*conn{}, invocations: make(chan struct{}, maxInvocations)}
+	if cfg.ManagementRate > 0 {
+		g.throttle = newTokenBucket(cfg.ManagementRate, cfg.ManagementBurst)
+	}
+	return g, nil
 }
 
 // Handler returns the HTTP handler serving everything on one port.
@@ -528,6 +571,7 @@ const (
 func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 	sends := make(chan struct{}, MaxSendsInFlight)
 	var running sync.WaitGroup
+	var read int64 // messages read
 	// $disconnect runs after every invocation of the connection's frames.
 	defer running.Wait()
 	for {
@@ -547,25 +591,47 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 		if c.closing.Load() {
 			continue // closed by the management API: read on only to end the handshake
 		}
-		c.touch()
-		body := string(msg)
-		if typ == websocket.MessageBinary {
-			body = base64.StdEncoding.EncodeToString(msg)
+		read++
+		if c.cork.tooBig(read - 1) {
+			// A frame over 32 KB, in this message of at most 128 KiB; the
+			// messages before it were routed.
+			c.closeWith(websocket.StatusMessageTooBig, "Message too big")
+			continue // read on to end the handshake
 		}
+		if typ == websocket.MessageBinary {
+			// API Gateway does not take binary frames in: it closes the
+			// connection with 1003 (a client sends binary data as base64
+			// in a text frame instead).
+			c.closeWith(websocket.StatusUnsupportedData, "Unsupported data: binary frames are not supported")
+			continue
+		}
+		c.touch()
 		routeKey := selectRoute(msg, g.cfg.Routes.WebSocket)
 		fn, ok := g.function(routeKey)
-		if !ok {
-			continue // no $default: API Gateway drops the message
-		}
-		ev := g.wsEvent(c, routeKey, "MESSAGE", nil, nil, body)
+		ev := g.wsEvent(c, routeKey, "MESSAGE", nil, nil, string(msg))
 		ev.RequestContext.DomainName = host
-		ev.IsBase64Encoded = typ == websocket.MessageBinary
+		if !ok {
+			// No route and no $default: API Gateway answers Forbidden.
+			c.post(gatewayError("Forbidden", c.id, ev.RequestContext.RequestID))
+			continue
+		}
 		invoke := func() {
 			if c.closing.Load() {
 				return // closed while the frame waited its turn
 			}
+			ictx, cancel := context.WithTimeout(ctx, g.cfg.IntegrationTimeout)
+			defer cancel()
 			var resp events.APIGatewayProxyResponse
-			_ = g.invoke(ctx, fn, routeKey, ev, &resp)
+			err := g.invoke(ictx, fn, routeKey, ev, &resp)
+			if err == nil && resp.StatusCode >= 500 {
+				err = fmt.Errorf("gateway: %s answered %d", routeKey, resp.StatusCode)
+			}
+			if err != nil && ctx.Err() == nil {
+				// A failed integration (an error, a panic, the timeout, a
+				// 5xx, an answer that is not JSON): API Gateway tells the
+				// client so, with ids it can quote.
+				c.post(gatewayError("Internal server error", c.id, ev.RequestContext.RequestID))
+			}
 		}
 		if routeKey != "send_message" {
 			// Anything else waits for the frames before it, so that a
@@ -586,6 +652,18 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 			<-sends
 		}()
 	}
+}
+
+// gatewayError is the frame API Gateway sends a client when it cannot
+// route its frame, or the route's integration failed. Only those paths
+// build it.
+func gatewayError(message, connectionID, requestID string) []byte {
+	b, _ := json.Marshal(struct {
+		Message      string `json:"message"`
+		ConnectionID string `json:"connectionId"`
+		RequestID    string `json:"requestId"`
+	}{message, connectionID, requestID})
+	return b
 }
 
 // selectRoute evaluates $request.body.action: the route whose key equals
@@ -623,6 +701,10 @@ func (g *Gateway) disconnect(c *conn, host string, connected bool) {
 	if !ok || !connected {
 		return
 	}
+	if g.cfg.DropDisconnect != nil && g.cfg.DropDisconnect(c.id) {
+		g.cfg.Logger.Info("$disconnect dropped (fault injected)", "connection_id", c.id)
+		return
+	}
 	c.mu.Lock()
 	code, reason := c.closeCode, c.closeReason
 	c.mu.Unlock()
@@ -640,11 +722,21 @@ func (g *Gateway) disconnect(c *conn, host string, connected bool) {
 // serveConnections is the management API: POST sends a frame, GET
 // describes the connection, DELETE closes it; 410 for an unknown id.
 func (g *Gateway) serveConnections(w http.ResponseWriter, r *http.Request) {
+	if g.cfg.ManagementAuth {
+		if ok, errType, message := signed(r); !ok {
+			refuseManagement(w, http.StatusForbidden, errType, message)
+			return
+		}
+	}
 	g.manage(w, r, r.PathValue("id"))
 }
 
 // manage answers one management API request for a connection.
 func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
+	if g.throttle != nil && !g.throttle.allow() {
+		refuseManagement(w, http.StatusTooManyRequests, "LimitExceededException", "Rate exceeded")
+		return
+	}
 	c, ok := g.open(r.Context(), id)
 	if !ok {
 		w.Header().Set("x-amzn-ErrorType", "GoneException")

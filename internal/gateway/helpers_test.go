@@ -224,6 +224,28 @@ func (c *client) send(typ websocket.MessageType, data []byte) {
 	}
 }
 
+// sendFrames sends one text message in frames of at most size bytes.
+func (c *client) sendFrames(data []byte, size int) {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	w, err := c.c.Writer(ctx, websocket.MessageText)
+	if err != nil {
+		c.t.Fatalf("writer: %v", err)
+	}
+	// Each Write is a frame of its own (compression is off).
+	for len(data) > 0 {
+		n := min(size, len(data))
+		if _, err := w.Write(data[:n]); err != nil {
+			c.t.Fatalf("write: %v", err)
+		}
+		data = data[n:]
+	}
+	if err := w.Close(); err != nil {
+		c.t.Fatalf("write: %v", err)
+	}
+}
+
 func (c *client) next() frame {
 	c.t.Helper()
 	select {

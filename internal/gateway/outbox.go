@@ -3,9 +3,11 @@ package gateway
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 
 	"github.com/coder/websocket"
 )
@@ -148,11 +150,111 @@ func (c *conn) writeFrames(batch [][]byte) error {
 // flushes every message with its own write; while corked, those writes are
 // gathered and leave together at uncork. Control frames written meanwhile
 // by the reading side (pongs, close) join the gathered bytes in order.
+//
+// It also watches the frames the client sends for the 32 KB frame quota,
+// which coder/websocket, reading whole messages, cannot tell: the frame
+// headers are parsed as the bytes go by (no copy, no allocation; payloads
+// are skipped), and a frame over MaxFrameBytes sets frameTooBig, which the
+// connection's reader acts on once it has read the message holding that
+// frame: the one numbered tooBigAt, counting from 0.
 type corkConn struct {
 	net.Conn
 	mu     sync.Mutex
 	corked bool
 	buf    *[]byte
+	frames frameScanner
+	// frameTooBig is set once the client sent a frame over MaxFrameBytes,
+	// in its message numbered tooBigAt (set first).
+	frameTooBig atomic.Bool
+	tooBigAt    atomic.Int64
+}
+
+func (c *corkConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.scan(p[:n])
+	}
+	return n, err
+}
+
+func (c *corkConn) scan(b []byte) {
+	if c.frames.scan(b) && !c.frameTooBig.Load() {
+		c.tooBigAt.Store(c.frames.tooBigAt)
+		c.frameTooBig.Store(true)
+	}
+}
+
+// tooBig reports whether the message numbered n (counting from 0), just
+// read, or one before it held a frame over MaxFrameBytes.
+func (c *corkConn) tooBig(n int64) bool {
+	return c.frameTooBig.Load() && c.tooBigAt.Load() <= n
+}
+
+// frameScanner follows the WebSocket frame headers in a byte stream
+// (RFC 6455, section 5.2). Only the reading goroutine uses it.
+type frameScanner struct {
+	hdr  [14]byte // the header being gathered: at most 2+8+4 bytes
+	have int      // bytes of hdr gathered
+	need int      // its full length, once the first two bytes are in
+	skip uint64   // payload bytes left of the current frame
+	// messages counts the data messages whose last frame has begun;
+	// tooBigAt is the number of the first message with a frame too big.
+	messages int64
+	tooBigAt int64
+	found    bool
+}
+
+// scan takes the next bytes of the stream and reports whether a frame
+// header among them announced a payload over MaxFrameBytes.
+func (s *frameScanner) scan(b []byte) (tooBig bool) {
+	for len(b) > 0 {
+		if s.skip > 0 {
+			n := uint64(len(b))
+			if n > s.skip {
+				n = s.skip
+			}
+			b, s.skip = b[n:], s.skip-n
+			continue
+		}
+		s.hdr[s.have] = b[0]
+		s.have++
+		b = b[1:]
+		if s.have == 2 {
+			s.need = 2
+			switch s.hdr[1] & 0x7f {
+			case 126:
+				s.need += 2
+			case 127:
+				s.need += 8
+			}
+			if s.hdr[1]&0x80 != 0 {
+				s.need += 4 // the masking key
+			}
+		}
+		if s.have < 2 || s.have < s.need {
+			continue
+		}
+		var size uint64
+		switch l := s.hdr[1] & 0x7f; l {
+		case 126:
+			size = uint64(binary.BigEndian.Uint16(s.hdr[2:4]))
+		case 127:
+			size = binary.BigEndian.Uint64(s.hdr[2:10])
+		default:
+			size = uint64(l)
+		}
+		if size > MaxFrameBytes {
+			if !s.found {
+				s.found, s.tooBigAt = true, s.messages
+			}
+			tooBig = true
+		}
+		if op, fin := s.hdr[0]&0x0f, s.hdr[0]&0x80 != 0; fin && op < 8 {
+			s.messages++ // control frames (8 and up) come between fragments
+		}
+		s.skip, s.have, s.need = size, 0, 0
+	}
+	return tooBig
 }
 
 var corkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
@@ -220,5 +322,9 @@ func (w corkingWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, err
 	}
 	w.c.cork = &corkConn{Conn: nc}
+	// Bytes the server read ahead before the hijack reach coder/websocket
+	// from brw, not through the corkConn: scan them here.
+	ahead, _ := brw.Reader.Peek(brw.Reader.Buffered())
+	w.c.cork.scan(ahead)
 	return w.c.cork, brw, nil
 }
