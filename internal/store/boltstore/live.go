@@ -107,12 +107,14 @@ func (l *live) connection(id string) (store.Connection, bool) {
 	return c, true
 }
 
-// liveIDs lists the ids of ids whose connection has not expired.
-func (l *live) liveIDs(ids map[string]struct{}) []string {
-	now := time.Now()
+// liveIDs lists the ids of ids whose connection has not expired at now.
+func (l *live) liveIDs(ids map[string]struct{}, now time.Time) []string {
+	if len(ids) == 0 {
+		return nil
+	}
 	out := make([]string, 0, len(ids))
 	for id := range ids {
-		if c, ok := l.conns[id]; !ok || !expired(c.ExpiresAt, now) {
+		if !expired(l.conns[id].ExpiresAt, now) {
 			out = append(out, id)
 		}
 	}
@@ -141,7 +143,7 @@ func (l *live) deleteLocked(id string) {
 func (l *live) sessionConnections(sessionHash string) []string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.liveIDs(l.sessionConns[sessionHash])
+	return l.liveIDs(l.sessionConns[sessionHash], time.Now())
 }
 
 func (l *live) connectionRooms(id string) []string {
@@ -273,5 +275,20 @@ func (l *live) takeTicket(hash string) (store.Ticket, bool) {
 func (l *live) userConnections(username string) []string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	return l.liveIDs(l.userConns[username])
+	return l.liveIDs(l.userConns[username], time.Now())
+}
+
+// usersConnections is userConnections for many people under one lock:
+// what a room's audience asks for every message.
+func (l *live) usersConnections(usernames []string) map[string][]string {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	now := time.Now()
+	out := make(map[string][]string, len(usernames))
+	for _, u := range usernames {
+		if ids := l.liveIDs(l.userConns[u], now); len(ids) > 0 {
+			out[u] = ids
+		}
+	}
+	return out
 }

@@ -186,14 +186,23 @@ func (s *Store) Audience(ctx context.Context, roomID string) ([]store.Membership
 		if rb == nil || rb.Bucket(bucketMembers) == nil {
 			return nil
 		}
-		return rb.Bucket(bucketMembers).ForEach(func(k, v []byte) error {
-			if conns := s.live.userConnections(string(k)); len(conns) > 0 {
-				m := decodeMember(v).membership(string(k))
-				m.Connections = conns
-				out = append(out, m)
-			}
+		members := rb.Bucket(bucketMembers)
+		var names []string
+		err := members.ForEach(func(k, _ []byte) error {
+			names = append(names, string(k))
 			return nil
 		})
+		if err != nil {
+			return err
+		}
+		// One look at the sockets for the whole room; only the rows of
+		// people online are decoded.
+		for u, conns := range s.live.usersConnections(names) {
+			m := decodeMember(members.Get([]byte(u))).membership(u)
+			m.Connections = conns
+			out = append(out, m)
+		}
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("boltstore: audience of %s: %w", roomID, err)
