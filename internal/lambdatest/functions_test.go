@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"github.com/chatroom/chat/internal/iamactions"
 	"github.com/chatroom/chat/internal/lambdatest"
 	"github.com/chatroom/chat/internal/samtemplate"
+	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/store/dynamostore"
 )
 
@@ -359,13 +361,20 @@ type managementAPI struct {
 	mu      sync.Mutex
 	posts   []frame
 	deletes []string
+	// gone are connections answered 410 GoneException, as API Gateway
+	// answers for a socket that closed without its $disconnect running.
+	gone map[string]bool
 }
 
 func newManagementAPI(t *testing.T) *managementAPI {
-	m := &managementAPI{}
+	m := &managementAPI{gone: map[string]bool{}}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /@connections/{id}", func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if m.isGone(r.PathValue("id")) {
+			writeGone(w)
+			return
+		}
 		var f map[string]any
 		if err := json.Unmarshal(body, &f); err != nil {
 			t.Errorf("management API: a post to %s is not a JSON object: %q", r.PathValue("id"), body)
@@ -376,6 +385,10 @@ func newManagementAPI(t *testing.T) *managementAPI {
 		w.WriteHeader(http.StatusOK)
 	})
 	mux.HandleFunc("DELETE /@connections/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if m.isGone(r.PathValue("id")) {
+			writeGone(w)
+			return
+		}
 		m.mu.Lock()
 		m.deletes = append(m.deletes, r.PathValue("id"))
 		m.mu.Unlock()
@@ -392,6 +405,27 @@ func newManagementAPI(t *testing.T) *managementAPI {
 	m.Server = httptest.NewServer(mux) // 127.0.0.1
 	t.Cleanup(m.Close)
 	return m
+}
+
+// writeGone answers as API Gateway does for a connection that is gone.
+func writeGone(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-Errortype", "GoneException")
+	w.WriteHeader(http.StatusGone)
+	_, _ = io.WriteString(w, `{"message":null}`)
+}
+
+// setGone makes every later call for the connection answer 410.
+func (m *managementAPI) setGone(id string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gone[id] = true
+}
+
+func (m *managementAPI) isGone(id string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.gone[id]
 }
 
 // mark is the number of posts so far; since(mark) the ones after it.
@@ -640,7 +674,11 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 	tickets := map[string]string{} // one socket ticket each for alice and bob
 	var roomID string
 
+	// scenarioOK stays true while every step of the scenario passes: only
+	// then has each function walked all its paths.
+	scenarioOK := true
 	t.Run("auth", func(t *testing.T) {
+		defer func() { scenarioOK = scenarioOK && !t.Failed() && !t.Skipped() }()
 		auth := start(t, "auth")
 		signup := func(t *testing.T, user string) {
 			ev := event(t, "auth", "signup.json", nil)
@@ -740,6 +778,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 	}
 
 	t.Run("rooms", func(t *testing.T) {
+		defer func() { scenarioOK = scenarioOK && !t.Failed() && !t.Skipped() }()
 		if tokens["alice"] == "" || tokens["bob"] == "" {
 			t.Skip("needs alice and bob signed up through the auth function")
 		}
@@ -808,6 +847,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 	})
 
 	t.Run("websocket", func(t *testing.T) {
+		defer func() { scenarioOK = scenarioOK && !t.Failed() && !t.Skipped() }()
 		if roomID == "" {
 			t.Skip("needs a room created through the rooms function")
 		}
@@ -961,13 +1001,138 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			}
 		})
 	})
-	// Least privilege: each function's policy grants every DynamoDB
-	// action the function was seen to need above (one it lacks fails in
-	// the cloud). The other half, that a policy grants nothing more, waits
-	// until this scenario also drives the rarer paths (a push that finds
-	// its connection gone makes any WebSocket function leave rooms and
-	// delete the connection); the actions are logged meanwhile.
-	t.Run("policies grant what the functions call", func(t *testing.T) {
+	// API Gateway answers 410 for a socket that closed while its
+	// $disconnect never ran (best effort, in the cloud). Whichever function
+	// meets such a socket first cleans it up: it leaves the socket's rooms,
+	// announced, and deletes it. That path needs DynamoDB actions the
+	// happy path does not, so each function that posts is driven through
+	// it here, for the policies below as much as for the cleanup.
+	t.Run("a socket found gone is cleaned up by the function that finds it", func(t *testing.T) {
+		defer func() { scenarioOK = scenarioOK && !t.Failed() && !t.Skipped() }()
+		if roomID == "" || tokens["alice"] == "" || tokens["bob"] == "" {
+			t.Skip("needs alice, bob and their room from the steps above")
+		}
+		st, err := dynamostore.New(dynamolocaltest.Client(t), table, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		auth := start(t, "auth")
+		ticketFor := func(t *testing.T, token string) string {
+			t.Helper()
+			var a httpAnswer
+			auth.invoke(t, event(t, "auth", "ticket.json", map[string]string{"token": token}), &a)
+			ticket, _ := a.json(t)["ticket"].(string)
+			if a.StatusCode != http.StatusCreated || ticket == "" {
+				t.Fatalf("ticket: status %d body %s", a.StatusCode, a.Body)
+			}
+			return ticket
+		}
+		socket := func(t *testing.T, pkg, file string, vars map[string]string) []frame {
+			t.Helper()
+			mark := mgmt.mark()
+			var a wsAnswer
+			start(t, pkg).invoke(t, event(t, pkg, file, vars), &a)
+			if a.StatusCode != http.StatusOK {
+				t.Fatalf("%s/%s: status %d, want 200", pkg, file, a.StatusCode)
+			}
+			return mgmt.since(mark)
+		}
+		// connect opens a socket for the session and joins the room.
+		connect := func(t *testing.T, token, conn string) map[string]string {
+			t.Helper()
+			vars := map[string]string{"token": token, "ticket": ticketFor(t, token), "connection_id": conn, "room_id": roomID}
+			socket(t, "connect", "connect.json", vars)
+			socket(t, "join_room", "join.json", vars)
+			return vars
+		}
+		stale := func(t *testing.T, conn string) {
+			t.Helper()
+			connect(t, tokens["bob"], conn)
+			mgmt.setGone(conn)
+		}
+		forgotten := func(t *testing.T, got []frame, alice, conn string) {
+			t.Helper()
+			if _, err := st.Connection(context.Background(), conn); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the gone socket %s is still stored (%v)", conn, err)
+			}
+			if alice == "" {
+				return
+			}
+			if l := framesTo(got, alice, "leave_room_announcement"); len(l) != 1 || l[0]["username"] != "bob" {
+				t.Errorf("alice's socket got %v, want bob's leave announced once; all posts:%s", l, describe(got))
+			}
+		}
+
+		const aliceConn = "L0SQaliceAAAAA="
+		var alice map[string]string
+		t.Run("join_room", func(t *testing.T) {
+			stale(t, "L0SQgoneJoin0=")
+			ticket := ticketFor(t, tokens["alice"])
+			alice = map[string]string{"token": tokens["alice"], "ticket": ticket, "connection_id": aliceConn, "room_id": roomID}
+			socket(t, "connect", "connect.json", alice)
+			forgotten(t, socket(t, "join_room", "join.json", alice), aliceConn, "L0SQgoneJoin0=")
+		})
+		if alice == nil {
+			t.Fatal("alice has no socket in the room")
+		}
+		t.Run("send_message", func(t *testing.T) {
+			stale(t, "L0SQgoneSend0=")
+			got := socket(t, "send_message", "send.json", with(alice, "client_msg_id", "msg-gone-1"))
+			forgotten(t, got, aliceConn, "L0SQgoneSend0=")
+			// The same message again is answered from what is stored.
+			got = socket(t, "send_message", "send.json", with(alice, "client_msg_id", "msg-gone-1"))
+			if m := framesTo(got, aliceConn, "receive_message"); len(m) > 1 {
+				t.Errorf("a repeated client_msg_id was delivered %d times", len(m))
+			}
+		})
+		t.Run("default", func(t *testing.T) {
+			stale(t, "L0SQgoneType0=")
+			forgotten(t, socket(t, "default", "typing.json", alice), aliceConn, "L0SQgoneType0=")
+		})
+		t.Run("rooms", func(t *testing.T) {
+			stale(t, "L0SQgoneRoom0=")
+			mark := mgmt.mark()
+			var a httpAnswer
+			start(t, "rooms").invoke(t, event(t, "rooms", "rename-room.json", map[string]string{"token": tokens["alice"], "room_id": roomID}), &a)
+			if a.StatusCode != http.StatusOK {
+				t.Fatalf("rename: status %d body %s", a.StatusCode, a.Body)
+			}
+			forgotten(t, mgmt.since(mark), aliceConn, "L0SQgoneRoom0=")
+		})
+		t.Run("disconnect", func(t *testing.T) {
+			stale(t, "L0SQgoneDisc0=")
+			forgotten(t, socket(t, "disconnect", "disconnect.json", alice), "", "L0SQgoneDisc0=")
+			alice = connect(t, tokens["alice"], "L0SQaliceBBBBB=")
+		})
+		t.Run("leave_room", func(t *testing.T) {
+			stale(t, "L0SQgoneLeav0=")
+			// Alice is out of the room before bob's leave: no one is left to tell.
+			forgotten(t, socket(t, "leave_room", "leave.json", alice), "", "L0SQgoneLeav0=")
+		})
+		// A logout closes the session's sockets; one already gone is
+		// deleted by the auth function itself.
+		t.Run("auth", func(t *testing.T) {
+			var a httpAnswer
+			auth.invoke(t, withBody(t, event(t, "auth", "login.json", nil), `{"username":"bob","password":"correct horse battery staple"}`), &a)
+			token, _ := a.json(t)["token"].(string)
+			if a.StatusCode != http.StatusOK || token == "" {
+				t.Fatalf("login: status %d body %s", a.StatusCode, a.Body)
+			}
+			connect(t, token, "L0SQgoneAuth0=")
+			mgmt.setGone("L0SQgoneAuth0=")
+			auth.invoke(t, event(t, "auth", "logout.json", map[string]string{"token": token}), &a)
+			if a.StatusCode != http.StatusNoContent {
+				t.Fatalf("logout: status %d body %s", a.StatusCode, a.Body)
+			}
+			forgotten(t, nil, "", "L0SQgoneAuth0=")
+		})
+	})
+
+	// Least privilege: each function's policy grants exactly the DynamoDB
+	// actions the function was seen to call above, happy paths and the
+	// cleanup of a gone socket alike. One it lacks fails in the cloud with
+	// AccessDenied; one it never calls is privilege nobody needs.
+	t.Run("policies grant exactly what the functions call", func(t *testing.T) {
 		tmpl, err := samtemplate.Load(filepath.Join(repoRoot, "template.yaml"))
 		if err != nil {
 			t.Fatal(err)
@@ -986,6 +1151,11 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			for _, a := range used {
 				if !slices.Contains(granted, a) {
 					t.Errorf("%s calls %s, which its policy does not grant (it grants %v)", id, a, granted)
+				}
+			}
+			for _, a := range granted {
+				if scenarioOK && !slices.Contains(used, a) {
+					t.Errorf("%s's policy grants %s, which the function never called (it called %v)", id, a, used)
 				}
 			}
 		}

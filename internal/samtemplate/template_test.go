@@ -1425,7 +1425,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 			fixed(checkAllPolicies), `managed policy "AmazonDynamoDBFullAccess"`},
 		{"ManageConnections on any API", func(m *model) {
 			addStatement(m, "LeaveRoomFunction", map[string]any{"Effect": "Allow", "Action": "execute-api:ManageConnections", "Resource": subOf("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:*/@connections/*")})
-		}, fixed(checkAllPolicies), "LeaveRoomFunction: Policies[2].Statement[0] grants execute-api:ManageConnections on"},
+		}, fixed(checkAllPolicies), "LeaveRoomFunction: Policies[1].Statement[0] grants execute-api:ManageConnections on"},
 		{"ManageConnections for $connect", func(m *model) {
 			addStatement(m, "ConnectFunction", map[string]any{"Effect": "Allow", "Action": "execute-api:ManageConnections", "Resource": subOf("arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${WebSocketApi}/${StageName}/POST/@connections/*")})
 		}, fixed(checkAllPolicies), "to the $connect function"},
