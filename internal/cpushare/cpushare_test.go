@@ -119,4 +119,3 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 	const ticksPerSecond = 100 // USER_HZ on Linux
 	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
-
