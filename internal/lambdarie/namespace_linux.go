@@ -11,12 +11,15 @@ import (
 // private so the bind mount stays inside it, and a PID namespace, in which
 // it is the first process: when it ends, the kernel ends its function too,
 // which runs in a process group of its own. The kernel also kills it when
-// the process that started it dies without stopping it.
+// the process that started it dies without stopping it. Its own process
+// group keeps a terminal's Ctrl-C from reaching it before the launcher has
+// stopped the emulator, whose sockets' $disconnect still needs it.
 func namespaces() *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{
 		Cloneflags:   syscall.CLONE_NEWPID,
 		Unshareflags: syscall.CLONE_NEWNS,
 		Pdeathsig:    syscall.SIGKILL,
+		Setpgid:      true,
 	}
 }
 

@@ -90,7 +90,11 @@ func startOnce(ctx context.Context, rie string, fn Function, concurrency int, lo
 		return nil, err
 	}
 	cmd := exec.Command("/bin/sh", "-c", bindAndRun, fn.Dir, rie,
-		"--log-level", "warn",
+		// Its warnings are mostly about the bootstrap paths it tries in
+		// vain, and a failed invocation reaches the emulator anyway; the
+		// function's own output and the START, END and REPORT lines are
+		// written whatever the level.
+		"--log-level", "error",
 		"--runtime-api-address", runtimeAPI,
 		"--runtime-interface-emulator-address", invoke)
 	cmd.Env = rieEnv(fn, concurrency)
