@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"os"
@@ -144,8 +145,14 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		names = append(names, id)
 	}
 	sort.Strings(names)
+	lambdaEnv, err := settings(o.Root, names)
+	if err != nil {
+		return nil, err
+	}
 	for _, id := range names {
-		p, err := startRIE(ctx, rie, Function{Name: id, Dir: filepath.Join(work, id), Env: env[id]}, cfg.Concurrency, cfg.Logger)
+		fnEnv := lambdaEnv[id]
+		maps.Copy(fnEnv, env[id])
+		p, err := startRIE(ctx, rie, Function{Name: id, Dir: filepath.Join(work, id), Env: fnEnv}, cfg.Concurrency, cfg.Logger)
 		if err != nil {
 			return nil, err
 		}
