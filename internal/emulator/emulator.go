@@ -116,10 +116,13 @@ type Emulator struct {
 	DynamoDBEndpoint string
 	Gateway          *gateway.Gateway
 	Store            store.Store
-	server           *http.Server
-	done             chan error
-	closers          []func() error
-	once             sync.Once
+	// Routes is what template.yaml declares, each function's environment
+	// pointed at this emulator.
+	Routes  *gateway.Routes
+	server  *http.Server
+	done    chan error
+	closers []func() error
+	once    sync.Once
 }
 
 // Start brings the chat up and returns once it is serving.
@@ -152,6 +155,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("emulator: template.yaml: %w", err)
 	}
+	e.Routes = routes
 	// Every function must be able to start with the environment the
 	// template gives it, pointed here instead of at AWS.
 	for _, fn := range routes.Functions {
@@ -349,14 +353,7 @@ func writeSAMEnv(path string, routes *gateway.Routes, url, dynamoEndpoint string
 	if dynamoEndpoint == "" {
 		return errors.New("emulator: SAM's containers cannot open the embedded store; use -store dynamodb with -sam-env-vars")
 	}
-	out := map[string]map[string]string{}
-	for id, fn := range routes.Functions {
-		env := maps.Clone(fn.Env)
-		env[app.EnvManagementEndpoint] = toContainer(url)
-		env[app.EnvDynamoDBEndpoint] = toContainer(dynamoEndpoint)
-		out[id] = env
-	}
-	raw, err := json.MarshalIndent(out, "", "  ")
+	raw, err := json.MarshalIndent(functionEnv(routes, toContainer(url), toContainer(dynamoEndpoint)), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -367,6 +364,32 @@ func writeSAMEnv(path string, routes *gateway.Routes, url, dynamoEndpoint string
 		return fmt.Errorf("emulator: %w", err)
 	}
 	return nil
+}
+
+// FunctionEnv gives each function's environment, by logical id, for a
+// function process on this machine (under the Lambda Runtime Interface
+// Emulator, say): the template's, with the management API at this
+// emulator and the store at its DynamoDB Local, by their loopback
+// addresses. It needs Store "dynamodb": another process cannot open the
+// embedded store.
+func (e *Emulator) FunctionEnv() (map[string]map[string]string, error) {
+	if e.DynamoDBEndpoint == "" {
+		return nil, errors.New("emulator: function processes cannot open the embedded store; use Store \"dynamodb\"")
+	}
+	return functionEnv(e.Routes, e.URL, e.DynamoDBEndpoint), nil
+}
+
+// functionEnv is the template's environment of each function with the AWS
+// endpoints swapped for these.
+func functionEnv(routes *gateway.Routes, managementEndpoint, dynamoEndpoint string) map[string]map[string]string {
+	out := map[string]map[string]string{}
+	for id, fn := range routes.Functions {
+		env := maps.Clone(fn.Env)
+		env[app.EnvManagementEndpoint] = managementEndpoint
+		env[app.EnvDynamoDBEndpoint] = dynamoEndpoint
+		out[id] = env
+	}
+	return out
 }
 
 func toContainer(endpoint string) string {

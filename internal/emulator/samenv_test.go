@@ -51,3 +51,31 @@ func TestSAMEnvFileNeedsDynamoDB(t *testing.T) {
 		t.Fatalf("Start with the embedded store and an env file: %v, want a refusal naming -store dynamodb", err)
 	}
 }
+
+// TestFunctionEnv: a function process on this machine gets the loopback
+// addresses that a container could not use.
+func TestFunctionEnv(t *testing.T) {
+	o := stores["dynamodb"](t)
+	e := start(t, o)
+	env, err := e.FunctionEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(env) != 8 {
+		t.Fatalf("env for %d functions, want 8", len(env))
+	}
+	for fn, vars := range env {
+		if vars["TABLE_NAME"] != o.Table {
+			t.Errorf("%s: TABLE_NAME %q, want %q", fn, vars["TABLE_NAME"], o.Table)
+		}
+		if vars["WS_MANAGEMENT_ENDPOINT"] != e.URL {
+			t.Errorf("%s: WS_MANAGEMENT_ENDPOINT %q, want %q", fn, vars["WS_MANAGEMENT_ENDPOINT"], e.URL)
+		}
+		if vars["DYNAMODB_ENDPOINT"] != e.DynamoDBEndpoint {
+			t.Errorf("%s: DYNAMODB_ENDPOINT %q, want %q", fn, vars["DYNAMODB_ENDPOINT"], e.DynamoDBEndpoint)
+		}
+	}
+	if _, err := start(t, stores["bbolt"](t)).FunctionEnv(); err == nil {
+		t.Error("FunctionEnv with the embedded store: no error")
+	}
+}

@@ -1,0 +1,23 @@
+// Package lambdarie runs the chat's functions as Lambda runs them: each
+// function's linux bootstrap, built for this machine's architecture, under
+// AWS's own Lambda Runtime Interface Emulator (RIE), behind the local API
+// Gateway emulator, on DynamoDB Local. `make run-lambda` is this.
+//
+// One RIE runs per function, each in its managed-instances mode (the
+// environment variable AWS_LAMBDA_MAX_CONCURRENCY set), the mode that takes
+// --runtime-api-address, so that several can run side by side on loopback
+// ports. That mode runs only a bootstrap found at one of its fixed paths
+// (/var/runtime, /var/task, /opt), whatever its command line says, so each
+// RIE gets a private mount namespace in which the function's directory is
+// bind-mounted onto /var/task, and a PID namespace of its own, so that
+// stopping the RIE also ends the function process it started. That needs
+// Linux and root (or CAP_SYS_ADMIN); [Supported] says whether this process
+// has them.
+//
+// A [Router] speaks the Lambda Invoke API (POST
+// /2015-03-31/functions/{name}/invocations) that the emulator's
+// -lambda-endpoint calls, and hands each invocation to the function's RIE.
+// [Start] puts it all together: the RIE (built with go install into the
+// user cache on first use, see [InstallRIE]), the bootstraps ([Build]), the
+// router, the emulator and one RIE per function.
+package lambdarie
