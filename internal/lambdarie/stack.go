@@ -139,7 +139,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	cfg.Logger.Info("built the functions", "functions", len(dirs), "took", time.Since(start).Round(time.Millisecond).String())
 
-	targets := map[string]string{}
+	targets := map[string][]string{}
 	names := make([]string, 0, len(dirs))
 	for id := range dirs {
 		names = append(names, id)
@@ -157,7 +157,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 		s.procs = append(s.procs, p)
-		targets[id] = "http://" + p.addr
+		// The RIE serves Concurrency invocations at once: so many slots.
+		for range cfg.Concurrency {
+			targets[id] = append(targets[id], "http://"+p.addr)
+		}
 		go s.watch(p)
 	}
 	router.Set(targets)
