@@ -74,6 +74,9 @@ func TestChatOnFleet(t *testing.T) {
 		// all be the function's bootstrap, none its RIE.
 		procs := 0
 		for i, g := range gs {
+			if g.Share() != cpushare.ForMemory(256) {
+				t.Errorf("%s instance %d: share %v of a core, want %v for 256 MB", fn, i+1, g.Share(), cpushare.ForMemory(256))
+			}
 			pids, err := g.Procs()
 			if err != nil {
 				t.Fatal(err)
