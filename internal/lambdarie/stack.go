@@ -41,7 +41,8 @@ type Config struct {
 	// removed at Shutdown.
 	WorkDir string
 	// Concurrency is AWS_LAMBDA_MAX_CONCURRENCY for each function's one
-	// RIE (DefaultConcurrency if zero), in the single-instance mode only.
+	// RIE (DefaultConcurrency if zero), in the single-instance mode only;
+	// the router queues invocations beyond it.
 	Concurrency int
 	// Instances is the number of instances of each function (1 if
 	// zero), each its own RIE and bootstrap in namespaces of its own.
@@ -98,9 +99,11 @@ const (
 const cgroupProcsTimeout = 5 * time.Second
 
 // Start builds the functions and brings the chat up: the router, then the
-// emulator invoking through it, then one RIE per function, pointed at the
+// emulator invoking through it, then one RIE per instance of each function
+// (one instance unless cfg.Instances says more), pointed at the
 // emulator's management API and DynamoDB Local. It returns once every RIE
-// listens; on an error everything started is stopped.
+// listens; on an error everything started is stopped, its cgroups
+// removed.
 func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
