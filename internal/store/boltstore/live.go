@@ -279,16 +279,16 @@ func (l *live) userConnections(username string) []string {
 }
 
 // usersConnections is userConnections for many people under one lock:
-// what a room's audience asks for every message.
-func (l *live) usersConnections(usernames []string) map[string][]string {
+// what a room's audience asks for every message. The answer lines up with
+// usernames (nil for someone offline), so that the caller needs no map of
+// a whole room's members to match them.
+func (l *live) usersConnections(usernames []string) [][]string {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
 	now := time.Now()
-	out := make(map[string][]string, len(usernames))
-	for _, u := range usernames {
-		if ids := l.liveIDs(l.userConns[u], now); len(ids) > 0 {
-			out[u] = ids
-		}
+	out := make([][]string, len(usernames))
+	for i, u := range usernames {
+		out[i] = l.liveIDs(l.userConns[u], now)
 	}
 	return out
 }

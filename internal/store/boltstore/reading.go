@@ -186,10 +186,15 @@ func (s *Store) Audience(ctx context.Context, roomID string) ([]store.Membership
 		if rb == nil || rb.Bucket(bucketMembers) == nil {
 			return nil
 		}
-		members := rb.Bucket(bucketMembers)
+		// The rows are kept as the transaction's own slices (valid until
+		// it ends) from one pass of the cursor: looking each online member
+		// up again by key would search the tree once per member, which in
+		// a room of hundreds costs more than the rest of this read.
 		var names []string
-		err := members.ForEach(func(k, _ []byte) error {
+		var rows [][]byte
+		err := rb.Bucket(bucketMembers).ForEach(func(k, v []byte) error {
 			names = append(names, string(k))
+			rows = append(rows, v)
 			return nil
 		})
 		if err != nil {
@@ -197,8 +202,11 @@ func (s *Store) Audience(ctx context.Context, roomID string) ([]store.Membership
 		}
 		// One look at the sockets for the whole room; only the rows of
 		// people online are decoded.
-		for u, conns := range s.live.usersConnections(names) {
-			m := decodeMember(members.Get([]byte(u))).membership(u)
+		for i, conns := range s.live.usersConnections(names) {
+			if len(conns) == 0 {
+				continue
+			}
+			m := decodeMember(rows[i]).membership(names[i])
 			m.Connections = conns
 			out = append(out, m)
 		}
