@@ -65,7 +65,16 @@ func BenchmarkSendMessage(b *testing.B) {
 		id := fmt.Sprintf("benchconn%04d=", i)
 		var ev wsapi.Event
 		ev.RequestContext.RouteKey, ev.RequestContext.ConnectionID = "$connect", id
-		ev.QueryStringParameters = map[string]string{"token": tokens[names[i%users]]}
+		name := names[i%users]
+		hash, err := auth.TokenHash(tokens[name])
+		if err != nil {
+			b.Fatal(err)
+		}
+		ticket, err := a.Auth.IssueTicket(ctx, auth.Identity{Username: name, TokenHash: hash})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ev.QueryStringParameters = map[string]string{"ticket": ticket.Value}
 		if r, err := ws.Connect(ctx, ev); err != nil || r.StatusCode != 200 {
 			b.Fatalf("$connect: %d %v", r.StatusCode, err)
 		}
