@@ -12,13 +12,16 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/awsmeter"
 	"github.com/chatroom/chat/internal/dynamolocal"
 	"github.com/chatroom/chat/internal/httpapi"
 	"github.com/chatroom/chat/internal/iamactions"
@@ -42,6 +45,10 @@ const (
 	// EnvActionsLog, for tests only, names a file that records the IAM
 	// actions the function's DynamoDB calls need (internal/iamactions).
 	EnvActionsLog = "CHAT_ACTIONS_LOG"
+	// EnvMeterFile, for the simulated cloud only, names a file that
+	// receives, every 100 ms while they change, the requests, DynamoDB
+	// capacity and posts the process has used (internal/awsmeter).
+	EnvMeterFile = "CHAT_METER_FILE"
 )
 
 // Config is what a function needs from its environment.
@@ -55,7 +62,9 @@ type Config struct {
 	// ActionsLog, when set, records the IAM actions of every DynamoDB
 	// call there.
 	ActionsLog string
-	LogLevel   slog.Level
+	// MeterFile, when set, receives what the process asked of AWS.
+	MeterFile string
+	LogLevel  slog.Level
 }
 
 // ConfigFromEnv reads the configuration and reports every problem at once.
@@ -66,6 +75,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DynamoDBEndpoint:   getenv(EnvDynamoDBEndpoint),
 		FunctionName:       getenv(EnvFunctionName),
 		ActionsLog:         getenv(EnvActionsLog),
+		MeterFile:          getenv(EnvMeterFile),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -86,6 +96,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
+
+// meterInterval is how often a metered process writes its counts.
+const meterInterval = 100 * time.Millisecond
 
 // App holds everything a process serves with.
 type App struct {
@@ -112,6 +125,17 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 		}
 		dbOpts = append(dbOpts, rec.DynamoDB)
 	}
+	var mgmtOpts []func(*apigatewaymanagementapi.Options)
+	if c.MeterFile != "" {
+		// Billed as DynamoDB bills, not as DynamoDB Local reports.
+		meter := awsmeter.New(awsmeter.Config{TransactWritesFromItemSizes: true})
+		dbOpts = append(dbOpts, meter.DynamoDB)
+		mgmtOpts = append(mgmtOpts, meter.ManagementAPI)
+		// The process lives as long as Lambda keeps it; so does this.
+		go meter.WriteEvery(context.WithoutCancel(ctx), c.MeterFile, meterInterval, func(err error) {
+			logger.Warn("cannot write the meter file", "error", err.Error())
+		})
+	}
 	var db *dynamodb.Client
 	if c.DynamoDBEndpoint != "" {
 		db = dynamolocal.NewClient(c.DynamoDBEndpoint, dbOpts...)
@@ -131,7 +155,7 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 			awsCfg.Region = "us-east-1"
 		}
 	}
-	pusher, err := push.NewManagementAPI(push.NewClient(awsCfg, c.ManagementEndpoint), logger)
+	pusher, err := push.NewManagementAPI(push.NewClient(awsCfg, c.ManagementEndpoint, mgmtOpts...), logger)
 	if err != nil {
 		return nil, err
 	}
