@@ -7,10 +7,12 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -45,10 +47,11 @@ const (
 	// EnvActionsLog, for tests only, names a file that records the IAM
 	// actions the function's DynamoDB calls need (internal/iamactions).
 	EnvActionsLog = "CHAT_ACTIONS_LOG"
-	// EnvMeterFile, for the simulated cloud only, names a file that
-	// receives, every 100 ms while they change, the requests, DynamoDB
-	// capacity and posts the process has used (internal/awsmeter).
-	EnvMeterFile = "CHAT_METER_FILE"
+	// EnvMeterDir, for the simulated cloud only, names a directory where
+	// the process writes, every 100 ms while they change, the requests,
+	// DynamoDB capacity and posts it has used (internal/awsmeter), in a
+	// file of its own.
+	EnvMeterDir = "CHAT_METER_DIR"
 )
 
 // Config is what a function needs from its environment.
@@ -62,8 +65,8 @@ type Config struct {
 	// ActionsLog, when set, records the IAM actions of every DynamoDB
 	// call there.
 	ActionsLog string
-	// MeterFile, when set, receives what the process asked of AWS.
-	MeterFile string
+	// MeterDir, when set, receives what the process asked of AWS.
+	MeterDir string
 	LogLevel  slog.Level
 }
 
@@ -75,7 +78,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DynamoDBEndpoint:   getenv(EnvDynamoDBEndpoint),
 		FunctionName:       getenv(EnvFunctionName),
 		ActionsLog:         getenv(EnvActionsLog),
-		MeterFile:          getenv(EnvMeterFile),
+		MeterDir:           getenv(EnvMeterDir),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -126,13 +129,16 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 		dbOpts = append(dbOpts, rec.DynamoDB)
 	}
 	var mgmtOpts []func(*apigatewaymanagementapi.Options)
-	if c.MeterFile != "" {
+	if c.MeterDir != "" {
+		// Instances of one function share the directory, and each may
+		// have its own pid namespace: a random name keeps them apart.
+		path := filepath.Join(c.MeterDir, rand.Text()+".json")
 		// Billed as DynamoDB bills, not as DynamoDB Local reports.
 		meter := awsmeter.New(awsmeter.Config{TransactWritesFromItemSizes: true})
 		dbOpts = append(dbOpts, meter.DynamoDB)
 		mgmtOpts = append(mgmtOpts, meter.ManagementAPI)
 		// The process lives as long as Lambda keeps it; so does this.
-		go meter.WriteEvery(context.WithoutCancel(ctx), c.MeterFile, meterInterval, func(err error) {
+		go meter.WriteEvery(context.WithoutCancel(ctx), path, meterInterval, func(err error) {
 			logger.Warn("cannot write the meter file", "error", err.Error())
 		})
 	}
