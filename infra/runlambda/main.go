@@ -4,6 +4,7 @@
 // only, as root (each RIE gets its own mount namespace).
 //
 //	go run ./infra/runlambda        # http://localhost:3000
+//	go run ./infra/runlambda -instances 4 -cpu-limit   # a simulated fleet
 package main
 
 import (
@@ -30,7 +31,9 @@ func main() {
 	flag.StringVar(&o.Root, "root", ".", "project directory holding template.yaml, Makefile, functions/ and web/")
 	flag.StringVar(&cfg.RIE, "rie", "", "the aws-lambda-rie binary (default: built with go install into the user cache on first use)")
 	flag.StringVar(&cfg.WorkDir, "work", "", "directory for the functions' bootstraps (default: a temporary one)")
-	flag.IntVar(&cfg.Concurrency, "concurrency", lambdarie.DefaultConcurrency, "invocations each function serves at once (AWS_LAMBDA_MAX_CONCURRENCY)")
+	flag.IntVar(&cfg.Concurrency, "concurrency", 0, fmt.Sprintf("invocations each function's one instance serves at once (AWS_LAMBDA_MAX_CONCURRENCY; 0 means %d); with -instances or -cpu-limit each instance serves one", lambdarie.DefaultConcurrency))
+	flag.IntVar(&cfg.Instances, "instances", 1, "instances of each function, each serving one invocation at a time when more than 1 (a simulated Lambda fleet)")
+	flag.BoolVar(&cfg.CPULimit, "cpu-limit", false, "hold each instance's function to its MemorySize's share of a core, as Lambda does (cgroup v1 cpu controller, root)")
 	flag.Parse()
 	o.Store = "dynamodb"
 	o.Addr = fmt.Sprintf("%s:%d", *host, *port)

@@ -99,8 +99,13 @@ func (g *Group) Share() float64 { return g.share }
 // the start would let its start-up run unlimited.)
 func (g *Group) Command(name string, args ...string) *exec.Cmd {
 	script := `echo $$ > "$0" && exec "$@"`
-	return exec.Command("/bin/sh", append([]string{"-c", script, filepath.Join(g.dir, "cgroup.procs"), name}, args...)...)
+	return exec.Command("/bin/sh", append([]string{"-c", script, g.ProcsFile(), name}, args...)...)
 }
+
+// ProcsFile is the group's cgroup.procs: a process that writes its pid
+// there (or whose starter does) joins the group, for a start that
+// [Group.Command] cannot make, such as a process another program starts.
+func (g *Group) ProcsFile() string { return filepath.Join(g.dir, "cgroup.procs") }
 
 // Add moves a running process into the group.
 func (g *Group) Add(pid int) error { return g.write("cgroup.procs", int64(pid)) }

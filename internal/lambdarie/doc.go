@@ -20,4 +20,16 @@
 // [Start] puts it all together: the RIE (built with go install into the
 // user cache on first use, see [InstallRIE]), the bootstraps ([Build]), the
 // router, the emulator and one RIE per function.
+//
+// With [Config.Instances] above 1 or [Config.CPULimit], the stack is a
+// simulated Lambda fleet for benchmarks: each function runs as that many
+// instances, each its own RIE and bootstrap serving one invocation at a
+// time (AWS_LAMBDA_MAX_CONCURRENCY=1), as an execution environment does;
+// the router hands each invocation to a free instance and queues it, as
+// long as its caller waits, when none is. With CPULimit each instance's
+// function process, not its RIE, is held to the share of a core Lambda
+// gives its MemorySize ([cpushare.ForMemory]) in a cgroup of its own: the
+// instance's /var/task holds a bootstrap script that joins the cgroup,
+// then execs the function. [Stack.Invocations] gives what the
+// invocations would be billed, in GB-seconds.
 package lambdarie

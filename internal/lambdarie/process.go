@@ -46,6 +46,17 @@ type Function struct {
 	Dir string
 	// Env is its environment from the template.
 	Env map[string]string
+	// Instance numbers the function's RIEs from 1 when it has several,
+	// to tell their logs apart; 0 when it has one.
+	Instance int
+}
+
+// label names the RIE in logs and errors.
+func (fn Function) label() string {
+	if fn.Instance == 0 {
+		return fn.Name
+	}
+	return fmt.Sprintf("%s#%d", fn.Name, fn.Instance)
 }
 
 // process is one RIE and the function it runs.
@@ -77,7 +88,7 @@ func startRIE(ctx context.Context, rie string, fn Function, concurrency int, log
 			break
 		}
 	}
-	return nil, fmt.Errorf("lambdarie: function %s: %w", fn.Name, errors.Join(errs...))
+	return nil, fmt.Errorf("lambdarie: function %s: %w", fn.label(), errors.Join(errs...))
 }
 
 func startOnce(ctx context.Context, rie string, fn Function, concurrency int, logger *slog.Logger) (*process, error) {
@@ -99,13 +110,17 @@ func startOnce(ctx context.Context, rie string, fn Function, concurrency int, lo
 		"--runtime-interface-emulator-address", invoke)
 	cmd.Env = rieEnv(fn, concurrency)
 	cmd.Dir = fn.Dir
-	out := newLineLog(logger.With("function", fn.Name))
+	log := logger.With("function", fn.Name)
+	if fn.Instance != 0 {
+		log = log.With("instance", fn.Instance)
+	}
+	out := newLineLog(log)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.SysProcAttr = namespaces()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the RIE: %w", err)
 	}
-	p := &process{name: fn.Name, addr: invoke, cmd: cmd, out: out, exited: make(chan struct{})}
+	p := &process{name: fn.label(), addr: invoke, cmd: cmd, out: out, exited: make(chan struct{})}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.exited)

@@ -9,23 +9,59 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 )
 
 // InvokePath is where an RIE takes invocations, whatever the function's
 // name.
 const InvokePath = "/2015-03-31/functions/function/invocations"
 
-// Router is the Lambda Invoke API in front of one RIE per function: it
+// Router is the Lambda Invoke API in front of the functions' RIEs: it
 // takes POST /2015-03-31/functions/{name}/invocations and hands the event
-// to that function's RIE, answering as Lambda does. Until [Router.Set]
-// names the RIEs, invocations wait.
+// to one of that function's RIEs, answering as Lambda does. Until
+// [Router.Set] names the RIEs, invocations wait.
+//
+// Each function has a pool of slots, each an RIE's base URL serving one
+// invocation at a time; an invocation takes a free slot, waiting for one
+// (as long as its caller waits) when all are busy, and gives it back when
+// answered. It also counts each function's invocations and their
+// durations, what Lambda bills ([Router.Invocations]).
 type Router struct {
-	client  *http.Client
-	logger  *slog.Logger
-	ready   chan struct{}
-	once    sync.Once
-	targets map[string]string // function name -> RIE base URL
-	mux     *http.ServeMux
+	client *http.Client
+	logger *slog.Logger
+	ready  chan struct{}
+	once   sync.Once
+	pools  map[string]*pool // function name -> its RIEs
+	mux    *http.ServeMux
+}
+
+// pool is one function's slots and statistics.
+type pool struct {
+	// free holds the slots not serving an invocation.
+	free  chan string
+	mu    sync.Mutex
+	stats InvocationStats
+}
+
+// InvocationStats is what a function's invocations took, as Lambda
+// bills them: from the hand-over of each event to its RIE to the end of
+// the answer, not counting a wait for a free instance.
+type InvocationStats struct {
+	// Count is the number of invocations answered by the function
+	// (failed ones too: Lambda bills those).
+	Count int64
+	// Duration is the sum of their durations; Max the longest.
+	Duration time.Duration
+	Max      time.Duration
+	// MemoryMB is the function's MemorySize, which the GB-seconds are
+	// billed on; the Router does not know it and leaves it 0.
+	MemoryMB int
+}
+
+// GBSeconds is the compute Lambda would bill: the duration in seconds
+// times the memory in GB.
+func (s InvocationStats) GBSeconds() float64 {
+	return s.Duration.Seconds() * float64(s.MemoryMB) / 1024
 }
 
 // NewRouter returns a router that reaches the RIEs with client
@@ -42,13 +78,65 @@ func NewRouter(client *http.Client, logger *slog.Logger) *Router {
 	return r
 }
 
-// Set names each function's RIE by its base URL (http://host:port) and
-// lets the waiting invocations through. Only the first call counts.
-func (r *Router) Set(targets map[string]string) {
+// Set names each function's RIEs by their base URLs (http://host:port)
+// and lets the waiting invocations through. Each URL is one slot serving
+// one invocation at a time: an RIE that serves n at once is listed n
+// times. A function without any is unknown. Only the first call counts.
+func (r *Router) Set(targets map[string][]string) {
 	r.once.Do(func() {
-		r.targets = targets
+		r.pools = map[string]*pool{}
+		for name, urls := range targets {
+			if len(urls) == 0 {
+				continue
+			}
+			p := &pool{free: make(chan string, len(urls))}
+			for _, u := range urls {
+				p.free <- u
+			}
+			r.pools[name] = p
+		}
 		close(r.ready)
 	})
+}
+
+// Invocations gives each function's statistics since the start or the
+// last [Router.ResetInvocations]; nil before [Router.Set].
+func (r *Router) Invocations() map[string]InvocationStats {
+	select {
+	case <-r.ready:
+	default:
+		return nil
+	}
+	out := make(map[string]InvocationStats, len(r.pools))
+	for name, p := range r.pools {
+		p.mu.Lock()
+		out[name] = p.stats
+		p.mu.Unlock()
+	}
+	return out
+}
+
+// ResetInvocations zeroes the statistics, so that a benchmark can measure
+// one phase of its run. Invocations under way are counted when they end.
+func (r *Router) ResetInvocations() {
+	select {
+	case <-r.ready:
+	default:
+		return
+	}
+	for _, p := range r.pools {
+		p.mu.Lock()
+		p.stats = InvocationStats{}
+		p.mu.Unlock()
+	}
+}
+
+func (p *pool) record(d time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.stats.Count++
+	p.stats.Duration += d
+	p.stats.Max = max(p.stats.Max, d)
 }
 
 func (r *Router) ServeHTTP(w http.ResponseWriter, req *http.Request) { r.mux.ServeHTTP(w, req) }
@@ -60,7 +148,7 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 		return
 	}
 	name := req.PathValue("name")
-	target, ok := r.targets[name]
+	p, ok := r.pools[name]
 	if !ok {
 		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+name)
 		return
@@ -71,7 +159,22 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "only RequestResponse invocations are supported here, not "+t)
 		return
 	}
+	// Like Lambda at its concurrency limit with a caller that retries,
+	// only slower: the invocation waits for an instance as long as its
+	// caller does.
+	var target string
+	select {
+	case target = <-p.free:
+	case <-req.Context().Done():
+		return
+	}
+	start := time.Now()
 	status, header, body, err := r.forward(req.Context(), target, req)
+	took := time.Since(start)
+	p.free <- target
+	if err == nil {
+		p.record(took)
+	}
 	if err != nil {
 		r.logger.Error("invoke failed", "function", name, "error", err.Error())
 		lambdaError(w, http.StatusBadGateway, "ServiceException", fmt.Sprintf("function %s: %v", name, err))

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -76,7 +78,7 @@ func TestRouter(t *testing.T) {
 		t.Fatal("an invocation was answered before the router knew its function")
 	case <-time.After(100 * time.Millisecond):
 	}
-	router.Set(map[string]string{"EchoFunction": fakeRIE(t).URL})
+	router.Set(map[string][]string{"EchoFunction": {fakeRIE(t).URL}})
 	if out := <-done; out == nil || string(out.Payload) != `{"echo":1}` || out.FunctionError != nil {
 		t.Fatalf("first invocation: %+v", out)
 	}
@@ -102,5 +104,117 @@ func TestRouter(t *testing.T) {
 	_, err = client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("EchoFunction"), Payload: []byte(`1`), InvocationType: types.InvocationTypeEvent})
 	if _, ok := errors.AsType[*types.InvalidParameterValueException](err); !ok {
 		t.Errorf("asynchronous invocation: %v, want InvalidParameterValueException", err)
+	}
+}
+
+// sleepyRIE answers every invocation after d, counting how many it serves
+// at once across all the servers sharing running and peak.
+func sleepyRIE(t *testing.T, d time.Duration, running, peak *atomic.Int64) *httptest.Server {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := running.Add(1)
+		defer running.Add(-1)
+		for {
+			p := peak.Load()
+			if n <= p || peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		time.Sleep(d)
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// TestRouterPool: a function of two instances, each serving one
+// invocation at a time, never runs more than two at once; the others wait
+// and are all answered, and the statistics bill each one's own time.
+func TestRouterPool(t *testing.T) {
+	const (
+		calls = 8
+		sleep = 50 * time.Millisecond
+	)
+	var running, peak atomic.Int64
+	router := lambdarie.NewRouter(nil, nil)
+	router.Set(map[string][]string{"SlowFunction": {
+		sleepyRIE(t, sleep, &running, &peak).URL,
+		sleepyRIE(t, sleep, &running, &peak).URL,
+	}})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	client := lambdaClient(srv.URL)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	var wg sync.WaitGroup
+	for range calls {
+		wg.Go(func() {
+			out, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("SlowFunction"), Payload: []byte(`1`)})
+			if err != nil {
+				t.Error(err)
+			} else if out.FunctionError != nil {
+				t.Errorf("function error %q", aws.ToString(out.FunctionError))
+			}
+		})
+	}
+	wg.Wait()
+	if p := peak.Load(); p != 2 {
+		t.Errorf("at most %d invocations ran at once, want 2 (the instances)", p)
+	}
+	st := router.Invocations()["SlowFunction"]
+	if st.Count != calls {
+		t.Errorf("Count %d, want %d", st.Count, calls)
+	}
+	// Each billed from its hand-over, so the waits for an instance are
+	// not in it: about calls×sleep, well under what the queue took.
+	if st.Duration < calls*sleep || st.Duration > calls*sleep*3 {
+		t.Errorf("Duration %v, want about %v", st.Duration, calls*sleep)
+	}
+	if st.Max < sleep || st.Max > st.Duration {
+		t.Errorf("Max %v, want at least %v and at most the sum %v", st.Max, sleep, st.Duration)
+	}
+	st.MemoryMB = 1024
+	if got, want := st.GBSeconds(), st.Duration.Seconds(); got != want {
+		t.Errorf("GBSeconds %v at 1 GB, want the seconds %v", got, want)
+	}
+
+	router.ResetInvocations()
+	if st := router.Invocations()["SlowFunction"]; st != (lambdarie.InvocationStats{}) {
+		t.Errorf("after ResetInvocations: %+v, want zero", st)
+	}
+}
+
+// TestRouterPoolWaitEndsWithCaller: an invocation waiting for a busy
+// instance gives up when its caller does, and leaves the instance free.
+func TestRouterPoolWaitEndsWithCaller(t *testing.T) {
+	var running, peak atomic.Int64
+	router := lambdarie.NewRouter(nil, nil)
+	router.Set(map[string][]string{"SlowFunction": {sleepyRIE(t, 300*time.Millisecond, &running, &peak).URL}})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	client := lambdaClient(srv.URL)
+
+	busy := make(chan error, 1)
+	go func() {
+		_, err := client.Invoke(t.Context(), &awslambda.InvokeInput{FunctionName: aws.String("SlowFunction"), Payload: []byte(`1`)})
+		busy <- err
+	}()
+	for running.Load() == 0 {
+		time.Sleep(5 * time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("SlowFunction"), Payload: []byte(`2`)}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("waiting for a busy instance past the caller's deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if err := <-busy; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := client.Invoke(t.Context(), &awslambda.InvokeInput{FunctionName: aws.String("SlowFunction"), Payload: []byte(`3`)}); err != nil {
+		t.Errorf("after a caller gave up: %v", err)
+	}
+	if st := router.Invocations()["SlowFunction"]; st.Count != 2 {
+		t.Errorf("Count %d, want 2 (the one that gave up waiting never ran)", st.Count)
 	}
 }
