@@ -67,7 +67,7 @@ type Config struct {
 	ActionsLog string
 	// MeterDir, when set, receives what the process asked of AWS.
 	MeterDir string
-	LogLevel  slog.Level
+	LogLevel slog.Level
 }
 
 // ConfigFromEnv reads the configuration and reports every problem at once.
