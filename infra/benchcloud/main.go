@@ -57,6 +57,15 @@ func main() {
 		}
 		c.Sizes = append(c.Sizes, n)
 	}
+	biggest := 0
+	for _, n := range c.Sizes {
+		biggest = max(biggest, n)
+	}
+	// Two descriptors a socket, and room for the rest of the stack.
+	if err := raiseOpenFiles(uint64(2*biggest + 4096)); err != nil {
+		fmt.Fprintln(os.Stderr, "benchcloud:", err)
+		os.Exit(1)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	results, err := cloudsim.Run(ctx, c)
