@@ -53,6 +53,10 @@ soak: ## Hold 500 connections across 20 rooms for SOAK_DURATION (default 2m), th
 bench: ## Measure speed and cost into bench-results/: Go benchmarks, cold starts, load (both push modes), cost per message.
 	GO=$(GO) BENCHTIME=$(BENCHTIME) infra/bench.sh
 
+.PHONY: bench-cloud
+bench-cloud: ## Simulate the cloud (3 instances of each function at 256 MB's CPU share, 20 ms a post, 10,000 posts/s) and measure rooms of 100, 1,000 and 10,000 (BENCH_CLOUD_ARGS=...; Linux, root).
+	$(GO) run ./infra/benchcloud $(BENCH_CLOUD_ARGS)
+
 .PHONY: smoke
 smoke: ## Check a running chat end to end and say pass or fail: make smoke URL=https://<your web URL> (default http://localhost:3000).
 	$(GO) run ./infra/smoke -url $(or $(URL),http://localhost:3000) -v

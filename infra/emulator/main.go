@@ -37,6 +37,8 @@ func main() {
 	sendLimit := flag.Int("send-limit", wsapi.SendRate, "messages a second each connection may send (bursts of twice that); 0 turns the limit off for load tests")
 	flag.Float64Var(&o.ManagementRate, "management-rate", 0, "throttle the management API to this many calls a second across the account, as API Gateway does (try 10000, its account-level throttle); 0 does not throttle")
 	flag.IntVar(&o.ManagementBurst, "management-burst", 0, "the throttle's burst (default: one second's worth; API Gateway's account-level one: 5000)")
+	flag.DurationVar(&o.ManagementLatency, "management-latency", 0, "hold each management API call this long, as the round trip to API Gateway does in the cloud (try 20ms)")
+	flag.DurationVar(&o.ManagementJitter, "management-jitter", 0, "and up to this much more, at random")
 	flag.BoolVar(&o.Verbose, "v", false, "log every event and answer, passwords, tokens, tickets and cookies redacted")
 	pprofAddr := flag.String("pprof", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060")
 	root := flag.String("root", ".", "project directory holding template.yaml, Makefile and web/")

@@ -7,18 +7,23 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/chatroom/chat/internal/auth"
+	"github.com/chatroom/chat/internal/awsmeter"
 	"github.com/chatroom/chat/internal/dynamolocal"
 	"github.com/chatroom/chat/internal/httpapi"
 	"github.com/chatroom/chat/internal/iamactions"
@@ -42,6 +47,11 @@ const (
 	// EnvActionsLog, for tests only, names a file that records the IAM
 	// actions the function's DynamoDB calls need (internal/iamactions).
 	EnvActionsLog = "CHAT_ACTIONS_LOG"
+	// EnvMeterDir, for the simulated cloud only, names a directory where
+	// the process writes, every 100 ms while they change, the requests,
+	// DynamoDB capacity and posts it has used (internal/awsmeter), in a
+	// file of its own.
+	EnvMeterDir = "CHAT_METER_DIR"
 )
 
 // Config is what a function needs from its environment.
@@ -55,7 +65,9 @@ type Config struct {
 	// ActionsLog, when set, records the IAM actions of every DynamoDB
 	// call there.
 	ActionsLog string
-	LogLevel   slog.Level
+	// MeterDir, when set, receives what the process asked of AWS.
+	MeterDir string
+	LogLevel slog.Level
 }
 
 // ConfigFromEnv reads the configuration and reports every problem at once.
@@ -66,6 +78,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		DynamoDBEndpoint:   getenv(EnvDynamoDBEndpoint),
 		FunctionName:       getenv(EnvFunctionName),
 		ActionsLog:         getenv(EnvActionsLog),
+		MeterDir:           getenv(EnvMeterDir),
 	}
 	var errs []error
 	if c.TableName == "" {
@@ -86,6 +99,9 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	}
 	return c, nil
 }
+
+// meterInterval is how often a metered process writes its counts.
+const meterInterval = 100 * time.Millisecond
 
 // App holds everything a process serves with.
 type App struct {
@@ -112,6 +128,20 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 		}
 		dbOpts = append(dbOpts, rec.DynamoDB)
 	}
+	var mgmtOpts []func(*apigatewaymanagementapi.Options)
+	if c.MeterDir != "" {
+		// Instances of one function share the directory, and each may
+		// have its own pid namespace: a random name keeps them apart.
+		path := filepath.Join(c.MeterDir, rand.Text()+".json")
+		// Billed as DynamoDB bills, not as DynamoDB Local reports.
+		meter := awsmeter.New(awsmeter.Config{TransactWritesFromItemSizes: true})
+		dbOpts = append(dbOpts, meter.DynamoDB)
+		mgmtOpts = append(mgmtOpts, meter.ManagementAPI)
+		// The process lives as long as Lambda keeps it; so does this.
+		go meter.WriteEvery(context.WithoutCancel(ctx), path, meterInterval, func(err error) {
+			logger.Warn("cannot write the meter file", "error", err.Error())
+		})
+	}
 	var db *dynamodb.Client
 	if c.DynamoDBEndpoint != "" {
 		db = dynamolocal.NewClient(c.DynamoDBEndpoint, dbOpts...)
@@ -131,7 +161,7 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 			awsCfg.Region = "us-east-1"
 		}
 	}
-	pusher, err := push.NewManagementAPI(push.NewClient(awsCfg, c.ManagementEndpoint), logger)
+	pusher, err := push.NewManagementAPI(push.NewClient(awsCfg, c.ManagementEndpoint, mgmtOpts...), logger)
 	if err != nil {
 		return nil, err
 	}

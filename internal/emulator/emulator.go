@@ -91,6 +91,10 @@ type Options struct {
 	// direct push is not the management API at all.
 	ManagementRate  float64
 	ManagementBurst int
+	// ManagementLatency and ManagementJitter hold each management API
+	// call that long plus up to the jitter more, as the round trip to API
+	// Gateway does in the cloud (the simulated cloud's default is 20 ms).
+	ManagementLatency, ManagementJitter time.Duration
 	// DropDisconnect, when set, is asked at each close whether to skip the
 	// connection's $disconnect: a fault for tests, since API Gateway runs
 	// $disconnect on a best-effort basis only.
@@ -228,6 +232,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 		// check is off.
 		ManagementAuth: o.LambdaEndpoint == "" && o.SAMEnvFile == "",
 		ManagementRate: o.ManagementRate, ManagementBurst: o.ManagementBurst,
+		ManagementLatency: o.ManagementLatency, ManagementJitter: o.ManagementJitter,
 		DropDisconnect: o.DropDisconnect,
 	})
 	if err != nil {

@@ -317,3 +317,44 @@ func TestManagementThrottle(t *testing.T) {
 		t.Error("a negative rate was accepted")
 	}
 }
+
+// TestManagementLatency: with a latency set, every management API call
+// is held at least that long, over HTTP and in process alike; a caller
+// that gives up is not served.
+func TestManagementLatency(t *testing.T) {
+	const latency = 80 * time.Millisecond
+	inv := &fakeInvoker{}
+	gw, srv := serve(t, inv, func(c *gateway.Config) { c.ManagementLatency, c.ManagementJitter = latency, 20*time.Millisecond })
+	c := dial(t, srv, &inv.recorder, "")
+	at := srv.URL + "/@connections/" + url.PathEscape(c.id)
+	start := time.Now()
+	if status, _, body := call(t, "POST", at, []byte("late")); status != http.StatusOK {
+		t.Fatalf("post: %d %s", status, body)
+	}
+	if took := time.Since(start); took < latency {
+		t.Errorf("a post took %v, less than the %v latency", took, latency)
+	}
+	if f := c.next(); string(f.data) != "late" {
+		t.Errorf("got %q", f.data)
+	}
+	client := push.NewClient(aws.Config{Region: "us-east-1", Credentials: aws.AnonymousCredentials{}}, srv.URL,
+		func(o *apigatewaymanagementapi.Options) { o.HTTPClient = gw.ManagementClient() })
+	ctx, cancel := context.WithTimeout(t.Context(), latency/4)
+	defer cancel()
+	if _, err := client.PostToConnection(ctx, &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(c.id), Data: []byte("abandoned")}); err == nil {
+		t.Error("a post whose caller gave up before the latency passed succeeded")
+	}
+	start = time.Now()
+	if _, err := client.PostToConnection(t.Context(), &apigatewaymanagementapi.PostToConnectionInput{ConnectionId: aws.String(c.id), Data: []byte("in process")}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < latency {
+		t.Errorf("an in-process post took %v, less than the %v latency", took, latency)
+	}
+	if f := c.next(); string(f.data) != "in process" {
+		t.Errorf("got %q, want the in-process post (the abandoned one must not arrive)", f.data)
+	}
+	if _, err := gateway.New(gateway.Config{Routes: realRoutes(t), Invoker: inv, Logger: discard, ManagementLatency: -time.Second}); err == nil {
+		t.Error("a negative latency was accepted")
+	}
+}

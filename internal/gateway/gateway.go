@@ -99,6 +99,12 @@ type Config struct {
 	// is not the management API and is never throttled.
 	ManagementRate  float64
 	ManagementBurst int
+	// ManagementLatency, when positive, holds each management API call
+	// that long, plus up to ManagementJitter more at random, before it is
+	// served: the network round trip to API Gateway that each post costs
+	// a function in the cloud (tens of milliseconds), which the simulated
+	// cloud reproduces. Zero adds nothing.
+	ManagementLatency, ManagementJitter time.Duration
 	// DropDisconnect, when set, is asked at each close whether to skip
 	// $disconnect for the connection: a fault for tests, as API Gateway
 	// invokes $disconnect on a best-effort basis only.
@@ -143,6 +149,9 @@ func New(cfg Config) (*Gateway, error) {
 	}
 	if cfg.ManagementRate < 0 || cfg.ManagementBurst < 0 {
 		return nil, errors.New("gateway: the management API's rate and burst cannot be negative")
+	}
+	if cfg.ManagementLatency < 0 || cfg.ManagementJitter < 0 {
+		return nil, errors.New("gateway: the management API's latency and jitter cannot be negative")
 	}
 	g := &Gateway{cfg: cfg, conns: map[string]*conn{}, invocations: make(chan struct{}, maxInvocations)}
 	if cfg.ManagementRate > 0 {
@@ -736,6 +745,9 @@ func (g *Gateway) manage(w http.ResponseWriter, r *http.Request, id string) {
 	if g.throttle != nil && !g.throttle.allow() {
 		refuseManagement(w, http.StatusTooManyRequests, "LimitExceededException", "Rate exceeded")
 		return
+	}
+	if !g.delay(r.Context()) {
+		return // the caller gave up
 	}
 	c, ok := g.open(r.Context(), id)
 	if !ok {

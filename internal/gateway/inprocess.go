@@ -32,6 +32,9 @@ func (m ManagementClient) Do(req *http.Request) (*http.Response, error) {
 	defer req.Body.Close()
 	w := responseRecorder{status: http.StatusOK}
 	m.g.manage(&w, req, id)
+	if err := req.Context().Err(); err != nil {
+		return nil, err // as a network client does once its caller gives up
+	}
 	resp := &http.Response{
 		Status: strconv.Itoa(w.status) + " " + http.StatusText(w.status), StatusCode: w.status,
 		Proto: "HTTP/1.1", ProtoMajor: 1, ProtoMinor: 1,

@@ -1,6 +1,8 @@
 package gateway
 
 import (
+	"context"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"sync"
@@ -65,6 +67,26 @@ func (b *tokenBucket) allow() bool {
 	}
 	b.tokens--
 	return true
+}
+
+// delay holds a management API call for the configured latency and
+// jitter; false if the caller gave up meanwhile.
+func (g *Gateway) delay(ctx context.Context) bool {
+	d := g.cfg.ManagementLatency
+	if j := g.cfg.ManagementJitter; j > 0 {
+		d += rand.N(j)
+	}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
 }
 
 // refuseManagement answers a management API call API Gateway would refuse

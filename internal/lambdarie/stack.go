@@ -58,6 +58,9 @@ type Config struct {
 	// needs cgroup v1's cpu controller: Start fails, saying why, where
 	// [cpushare.Available] does.
 	CPULimit bool
+	// Env is added to every function's environment, over the template's
+	// (the simulated cloud points the functions' meters at a directory).
+	Env map[string]string
 	// Logger receives the run's logs and, as "function output", every
 	// line the RIEs and the functions write.
 	Logger *slog.Logger
@@ -199,6 +202,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	for _, id := range names {
 		fnEnv := lambdaEnv[id]
 		maps.Copy(fnEnv, env[id])
+		maps.Copy(fnEnv, cfg.Env)
 		s.memoryMB[id] = defaultMemoryMB
 		if mb, err := strconv.Atoi(fnEnv["AWS_LAMBDA_FUNCTION_MEMORY_SIZE"]); err == nil {
 			s.memoryMB[id] = mb
@@ -223,7 +227,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	errs := make([]error, len(fns))
 	var wg sync.WaitGroup
 	for i, fn := range fns {
-		wg.Go(func() { procs[i], errs[i] = startRIE(ctx, rie, fn, perRIE, cfg.Logger) })
+		wg.Go(func() { procs[i], errs[i] = startRIE(ctx, rie, fn, runtimesPerRIE(perRIE), cfg.Logger) })
 	}
 	wg.Wait()
 	for i, p := range procs {
@@ -262,6 +266,20 @@ func rieConcurrency(cfg Config) (int, error) {
 		return 0, fmt.Errorf("lambdarie: Concurrency %d with Instances %d and CPULimit %v: each instance of a fleet serves one invocation at a time, so a function's concurrency is its Instances", cfg.Concurrency, cfg.Instances, cfg.CPULimit)
 	}
 	return 1, nil
+}
+
+// runtimesPerRIE is the AWS_LAMBDA_MAX_CONCURRENCY an RIE serving slots
+// invocations at once is given. A fleet instance's one slot gets two
+// runtimes: the RIE answers the function's response before the runtime
+// that sent it polls for the next event, so an invocation sent the moment
+// the last one answered would find no idle runtime ("Runtime.Unavailable:
+// no idle runtimes") with one. The router never sends the second at once,
+// so the instance still serves one invocation at a time.
+func runtimesPerRIE(slots int) int {
+	if slots == 1 {
+		return 2
+	}
+	return slots
 }
 
 // limitInstance makes the cgroup of a function's instance and the

@@ -1,0 +1,90 @@
+package cloudsim_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chatroom/chat/internal/cloudsim"
+	"github.com/chatroom/chat/internal/cpushare"
+	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
+	"github.com/chatroom/chat/internal/lambdarie"
+)
+
+func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
+
+// TestShortSimulation is `make bench-cloud` in small: a room of 30
+// sockets (ten members with three each), three instances of every
+// function each held to its memory's share of a core, 20 ms a post. Every
+// message must reach every socket once and in order, and the figures must
+// be those of this room: a post per socket, store capacity and Lambda time
+// spent. The figures themselves are the benchmark's to report, not this
+// test's to judge.
+func TestShortSimulation(t *testing.T) {
+	if testing.Short() {
+		t.Skip("skipping in -short: builds every function and runs three instances of each")
+	}
+	if err := lambdarie.Supported(); err != nil {
+		t.Skipf("skipping: cannot run functions under the RIE on this machine: %v", err)
+	}
+	if err := cpushare.Available(cpushare.Root); err != nil {
+		t.Skipf("skipping: cannot hold instances to a share of a core: %v", err)
+	}
+	endpoint := dynamolocaltest.Endpoint(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
+	defer cancel()
+	rie, err := lambdarie.InstallRIE(ctx, "go", nil)
+	if err != nil {
+		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
+			t.Fatalf("the Lambda Runtime Interface Emulator is not available: %v", err)
+		}
+		t.Skipf("skipping: the Lambda Runtime Interface Emulator is not available: %v", err)
+	}
+	c := cloudsim.Defaults()
+	c.Root = "../.."
+	c.Sizes, c.Messages, c.SocketsPerMember = []int{30}, 6, 3
+	c.DynamoDBEndpoint, c.Table = endpoint, fmt.Sprintf("sim-%d", time.Now().UnixNano())
+	c.RIE, c.WorkDir = rie, t.TempDir()
+	c.Drain = time.Minute
+	c.Logger = slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+	c.Progress = t.Output()
+	results, err := cloudsim.Run(ctx, c)
+	var table strings.Builder
+	cloudsim.WriteTable(&table, results)
+	t.Logf("\n%s", table.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(results) != 1 {
+		t.Fatalf("%d results, want 1", len(results))
+	}
+	r := results[0]
+	if !r.OK() {
+		t.Errorf("lost %d, repeated %d, out of order %d, problems %v", r.Lost, r.Duplicated, r.Reordered, r.Problems)
+	}
+	if r.Members != 10 || r.Connections != 30 {
+		t.Errorf("a room of %d connections and %d members, want 30 and 10", r.Connections, r.Members)
+	}
+	// Each message is posted to each socket; a room list line may go to
+	// none here, since every socket of every member is in the room.
+	if r.Posts < 30 || r.Posts > 31 {
+		t.Errorf("%.1f posts a message, want 30", r.Posts)
+	}
+	if r.Invocations < 1 || r.GBSeconds <= 0 {
+		t.Errorf("%.1f invocations and %.5f GB-s a message, want send_message's at least", r.Invocations, r.GBSeconds)
+	}
+	if r.RCU <= 0 || r.WCU <= 0 {
+		t.Errorf("%.1f RCU and %.1f WCU a message: the meters were not read", r.RCU, r.WCU)
+	}
+	if r.P99 <= 0 || r.P50 > r.P99 {
+		t.Errorf("p50 %v, p99 %v", r.P50, r.P99)
+	}
+	if r.Cost < r.Floor {
+		t.Errorf("$%.2f per million, below the floor of $%.2f", r.Cost, r.Floor)
+	}
+}
