@@ -14,6 +14,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"runtime"
 	"strconv"
 	"strings"
@@ -204,31 +205,33 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (S
 	if addr == "" {
 		addr = "unknown"
 	}
-	minute := strconv.FormatInt(s.now().Unix()/60, 10)
+	w := s.window()
 	name, nameErr := chat.NormalizeUsername(username)
 	if nameErr != nil {
 		// No such account can exist, and anyone can tell that from the
 		// name's shape: no check to spend time on, but it counts as a
 		// guess from the address.
-		if _, err := s.countAttempt(ctx, "login:addr:"+addr+":"+minute, s.cfg.MaxFailedLoginsPerAddress); err != nil {
+		if _, err := s.countAttempt(ctx, w, "login:addr:"+addr, s.cfg.MaxFailedLoginsPerAddress); err != nil {
 			return Session{}, err
 		}
 		return Session{}, ErrInvalidCredentials
 	}
-	pair := "login:pair:" + name + ":" + addr + ":" + minute
-	pending, err := s.countAttempt(ctx, pair, s.cfg.MaxFailedLogins)
+	pairBase := "login:pair:" + name + ":" + addr
+	pending, err := s.countAttempt(ctx, w, pairBase, s.cfg.MaxFailedLogins)
 	if err != nil {
 		return Session{}, err
 	}
-	address := "login:addr:" + addr + ":" + minute
-	if _, err := s.countAttempt(ctx, address, s.cfg.MaxFailedLoginsPerAddress); err != nil {
+	addressBase := "login:addr:" + addr
+	if _, err := s.countAttempt(ctx, w, addressBase, s.cfg.MaxFailedLoginsPerAddress); err != nil {
 		return Session{}, err
 	}
-	userFailures := "login:user:" + name + ":" + minute
+	pair, address := w.name(pairBase), w.name(addressBase)
+	userBase := "login:user:" + name
+	userFailures := w.name(userBase)
 	if pending > 1 {
 		// This address has failed for the name before: the name's own
 		// limit applies to it.
-		failures, err := s.store.Counter(ctx, userFailures)
+		failures, err := s.recent(ctx, w, userBase, "")
 		if err != nil {
 			return Session{}, fmt.Errorf("auth: login: %w", err)
 		}
@@ -269,23 +272,82 @@ func (s *Service) Login(ctx context.Context, username, password, addr string) (S
 	return s.newSession(ctx, name)
 }
 
-// countAttempt counts a login against the named minute's attempts and
-// returns how many of them have not succeeded, this one included; past
-// limit it answers rate_limited. Counting before the check is what holds
-// the limit against guesses sent all at once.
-func (s *Service) countAttempt(ctx context.Context, name string, limit int64) (int64, error) {
-	attempts, err := s.store.IncrementCounter(ctx, name, s.windowEnd())
+// loginWindow is the minute a login falls in, and how far into it.
+type loginWindow struct {
+	minute int64
+	// rest is the share of the minute still to come, in (0, 1].
+	rest float64
+}
+
+func (s *Service) window() loginWindow {
+	now := s.now()
+	into := now.Sub(now.Truncate(time.Minute))
+	return loginWindow{minute: now.Unix() / 60, rest: 1 - into.Seconds()/60}
+}
+
+// name is the counter of base in this minute; prev in the one before.
+func (w loginWindow) name(base string) string { return base + ":" + strconv.FormatInt(w.minute, 10) }
+func (w loginWindow) prev(base string) string { return base + ":" + strconv.FormatInt(w.minute-1, 10) }
+
+// countAttempt counts a login against base's attempts in the last minute
+// and returns how many of them have not succeeded, this one included;
+// past limit it answers rate_limited. Counting before the check is what
+// holds the limit against guesses sent all at once.
+//
+// The minute slides: the failures of the minute before count for the
+// share of it still inside the last sixty seconds. With minutes that did
+// not slide, guesses sent at once across the turn of a minute would get
+// the limit twice.
+func (s *Service) countAttempt(ctx context.Context, w loginWindow, base string, limit int64) (int64, error) {
+	attempts, err := s.store.IncrementCounter(ctx, w.name(base), s.windowEnd())
 	if err != nil {
 		return 0, fmt.Errorf("auth: login: count attempt: %w", err)
 	}
-	succeeded, err := s.store.Counter(ctx, name+":ok")
+	succeeded, err := s.store.Counter(ctx, w.name(base)+":ok")
 	if err != nil {
 		return 0, fmt.Errorf("auth: login: %w", err)
 	}
-	if attempts-succeeded > limit {
+	earlier, err := s.recentBefore(ctx, w, base, ":ok")
+	if err != nil {
+		return 0, fmt.Errorf("auth: login: %w", err)
+	}
+	pending := attempts - succeeded + earlier
+	if pending > limit {
 		return 0, ErrRateLimited
 	}
-	return attempts - succeeded, nil
+	return pending, nil
+}
+
+// recent is base's count in this minute plus its share of the minute
+// before; with okSuffix, the successes counted under base+okSuffix are
+// taken off each minute's count.
+func (s *Service) recent(ctx context.Context, w loginWindow, base, okSuffix string) (int64, error) {
+	now, err := s.counted(ctx, w.name(base), okSuffix)
+	if err != nil {
+		return 0, err
+	}
+	earlier, err := s.recentBefore(ctx, w, base, okSuffix)
+	return now + earlier, err
+}
+
+// recentBefore is the part of the minute before's count that still lies
+// within the last sixty seconds, rounded up: a failure leaves the count
+// only once wholly out of it.
+func (s *Service) recentBefore(ctx context.Context, w loginWindow, base, okSuffix string) (int64, error) {
+	before, err := s.counted(ctx, w.prev(base), okSuffix)
+	if err != nil {
+		return 0, err
+	}
+	return int64(math.Ceil(float64(before) * w.rest)), nil
+}
+
+func (s *Service) counted(ctx context.Context, name, okSuffix string) (int64, error) {
+	n, err := s.store.Counter(ctx, name)
+	if err != nil || okSuffix == "" {
+		return n, err
+	}
+	ok, err := s.store.Counter(ctx, name+okSuffix)
+	return max(n-ok, 0), err
 }
 
 // windowEnd is when this minute's login counters may be forgotten.

@@ -284,15 +284,21 @@ func TestLoginRateLimit(t *testing.T) {
 			t.Fatalf("after %d junk names from one address: %v, want rate_limited", testMaxFailedPerAddress, err)
 		}
 
-		// Still the same minute at its end; the next lets everyone in.
+		// Still the same minute at its end, and the minute slides: just
+		// after it turns, its failures still count. Once they are nearly
+		// a minute behind, everyone is let in.
 		c.Advance(58 * time.Second)
 		if err := login("alice", "alice's password", home); !errors.Is(err, auth.ErrRateLimited) {
 			t.Fatalf("at the end of the minute: %v, want rate_limited", err)
 		}
 		c.Advance(time.Second)
+		if err := login("alice", "alice's password", home); !errors.Is(err, auth.ErrRateLimited) {
+			t.Fatalf("just after the minute turned: %v, want rate_limited (the failures of a second ago count)", err)
+		}
+		c.Advance(59 * time.Second)
 		for _, addr := range []string{home, guesser, sprayer, junk} {
 			if err := login("alice", "alice's password", addr); err != nil {
-				t.Fatalf("in the next minute from %s: %v", addr, err)
+				t.Fatalf("a minute later from %s: %v", addr, err)
 			}
 		}
 	})
@@ -360,7 +366,10 @@ func TestLoginUnknownUserDoesTheSameWork(t *testing.T) {
 			t.Fatal(err)
 		}
 		unknownUser := rec.take()
-		if want := []string{"IncrementCounter", "Counter", "IncrementCounter", "Counter", "User", "IncrementCounter"}; !slices.Equal(wrongPassword, want) {
+		// Per counter: this minute's count, its successes, and the minute
+		// before's count and successes (the window slides).
+		counter := []string{"IncrementCounter", "Counter", "Counter", "Counter"}
+		if want := slices.Concat(counter, counter, []string{"User", "IncrementCounter"}); !slices.Equal(wrongPassword, want) {
 			t.Fatalf("wrong password made store calls %v, want %v", wrongPassword, want)
 		}
 		if !slices.Equal(unknownUser, wrongPassword) {
@@ -691,6 +700,32 @@ func TestTicketsAreRateLimited(t *testing.T) {
 		c.Advance(time.Minute)
 		if _, err := svc.IssueTicket(ctx, id); err != nil {
 			t.Fatalf("in the next minute: %v", err)
+		}
+	})
+}
+
+// TestLoginLimitHoldsAcrossTheMinute: guesses sent either side of the
+// turn of a minute get the limit once, not once per minute.
+func TestLoginLimitHoldsAcrossTheMinute(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, st store.Store) {
+		ctx := context.Background()
+		c := newClock()
+		svc := newService(t, st, c)
+		if _, err := svc.Signup(ctx, "alice", "alice's password"); err != nil {
+			t.Fatal(err)
+		}
+		// To two seconds before the minute turns.
+		now := c.Now()
+		c.Advance(now.Truncate(time.Minute).Add(time.Minute - 2*time.Second).Sub(now))
+		const guesser = "203.0.113.9"
+		for i := range testMaxFailed {
+			if _, err := svc.Login(ctx, "alice", "wrong", guesser); !errors.Is(err, auth.ErrInvalidCredentials) {
+				t.Fatalf("guess %d before the turn: %v", i+1, err)
+			}
+		}
+		c.Advance(3 * time.Second)
+		if _, err := svc.Login(ctx, "alice", "wrong", guesser); !errors.Is(err, auth.ErrRateLimited) {
+			t.Fatalf("a guess just after the minute turned: %v, want rate_limited", err)
 		}
 	})
 }

@@ -217,8 +217,10 @@ func TestLoginRateLimited(t *testing.T) {
 		// Sessions already open are not affected.
 		e.me(t, e.token(t, "alice")).wantStatus(t, 200)
 
-		// A minute later the count starts again.
-		e.clock.Advance(time.Minute)
+		// The limit slides over the last minute: once the failures are
+		// a whole minute behind (two minutes on, wherever in its minute
+		// the clock started), the count starts again.
+		e.clock.Advance(2 * time.Minute)
 		r = login("alice", passwordOf("alice"))
 		r.wantJSON(t, 200, sessionJSON("alice", e.clock.Now()))
 		e.secret(tokenOf(t, r))
