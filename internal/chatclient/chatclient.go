@@ -311,6 +311,8 @@ func (c *Client) DialTicket(ctx context.Context, ticket string) (*Conn, error) {
 	u := c.webSocketURL() + "?ticket=" + url.QueryEscape(ticket)
 	ws, resp, err := websocket.Dial(ctx, u, &websocket.DialOptions{HTTPClient: c.HTTP, CompressionMode: websocket.CompressionDisabled})
 	if err != nil {
+		// The HTTP client's errors quote the URL, ticket and all.
+		err = hideSecret(err, url.QueryEscape(ticket))
 		if resp != nil {
 			return nil, fmt.Errorf("chatclient: connect: HTTP %d: %w", resp.StatusCode, err)
 		}
@@ -408,4 +410,22 @@ func truncate(b []byte) []byte {
 		return b[:200]
 	}
 	return b
+}
+
+// secretHidden is an error whose message no longer holds a secret; the
+// error it wraps still answers errors.Is and errors.As.
+type secretHidden struct {
+	err error
+	msg string
+}
+
+func (e *secretHidden) Error() string { return e.msg }
+func (e *secretHidden) Unwrap() error { return e.err }
+
+// hideSecret replaces secret in err's message, keeping err beneath.
+func hideSecret(err error, secret string) error {
+	if secret == "" || !strings.Contains(err.Error(), secret) {
+		return err
+	}
+	return &secretHidden{err: err, msg: strings.ReplaceAll(err.Error(), secret, "REDACTED")}
 }
