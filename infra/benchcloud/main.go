@@ -31,6 +31,7 @@ func main() {
 	flag.IntVar(&c.Messages, "messages", c.Messages, "messages sent into each room")
 	flag.IntVar(&c.Senders, "senders", c.Senders, "members taking turns to send")
 	flag.DurationVar(&c.Interval, "interval", c.Interval, "least time between two sends (big rooms space them further)")
+	flag.BoolVar(&c.OneAtATime, "one-at-a-time", false, "send each message only once the one before reached every socket")
 	flag.IntVar(&c.Instances, "instances", c.Instances, "instances of each function")
 	flag.DurationVar(&c.PostLatency, "post-latency", c.PostLatency, "the management API's latency per post")
 	flag.DurationVar(&c.PostJitter, "post-jitter", c.PostJitter, "and up to this much more")

@@ -50,6 +50,12 @@ type Config struct {
 	// room's sends are spaced further, so that its posts stay under half
 	// the account's rate.
 	Interval time.Duration
+	// OneAtATime sends each message only once the one before reached
+	// every socket, so no two messages' deliveries overlap. Across
+	// instances nothing yet keeps overlapping deliveries in order
+	// (docs/scaling.md), so a check that must not depend on timing sends
+	// this way; the benchmark sends on the clock.
+	OneAtATime bool
 	// Instances is how many instances of each function run.
 	Instances int
 	// PostLatency and PostJitter: each post waits PostLatency plus up to

@@ -112,6 +112,9 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 				return Result{}, ctx.Err()
 			}
 		}
+		if s.c.OneAtATime && k > 0 && !tally.waitMessage(ctx, k-1, s.c.Drain) {
+			return Result{}, fmt.Errorf("message %d did not reach every socket within %v", k-1, s.c.Drain)
+		}
 		tally.sent(k, time.Now())
 		if err := sender.conn.Send(ctx, chatclient.SendFrame(r.id, messageID(k), "message "+strconv.Itoa(k))); err != nil {
 			return Result{}, fmt.Errorf("sending message %d: %w", k, err)

@@ -86,6 +86,19 @@ func (t *tally) wait(ctx context.Context, limit time.Duration) {
 	}
 }
 
+// waitMessage waits until message k reached every socket, or limit
+// passed.
+func (t *tally) waitMessage(ctx context.Context, k int, limit time.Duration) bool {
+	deadline := time.Now().Add(limit)
+	for int(t.got[k].Load()) < t.sockets {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return false
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return true
+}
+
 func (t *tally) lost() int { return int(t.remaining.Load()) }
 
 // latencies are, sorted, the time from each message's send to its last
