@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/chatroom/chat/internal/cpushare"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/lambdarie"
+	"github.com/chatroom/chat/internal/lambdarie/lambdarietest"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
@@ -39,13 +39,7 @@ func TestShortSimulation(t *testing.T) {
 	endpoint := dynamolocaltest.Endpoint(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 8*time.Minute)
 	defer cancel()
-	rie, err := lambdarie.InstallRIE(ctx, "go", nil)
-	if err != nil {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatalf("the Lambda Runtime Interface Emulator is not available: %v", err)
-		}
-		t.Skipf("skipping: the Lambda Runtime Interface Emulator is not available: %v", err)
-	}
+	rie := lambdarietest.RIE(ctx, t)
 	c := cloudsim.Defaults()
 	c.Root = "../.."
 	c.Sizes, c.Messages, c.SocketsPerMember = []int{30}, 6, 3

@@ -14,6 +14,7 @@ import (
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/emulator"
 	"github.com/chatroom/chat/internal/lambdarie"
+	"github.com/chatroom/chat/internal/lambdarie/lambdarietest"
 	"github.com/chatroom/chat/internal/smoke"
 )
 
@@ -120,7 +121,7 @@ func startStack(t *testing.T, cfg lambdarie.Config) (*lambdarie.Stack, context.C
 	endpoint := dynamolocaltest.Endpoint(t)
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Minute)
 	t.Cleanup(cancel)
-	cfg.RIE = installRIE(ctx, t)
+	cfg.RIE = lambdarietest.RIE(ctx, t)
 	cfg.Emulator = emulator.Options{
 		Addr: "127.0.0.1:0", Root: "../..", Store: "dynamodb", DynamoDBEndpoint: endpoint,
 		Table:  fmt.Sprintf("rie-%d", time.Now().UnixNano()),
@@ -159,20 +160,4 @@ func runSmoke(ctx context.Context, t *testing.T, s *lambdarie.Stack) {
 	if rep.Err() != nil {
 		t.Fatalf("%s\n%s", rep.Line(), s.Output())
 	}
-}
-
-// installRIE builds the RIE once into the user cache. Without the module
-// proxy it cannot be had: the test is then skipped, unless CI is set.
-func installRIE(ctx context.Context, t *testing.T) string {
-	t.Helper()
-	rie, err := lambdarie.InstallRIE(ctx, "go", nil)
-	if err != nil {
-		if ci, _ := strconv.ParseBool(os.Getenv("CI")); ci {
-			t.Fatalf("the Lambda Runtime Interface Emulator is not available (CI is set, so this fails instead of skipping): %v", err)
-		}
-		t.Skipf("skipping: the Lambda Runtime Interface Emulator is not available: %v\n"+
-			"It is built with go install from the Go module proxy on first use; or set %s to a directory holding aws-lambda-rie.",
-			err, lambdarie.RIEDirEnv)
-	}
-	return rie
 }
