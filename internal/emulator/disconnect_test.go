@@ -42,11 +42,7 @@ func TestDroppedDisconnectRecovers(t *testing.T) {
 			_, room := alice.do("POST", "/rooms", map[string]any{"name": "r", "members": []string{"bob"}})
 			id := room["room_id"].(string)
 			a, b := alice.connect(), bob.connect()
-			a.join(id)
-			a.next("join_room_announcement")
-			b.join(id)
-			b.next("join_room_announcement")
-			a.next("join_room_announcement")
+			joinBoth(id, a, b)
 
 			// Bob's socket closes and its $disconnect is lost.
 			drop.Store(true)

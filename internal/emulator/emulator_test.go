@@ -97,6 +97,16 @@ func (u *user) ticket() string {
 	return ticket
 }
 
+// joinBoth joins a, then b, to the room, and reads the join lines each
+// is sent: a its own and b's, b its own.
+func joinBoth(roomID string, a, b *socket) {
+	a.join(roomID)
+	a.next("join_room_announcement")
+	b.join(roomID)
+	b.next("join_room_announcement")
+	a.next("join_room_announcement")
+}
+
 func (u *user) connect() *socket {
 	u.t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -345,11 +355,7 @@ func TestLogoutClosesSockets(t *testing.T) {
 	_, room := alice.do("POST", "/rooms", map[string]any{"name": "r", "members": []string{"bob"}})
 	id := room["room_id"].(string)
 	a, b := alice.connect(), bob.connect()
-	a.join(id)
-	a.next("join_room_announcement")
-	b.join(id)
-	b.next("join_room_announcement")
-	a.next("join_room_announcement")
+	joinBoth(id, a, b)
 	if status, _ := bob.do("POST", "/auth/logout", nil); status != http.StatusNoContent {
 		t.Fatalf("logout: %d", status)
 	}

@@ -43,11 +43,7 @@ func TestShutdownLosesNothing(t *testing.T) {
 	}
 	id := room["room_id"].(string)
 	a, b := alice.connect(), bob.connect()
-	a.join(id)
-	a.next("join_room_announcement")
-	b.join(id)
-	b.next("join_room_announcement")
-	a.next("join_room_announcement")
+	joinBoth(id, a, b)
 	var acked []int64
 	for i, s := range []*socket{a, b, a} {
 		s.send(fmt.Sprintf(`{"action":"send_message","room_id":%q,"client_msg_id":"m%d","text":"message %d"}`, id, i, i))
