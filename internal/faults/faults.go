@@ -552,3 +552,13 @@ func (p *Pusher) Disconnect(ctx context.Context, connectionID string) error {
 	}
 	return p.inner.Disconnect(ctx, connectionID)
 }
+
+// Delivered implements store.Store.
+func (s *Store) Delivered(ctx context.Context, roomID string, consistent bool) (store.Delivered, error) {
+	return call(s, "Delivered", func() (store.Delivered, error) { return s.inner.Delivered(ctx, roomID, consistent) })
+}
+
+// MarkDelivered implements store.Store.
+func (s *Store) MarkDelivered(ctx context.Context, roomID string, slots store.Slots, seq int64) error {
+	return call0(s, "MarkDelivered", func() error { return s.inner.MarkDelivered(ctx, roomID, slots, seq) })
+}

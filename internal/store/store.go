@@ -234,5 +234,6 @@ type Store interface {
 	Counters
 	Blocking
 	Reading
+	DeliveryMarks
 	Close() error
 }

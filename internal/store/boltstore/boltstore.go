@@ -48,8 +48,9 @@ const DefaultFile = "chat.db"
 
 // Store is a bbolt-backed store.Store.
 type Store struct {
-	db   *bolt.DB
-	live *live
+	db    *bolt.DB
+	live  *live
+	marks *deliveryMarks
 }
 
 // Open opens (creating if needed) the store file at path.
@@ -73,7 +74,7 @@ func Open(path string) (*Store, error) {
 		db.Close()
 		return nil, fmt.Errorf("boltstore: create buckets: %w", err)
 	}
-	return &Store{db: db, live: newLive()}, nil
+	return &Store{db: db, live: newLive(), marks: newDeliveryMarks()}, nil
 }
 
 // Close closes the file.
@@ -250,6 +251,7 @@ func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (stor
 		if h.Version != req.ExpectedVersion {
 			return store.ErrConcurrency
 		}
+		s.marks.appended(req.RoomID, req.ExpectedVersion, req.Events[len(req.Events)-1].Seq)
 		members, err := rb.CreateBucketIfNotExists(bucketMembers)
 		if err != nil {
 			return err

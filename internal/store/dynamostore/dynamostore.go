@@ -23,6 +23,8 @@
 //	CONN#<id>     CONN                      username, session, with a TTL
 //	CONN#<id>     ROOM#<room>               rooms the connection joined
 //	COUNTER#<n>   COUNTER                   a rate-limit count, with a TTL
+//	DELIVERED#<room> DELIVERED              how far the room's events are pushed: all,
+//	                                        and s<k> for slots pushed further (delivered.go)
 //
 // An append is one TransactWriteItems: the events, the head's version
 // check-and-set, the member rows and message items, the erasure of a

@@ -51,6 +51,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConnectionNeedsLiveSession", testConnectionNeedsLiveSession},
 		{"ConnectionsPerUserBounded", testConnectionsPerUser},
 		{"TicketsServeOnce", testTickets},
+		{"DeliveryMarksOnlyRise", testDeliveryMarks},
 	}
 	tests = append(tests, blockTests...)
 	tests = append(tests, readingTests...)
