@@ -2,28 +2,64 @@ package rooms
 
 import (
 	"context"
+	"errors"
+	"log/slog"
 	"sync"
 	"time"
+
+	"github.com/chatroom/chat/internal/store"
 )
 
 // The contract promises that a connection receives a room's live frames in
-// seq order. Handlers append, then push, and two handlers of one room
-// running at once could push in the other order. Within a process (the
-// emulator, or any Lambda instance serving several invocations) the
-// service prevents that: appends to a room take turns, and each append
-// that stored events hands back a Delivery whose Wait returns only once
-// every earlier append of the room in this process has been delivered.
-// Appends made by other processes are not ordered against these: each
-// Lambda instance serves one invocation at a time, so in the cloud two
-// messages sent into a room at the same instant can reach a connection in
-// either order, and clients order by seq (docs/api.md).
+// seq order, however many instances of each function run (docs/api.md,
+// "Order"). Handlers append, then push, and two handlers of one room
+// running at once could push in the other order. Two mechanisms keep it:
+//
+//   - Across processes, the store's delivery marks (store.DeliveryMarks):
+//     a deliverer waits until the room is marked delivered up to the seq
+//     before its first, for at most MaxOrderWait, and marks its last once
+//     it has pushed.
+//   - Within a process, a chain: appends to a room take turns, and each
+//     append that stored events hands back a Delivery whose Wait first
+//     waits for the room's earlier deliveries in this process. This saves
+//     the store reads (a process that marked seq s-1 itself knows it is
+//     delivered), and lets a busy room's appends be batched (sends.go).
+
+// MaxOrderWait bounds how long a delivery waits for the one before it
+// once that one is under way. Past it the frames go out anyway, so a stuck
+// or crashed deliverer does not silence the room; the client's gap-fill by
+// seq covers what comes out of order. The contract allows at most 2 s.
+const MaxOrderWait = 2 * time.Second
 
 // lines holds, per room, the turn to append and the chain of deliveries.
 type lines struct {
 	mu    sync.Mutex
 	rooms map[string]*line
-	// maxWait overrides maxDeliveryWait (tests).
+	// maxWait overrides MaxOrderWait (tests).
 	maxWait time.Duration
+	marks   store.DeliveryMarks
+	logger  *slog.Logger
+	// marked is, per room, the last seq this process marked delivered for
+	// the whole room: a delivery right after it need not read the store.
+	marked map[string]int64
+}
+
+// maxMarkedRooms bounds lines.marked; past it the map starts afresh.
+const maxMarkedRooms = 4096
+
+func (l *lines) knownDelivered(roomID string) int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.marked[roomID]
+}
+
+func (l *lines) delivered(roomID string, seq int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.marked == nil || len(l.marked) >= maxMarkedRooms {
+		l.marked = map[string]int64{}
+	}
+	l.marked[roomID] = max(l.marked[roomID], seq)
 }
 
 type line struct {
@@ -76,9 +112,11 @@ func (ln *line) takeTurn(ctx context.Context) error {
 
 func (ln *line) endTurn() { <-ln.turn }
 
-// enqueue hands out the next delivery; the caller holds the turn.
-func (l *lines) enqueue(roomID string, ln *line) *Delivery {
-	d := &Delivery{started: make(chan struct{}), done: make(chan struct{}), maxWait: maxDeliveryWait,
+// enqueue hands out the next delivery, of the events first to last; the
+// caller holds the turn.
+func (l *lines) enqueue(roomID string, ln *line, first, last int64) *Delivery {
+	d := &Delivery{started: make(chan struct{}), done: make(chan struct{}), maxWait: MaxOrderWait,
+		lines: l, roomID: roomID, first: first, last: last,
 		release: func() { l.release(roomID, ln) }}
 	if l.maxWait > 0 {
 		d.maxWait = l.maxWait
@@ -91,16 +129,10 @@ func (l *lines) enqueue(roomID string, ln *line) *Delivery {
 	return d
 }
 
-// maxDeliveryWait bounds how long a delivery waits for the one before it
-// once that one is pushing: the functions' timeout in template.yaml, past
-// which no healthy push runs (a fan-out to a thousand connections through
-// a busy management API takes seconds), short enough that a stuck one does
-// not silence the room for long. Waiting for earlier ones to start is not
-// bounded by it, since a busy room's queue of deliveries can be long and
-// each moves on its own. A client that sees a gap fills it by seq.
-const maxDeliveryWait = 15 * time.Second
-
-// maxQueueWait bounds the wait for the delivery before to start pushing:
+// maxQueueWait bounds the wait for the delivery before, in this process,
+// to start pushing: waiting for earlier ones to start is not bounded by
+// MaxOrderWait, since a busy room's queue of deliveries can be long and
+// each moves on its own;
 // only a holder that never calls Wait nor Done (a bug) reaches it.
 const maxQueueWait = time.Minute
 
@@ -116,17 +148,45 @@ type Delivery struct {
 	start   sync.Once
 	once    sync.Once
 	release func()
+
+	lines       *lines
+	roomID      string
+	first, last int64
+	// handedOff says other deliverers push the frames, and wait and mark
+	// for them (sharded fan-out).
+	handedOff bool
 }
 
-// Wait returns once every earlier delivery of the room in this process is
-// done, or when ctx ends, or when the one before has pushed for longer
-// than maxDeliveryWait. It reports whether the order is kept (false: it
-// gave up waiting).
+// Wait returns once every earlier event of the room is delivered, or when
+// ctx ends, or when the one before has been under way for longer than
+// MaxOrderWait. It reports whether the order is kept (false: it gave up
+// waiting).
 func (d *Delivery) Wait(ctx context.Context) bool {
 	if d == nil {
 		return true
 	}
 	defer d.start.Do(func() { close(d.started) })
+	if !d.waitInProcess(ctx) {
+		return false
+	}
+	if d.handedOff || d.lines.marks == nil || d.lines.knownDelivered(d.roomID) >= d.first-1 {
+		return true
+	}
+	return AwaitDelivered(ctx, d.lines.marks, d.roomID, store.AllSlots, d.first, d.maxWait)
+}
+
+// HandOff says the frames are pushed by other deliverers, which wait for
+// the room's earlier events and mark theirs (sharded fan-out): Wait then
+// orders only against this process's earlier deliveries, and Done marks
+// nothing. Call it before Wait.
+func (d *Delivery) HandOff() {
+	if d != nil {
+		d.handedOff = true
+	}
+}
+
+// waitInProcess waits for the room's earlier deliveries in this process.
+func (d *Delivery) waitInProcess(ctx context.Context) bool {
 	prev := d.prev
 	d.prev = nil
 	if prev == nil {
@@ -160,14 +220,60 @@ func (d *Delivery) Wait(ctx context.Context) bool {
 	}
 }
 
-// Done lets the room's next delivery go. It is idempotent.
+// Done marks the events delivered and lets the room's next delivery go,
+// pushed or not: a change nobody pushes must not hold up the next. It is
+// idempotent.
 func (d *Delivery) Done() {
 	if d == nil {
 		return
 	}
 	d.once.Do(func() {
 		d.start.Do(func() { close(d.started) })
+		if !d.handedOff && d.lines.marks != nil {
+			// Not under the caller's context: one that ended must still
+			// let the next deliverer go.
+			ctx, cancel := context.WithTimeout(context.Background(), markTimeout)
+			if err := d.lines.marks.MarkDelivered(ctx, d.roomID, store.AllSlots, d.last); err != nil {
+				d.lines.logger.Warn("delivery not marked: the room's next frames wait for it", "room_id", d.roomID, "seq", d.last, "error", err.Error())
+			} else {
+				d.lines.delivered(d.roomID, d.last)
+			}
+			cancel()
+		}
 		close(d.done)
 		d.release()
 	})
+}
+
+// markTimeout bounds a mark's write: past it the next deliverer waits out
+// its MaxOrderWait instead.
+const markTimeout = 2 * time.Second
+
+// AwaitDelivered waits until the room's slots are marked delivered up to
+// the seq before first, for at most bound. It reports whether they were;
+// false means the caller pushes out of turn. The first read may be stale
+// (eventually consistent, the cheaper); the ones that poll are not.
+func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID string, slots store.Slots, first int64, bound time.Duration) bool {
+	deadline := time.Now().Add(bound)
+	pause := 2 * time.Millisecond
+	for consistent := false; ; consistent = true {
+		d, err := marks.Delivered(ctx, roomID, consistent)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UpTo(slots) >= first-1) {
+			return true
+		}
+		if consistent {
+			pause = min(2*pause, 50*time.Millisecond)
+		}
+		wait := min(pause, time.Until(deadline))
+		if wait <= 0 {
+			return false
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return false
+		case <-t.C:
+		}
+	}
 }

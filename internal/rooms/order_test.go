@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -159,8 +160,8 @@ func TestBatchAnswersEachSender(t *testing.T) {
 	})
 }
 
-// TestStuckDeliveryIsPassed: a delivery never marked done holds the room's
-// next ones only for a bounded time.
+// TestStuckDeliveryIsPassed: a delivery that started pushing and never
+// finished holds the room's next ones only for a bounded time.
 func TestStuckDeliveryIsPassed(t *testing.T) {
 	eachAdapter(t, func(t *testing.T, f *fixture) {
 		f.svc.SetMaxDeliveryWait(100 * time.Millisecond)
@@ -171,6 +172,9 @@ func TestStuckDeliveryIsPassed(t *testing.T) {
 		stuck, err := f.svc.Send(f.ctx, "alice", r.ID, "stuck", "never pushed")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if !stuck.Delivery.Wait(f.ctx) {
+			t.Fatal("the first delivery after the room's creation had to wait")
 		}
 		next, err := f.svc.Send(f.ctx, "alice", r.ID, "next", "waits")
 		if err != nil {
@@ -267,4 +271,75 @@ func holdFirstAppend(f *fixture, roomID string) (hold chan struct{}, blocker cha
 	}()
 	<-appending
 	return hold, blocker
+}
+
+// TestOrderAcrossInstances: two services on one store stand for two
+// function instances. A delivery waits for the room's earlier one
+// whichever instance holds it, goes as soon as that one is done, and goes
+// anyway once it has waited MaxOrderWait (shortened here).
+func TestOrderAcrossInstances(t *testing.T) {
+	eachAdapter(t, func(t *testing.T, f *fixture) {
+		other, err := rooms.NewService(f.st, slog.New(slog.DiscardHandler), f.clock.Now, f.ids.next)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other.SetMaxDeliveryWait(300 * time.Millisecond)
+		r, err := f.svc.Create(f.ctx, "alice", "two instances", []string{"bob"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		first, err := f.svc.Send(f.ctx, "alice", r.ID, "one", "from the first instance")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second, err := other.Send(f.ctx, "bob", r.ID, "two", "from the second")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !first.Delivery.Wait(f.ctx) {
+			t.Fatal("the first message had to wait")
+		}
+		waited := make(chan bool, 1)
+		go func() { waited <- second.Delivery.Wait(f.ctx) }()
+		select {
+		case <-waited:
+			t.Fatal("the second instance pushed before the first was done")
+		case <-time.After(100 * time.Millisecond):
+		}
+		first.Delivery.Done()
+		if kept := <-waited; !kept {
+			t.Error("the second instance gave up although the first finished in time")
+		}
+		// A delivery that never finishes holds the next one for the bound
+		// only.
+		third, err := f.svc.Send(f.ctx, "alice", r.ID, "three", "stuck in the first instance")
+		if err != nil {
+			t.Fatal(err)
+		}
+		second.Delivery.Done()
+		if !third.Delivery.Wait(f.ctx) {
+			t.Fatal("the third message had to wait after the second was done")
+		}
+		fourth, err := other.Send(f.ctx, "bob", r.ID, "four", "after a stuck one")
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		if fourth.Delivery.Wait(f.ctx) {
+			t.Error("the fourth message claims its turn while the third is not done")
+		}
+		if waited := time.Since(start); waited < 250*time.Millisecond {
+			t.Errorf("gave up after %v, before its bound of 300ms", waited)
+		}
+		fourth.Delivery.Done()
+		third.Delivery.Done() // late: lowers nothing
+		fifth, err := f.svc.Send(f.ctx, "alice", r.ID, "five", "after all")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fifth.Delivery.Wait(f.ctx) {
+			t.Error("a message after finished ones had to wait")
+		}
+		fifth.Delivery.Done()
+	})
 }

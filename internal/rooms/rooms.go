@@ -34,6 +34,7 @@ type Store interface {
 	Membership(ctx context.Context, roomID, username string) (store.Membership, error)
 	SetReadPosition(ctx context.Context, roomID, username string, p store.ReadPosition, mentionsSeen int64) (bool, error)
 	Audience(ctx context.Context, roomID string) ([]store.Membership, error)
+	store.DeliveryMarks
 }
 
 // Service runs the room use cases.
@@ -57,7 +58,7 @@ func NewService(s Store, logger *slog.Logger, now func() time.Time, newID func()
 	if newID == nil {
 		newID = func() string { return ulid.Make().String() }
 	}
-	return &Service{store: s, now: now, newID: newID, logger: logger}, nil
+	return &Service{store: s, now: now, newID: newID, logger: logger, lines: lines{marks: s, logger: logger}}, nil
 }
 
 // Change is the outcome of a command: the room after it and the events it
@@ -172,7 +173,7 @@ func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Chang
 				return Change{}, fmt.Errorf("rooms: %w", err)
 			}
 		}
-		change := Change{Room: r, Events: res.Events, Delivery: s.lines.enqueue(c.roomID, ln)}
+		change := Change{Room: r, Events: res.Events, Delivery: s.lines.enqueue(c.roomID, ln, res.Events[0].Seq, res.Events[len(res.Events)-1].Seq)}
 		if !c.quiet {
 			change.Present, change.PresentErr = s.present(ctx, c.roomID)
 		}

@@ -210,7 +210,7 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 	}
 	present, presentErr := s.present(ctx, roomID)
 	for i, e := range res.Events {
-		owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln), Present: present, PresentErr: presentErr}
+		owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln, e.Seq, e.Seq), Present: present, PresentErr: presentErr}
 	}
 	for req, first := range dupOf {
 		if first.err != nil {
