@@ -35,6 +35,7 @@ func main() {
 	storeName := flag.String("store", "bolt", "store of the in-process chat: bolt or dynamodb (DynamoDB Local, started here)")
 	url := flag.String("url", "", "soak a chat already running there instead of starting one (e.g. http://localhost:3000)")
 	root := flag.String("root", ".", "project directory holding template.yaml, Makefile and web/")
+	instances := flag.Int("instances", 3, "instances of each function in the in-process chat, sharing only the store and the management API")
 	asJSON := flag.Bool("json", false, "print the summary as JSON, and progress as JSON lines on stderr")
 	flag.Parse()
 
@@ -46,12 +47,18 @@ func main() {
 	cfg.Logger = log
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, cfg, *storeName, *url, *root, *asJSON, log))
+	os.Exit(run(ctx, cfg, chatOptions{store: *storeName, root: *root, instances: *instances}, *url, *asJSON, log))
 }
 
-func run(ctx context.Context, cfg soak.Config, storeName, url, root string, asJSON bool, log *slog.Logger) int {
+// chatOptions are those of the in-process chat the soak starts.
+type chatOptions struct {
+	store, root string
+	instances   int
+}
+
+func run(ctx context.Context, cfg soak.Config, chat chatOptions, url string, asJSON bool, log *slog.Logger) int {
 	if url == "" {
-		e, cleanup, err := startChat(ctx, storeName, root, log)
+		e, cleanup, err := startChat(ctx, chat, log)
 		if err != nil {
 			log.Error("soak: cannot start the chat", "error", err.Error())
 			return 1
@@ -86,7 +93,7 @@ func run(ctx context.Context, cfg soak.Config, storeName, url, root string, asJS
 // in a fresh directory. Sign-ups use cheap password hashing: hundreds of
 // real argon2id hashes would take minutes and measure nothing the soak is
 // about.
-func startChat(ctx context.Context, storeName, root string, log *slog.Logger) (*emulator.Emulator, func(), error) {
+func startChat(ctx context.Context, chat chatOptions, log *slog.Logger) (*emulator.Emulator, func(), error) {
 	dir, err := scratchDir()
 	if err != nil {
 		return nil, nil, err
@@ -96,13 +103,14 @@ func startChat(ctx context.Context, storeName, root string, log *slog.Logger) (*
 	// The server logs its own warnings and errors beside the soak's lines.
 	serverLog := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	e, err := emulator.Start(ctx, emulator.Options{
-		Addr: "127.0.0.1:0", Root: root, Store: storeName, DataDir: dir, Table: "chat-soak", Auth: &cheap, Logger: serverLog,
+		Addr: "127.0.0.1:0", Root: chat.root, Store: chat.store, DataDir: dir, Table: "chat-soak", Auth: &cheap, Logger: serverLog,
+		Instances: chat.instances,
 	})
 	if err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, nil, err
 	}
-	log.Info("soak: chat started", "url", e.URL, "store", storeName)
+	log.Info("soak: chat started", "url", e.URL, "store", chat.store, "instances", chat.instances)
 	cleanup := func() {
 		shutdown, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()

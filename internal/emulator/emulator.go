@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -55,6 +56,11 @@ type Options struct {
 	// LambdaEndpoint invokes the functions through the Lambda Invoke API
 	// there (`sam local start-lambda`) instead of in this process.
 	LambdaEndpoint string
+	// Instances runs each function in process as that many instances
+	// (0 or 1: one), as Lambda scales out: each has its own handlers and
+	// room service, and they share only the store and the management API.
+	// Invocations take turns among them.
+	Instances int
 	// SAMEnvFile, when set, receives the environment for `sam local
 	// start-lambda --env-vars`: each function pointed at this emulator and
 	// at DynamoDB Local as seen from a container.
@@ -195,23 +201,30 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	if o.SendLimit != 0 {
 		wsOpts = append(wsOpts, wsapi.WithSendRate(max(o.SendLimit, 0)))
 	}
-	a, err := app.NewLocal(st, pusher, authCfg, o.Logger, wsOpts...)
-	if err != nil {
-		return nil, err
-	}
-	handlers, err := a.Functions()
-	if err != nil {
-		return nil, err
-	}
-	if err := routes.Check(handlers); err != nil {
-		return nil, fmt.Errorf("emulator: template.yaml and the handlers disagree: %w", err)
+	var instances []gateway.Invoker
+	for range max(o.Instances, 1) {
+		a, err := app.NewLocal(st, pusher, authCfg, o.Logger, wsOpts...)
+		if err != nil {
+			return nil, err
+		}
+		handlers, err := a.Functions()
+		if err != nil {
+			return nil, err
+		}
+		if err := routes.Check(handlers); err != nil {
+			return nil, fmt.Errorf("emulator: template.yaml and the handlers disagree: %w", err)
+		}
+		instances = append(instances, gateway.NewInProcess(handlers))
 	}
 	if o.SAMEnvFile != "" {
 		if err := writeSAMEnv(o.SAMEnvFile, routes, e.URL, e.DynamoDBEndpoint); err != nil {
 			return nil, err
 		}
 	}
-	var invoker gateway.Invoker = gateway.NewInProcess(handlers)
+	invoker := instances[0]
+	if len(instances) > 1 {
+		invoker = &roundRobin{instances: instances}
+	}
 	if o.LambdaEndpoint != "" {
 		client := awslambda.New(awslambda.Options{
 			Region: "us-east-1", BaseEndpoint: aws.String(o.LambdaEndpoint),
@@ -402,4 +415,15 @@ func toContainer(endpoint string) string {
 		endpoint = strings.Replace(endpoint, "://"+local, "://"+containerHost, 1)
 	}
 	return endpoint
+}
+
+// roundRobin hands each invocation to the next of several instances.
+type roundRobin struct {
+	instances []gateway.Invoker
+	next      atomic.Uint64
+}
+
+func (r *roundRobin) Invoke(ctx context.Context, fn *gateway.Function, event []byte) ([]byte, error) {
+	i := r.next.Add(1) % uint64(len(r.instances))
+	return r.instances[i].Invoke(ctx, fn, event)
 }

@@ -175,6 +175,25 @@ func (d *Delivery) Wait(ctx context.Context) bool {
 	return AwaitDelivered(ctx, d.lines.marks, d.roomID, store.AllSlots, d.first, d.maxWait)
 }
 
+// awaitDelivered waits, for at most MaxOrderWait, until the room's events
+// up to seq are delivered. A leave waits so before it takes the
+// connection out of the room: an earlier event's deliverer, perhaps in
+// another instance, lists the room's connections after its append, and
+// must still find the leaver there, which the contract says gets
+// everything before its own user_left.
+func (l *lines) awaitDelivered(ctx context.Context, roomID string, seq int64) {
+	if l.marks == nil || l.knownDelivered(roomID) >= seq {
+		return
+	}
+	bound := MaxOrderWait
+	if l.maxWait > 0 {
+		bound = l.maxWait
+	}
+	if !AwaitDelivered(ctx, l.marks, roomID, store.AllSlots, seq+1, bound) && ctx.Err() == nil {
+		l.logger.WarnContext(ctx, "leaving before the room's earlier frames are pushed: one is stuck", "room_id", roomID, "seq", seq)
+	}
+}
+
 // HandOff says the frames are pushed by other deliverers, which wait for
 // the room's earlier events and mark theirs (sharded fan-out): Wait then
 // orders only against this process's earlier deliveries, and Done marks

@@ -151,6 +151,9 @@ func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Chang
 		if len(events) == 0 {
 			return Change{Room: r}, nil
 		}
+		if c.leave != nil {
+			s.lines.awaitDelivered(ctx, c.roomID, r.Version)
+		}
 		req := store.AppendRequest{RoomID: c.roomID, ExpectedVersion: r.Version, Messages: r.Messages, Events: events, Join: c.join, Leave: c.leave}
 		if c.erase != nil {
 			req.Erase = c.erase()

@@ -12,12 +12,13 @@ import (
 )
 
 // TestShortSoak is `make soak` in small: 60 connections across 6 rooms for
-// ten seconds on the embedded store, with every check of the long run.
+// ten seconds on the embedded store, three instances of every function as
+// Lambda scales out, with every check of the long run.
 func TestShortSoak(t *testing.T) {
 	if testing.Short() {
 		t.Skip("a ten-second soak")
 	}
-	e := emulatortest.Start(t, emulator.Options{Store: "bolt", DataDir: testkit.ScratchDir(t)})
+	e := emulatortest.Start(t, emulator.Options{Store: "bolt", DataDir: testkit.ScratchDir(t), Instances: 3})
 	rep, err := soak.Run(t.Context(), soak.Config{
 		BaseURL: e.URL, Connections: 60, Rooms: 6, Duration: 10 * time.Second,
 		// Busier than the long run's default, so that ten seconds see
@@ -31,6 +32,9 @@ func TestShortSoak(t *testing.T) {
 	var summary strings.Builder
 	rep.WriteText(&summary)
 	t.Log(summary.String())
+	for _, ex := range rep.Examples {
+		t.Log(ex)
+	}
 	if rep.Failed() {
 		t.Errorf("the soak failed: %s", strings.Join(rep.Failures, "; "))
 	}

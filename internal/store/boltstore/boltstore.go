@@ -195,28 +195,14 @@ func (s *Store) Append(ctx context.Context, req store.AppendRequest) (store.Appe
 	if err := store.CheckAppend(req); err != nil {
 		return store.AppendResult{}, err
 	}
-	// The leaver's presence is taken first, so that of leaves racing for
-	// one connection only one appends, and given back if the append fails.
-	var left store.Presence
-	if l := req.Leave; l != nil {
-		var present bool
-		if left, present = s.live.takePresence(req.RoomID, l.ConnectionID); !present {
-			return store.AppendResult{}, store.ErrNotPresent
-		}
-	}
-	res, err := s.appendEvents(ctx, req)
-	switch {
-	case err != nil && req.Leave != nil:
-		s.live.restorePresence(req.RoomID, left)
-	case err == nil && req.Join != nil && !res.Duplicate:
-		s.live.join(req.RoomID, *req.Join)
-	}
-	return res, err
+	return s.appendEvents(ctx, req)
 }
 
 // appendEvents writes the events and their projections in one transaction.
 func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (store.AppendResult, error) {
 	var res store.AppendResult
+	joined, took := false, false
+	var left store.Presence
 	err := s.update(ctx, func(tx *bolt.Tx) error {
 		rb, err := tx.Bucket(bucketRooms).CreateBucketIfNotExists([]byte(req.RoomID))
 		if err != nil {
@@ -250,6 +236,18 @@ func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (stor
 		}
 		if h.Version != req.ExpectedVersion {
 			return store.ErrConcurrency
+		}
+		// Presence changes with the events, inside the write: bbolt runs
+		// one at a time, so whoever lists the room for a later event finds
+		// the joiner and not the leaver, and for an earlier one the other
+		// way round, whichever process or instance appended it. Of leaves
+		// racing for one connection only one finds it.
+		if l := req.Leave; l != nil {
+			var present bool
+			if left, present = s.live.takePresence(req.RoomID, l.ConnectionID); !present {
+				return store.ErrNotPresent
+			}
+			took = true
 		}
 		s.marks.appended(req.RoomID, req.ExpectedVersion, req.Events[len(req.Events)-1].Seq)
 		members, err := rb.CreateBucketIfNotExists(bucketMembers)
@@ -298,9 +296,24 @@ func (s *Store) appendEvents(ctx context.Context, req store.AppendRequest) (stor
 		if err := putJSON(rb, keyHead, h); err != nil {
 			return err
 		}
+		if j := req.Join; j != nil {
+			// Present before the next append to the room can start (bbolt
+			// runs one write at a time), so whoever lists the room for a
+			// later event finds the joiner, whichever process or
+			// instance appended it.
+			s.live.join(req.RoomID, *j)
+			joined = true
+		}
 		res = store.AppendResult{Events: req.Events}
 		return nil
 	})
+	if err != nil && joined {
+		// The commit failed after all.
+		s.live.removePresence(req.RoomID, []string{req.Join.ConnectionID})
+	}
+	if err != nil && took {
+		s.live.restorePresence(req.RoomID, left)
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrConcurrency) || errors.Is(err, store.ErrNotPresent) {
 			return store.AppendResult{}, err
