@@ -61,6 +61,9 @@ type Options struct {
 	// room service, and they share only the store and the management API.
 	// Invocations take turns among them.
 	Instances int
+	// ShardSize is how many connections one fan-out shard pushes to
+	// (0: wsapi.DefaultShardSize); a room with more is pushed in shards.
+	ShardSize int
 	// SAMEnvFile, when set, receives the environment for `sam local
 	// start-lambda --env-vars`: each function pointed at this emulator and
 	// at DynamoDB Local as seen from a container.
@@ -133,6 +136,7 @@ type Emulator struct {
 	done    chan error
 	closers []func() error
 	once    sync.Once
+	shards  *shardPool
 }
 
 // Start brings the chat up and returns once it is serving.
@@ -201,6 +205,9 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	if o.SendLimit != 0 {
 		wsOpts = append(wsOpts, wsapi.WithSendRate(max(o.SendLimit, 0)))
 	}
+	shards := newShardPool()
+	e.shards = shards
+	wsOpts = append(wsOpts, wsapi.WithFanout(shards, o.ShardSize))
 	var instances []gateway.Invoker
 	for range max(o.Instances, 1) {
 		a, err := app.NewLocal(st, pusher, authCfg, o.Logger, wsOpts...)
@@ -215,6 +222,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 			return nil, fmt.Errorf("emulator: template.yaml and the handlers disagree: %w", err)
 		}
 		instances = append(instances, gateway.NewInProcess(handlers))
+		shards.instances = append(shards.instances, a.Sockets)
 	}
 	if o.SAMEnvFile != "" {
 		if err := writeSAMEnv(o.SAMEnvFile, routes, e.URL, e.DynamoDBEndpoint); err != nil {
@@ -339,6 +347,7 @@ func (e *Emulator) Shutdown(ctx context.Context) error {
 	e.once.Do(func() {
 		errs = append(errs, e.Gateway.Shutdown(ctx))
 		errs = append(errs, e.server.Shutdown(ctx))
+		errs = append(errs, e.shards.wait(ctx))
 		errs = append(errs, e.closeAll())
 	})
 	return errors.Join(errs...)

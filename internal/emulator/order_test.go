@@ -2,6 +2,7 @@ package emulator_test
 
 import (
 	"fmt"
+	"github.com/chatroom/chat/internal/emulator"
 	"net/http"
 	"strings"
 	"sync"
@@ -14,59 +15,70 @@ import (
 // few milliseconds, and four people sending into one room at once, each
 // from one of their two sockets. Every socket gets every message once, and
 // the room's live frames in strictly rising seq, although consecutive
-// messages are pushed by different instances.
+// messages are pushed by different instances; and the same again with
+// every frame pushed in shards of two connections, each shard by a
+// fan-out invocation of its own.
 func TestOrderAcrossInstances(t *testing.T) {
 	const people, perPerson = 4, 15
-	for name, opts := range stores {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			o := opts(t)
-			o.Instances = 3
-			o.SendLimit = -1
-			o.ManagementLatency, o.ManagementJitter = time.Millisecond, 8*time.Millisecond
-			e := start(t, o)
-			var users []*user
-			for i := range people {
-				users = append(users, signup(t, e, fmt.Sprintf("sender%d", i)))
-			}
-			var names []string
-			for _, u := range users[1:] {
-				names = append(names, u.name)
-			}
-			status, room := users[0].do("POST", "/rooms", map[string]any{"name": "busy", "members": names})
-			if status != http.StatusCreated {
-				t.Fatalf("create room: %d %v", status, room)
-			}
-			roomID := room["room_id"].(string)
-			var sockets []*socket
-			for _, u := range users {
-				for range 2 {
-					s := u.connect()
-					s.join(roomID)
-					sockets = append(sockets, s)
-				}
-			}
-			// The join lines of later sockets are in the same order check.
-			var wg sync.WaitGroup
-			results := make([]string, len(sockets))
-			for i, s := range sockets {
-				wg.Go(func() { results[i] = readInOrder(s, people*perPerson) })
-			}
-			for i, u := range users {
-				s := sockets[2*i]
-				wg.Go(func() {
-					for k := range perPerson {
-						s.send(fmt.Sprintf(`{"action":"send_message","room_id":%q,"client_msg_id":"ord-%s-%d","text":"%d"}`, roomID, u.name, k, k))
-					}
-				})
-			}
-			wg.Wait()
-			for i, r := range results {
-				if r != "" {
-					t.Errorf("socket %d: %s", i, r)
-				}
+	for _, shards := range []struct {
+		name string
+		size int
+	}{{"whole", 0}, {"sharded", 2}} {
+		for name, opts := range stores {
+			t.Run(shards.name+"/"+name, func(t *testing.T) {
+				t.Parallel()
+				o := opts(t)
+				o.Instances, o.ShardSize = 3, shards.size
+				testOrder(t, o, people, perPerson)
+			})
+		}
+	}
+}
+
+func testOrder(t *testing.T, o emulator.Options, people, perPerson int) {
+	o.SendLimit = -1
+	o.ManagementLatency, o.ManagementJitter = time.Millisecond, 8*time.Millisecond
+	e := start(t, o)
+	var users []*user
+	for i := range people {
+		users = append(users, signup(t, e, fmt.Sprintf("sender%d", i)))
+	}
+	var names []string
+	for _, u := range users[1:] {
+		names = append(names, u.name)
+	}
+	status, room := users[0].do("POST", "/rooms", map[string]any{"name": "busy", "members": names})
+	if status != http.StatusCreated {
+		t.Fatalf("create room: %d %v", status, room)
+	}
+	roomID := room["room_id"].(string)
+	var sockets []*socket
+	for _, u := range users {
+		for range 2 {
+			s := u.connect()
+			s.join(roomID)
+			sockets = append(sockets, s)
+		}
+	}
+	// The join lines of later sockets are in the same order check.
+	var wg sync.WaitGroup
+	results := make([]string, len(sockets))
+	for i, s := range sockets {
+		wg.Go(func() { results[i] = readInOrder(s, people*perPerson) })
+	}
+	for i, u := range users {
+		s := sockets[2*i]
+		wg.Go(func() {
+			for k := range perPerson {
+				s.send(fmt.Sprintf(`{"action":"send_message","room_id":%q,"client_msg_id":"ord-%s-%d","text":"%d"}`, roomID, u.name, k, k))
 			}
 		})
+	}
+	wg.Wait()
+	for i, r := range results {
+		if r != "" {
+			t.Errorf("socket %d: %s", i, r)
+		}
 	}
 }
 

@@ -269,16 +269,26 @@ func (d *Delivery) Done() {
 const markTimeout = 2 * time.Second
 
 // AwaitDelivered waits until the room's slots are marked delivered up to
-// the seq before first, for at most bound. It reports whether they were;
-// false means the caller pushes out of turn. The first read may be stale
-// (eventually consistent, the cheaper); the ones that poll are not.
+// the seq before first. It gives up when the marks have not moved for
+// bound: the delivery they wait on is stuck, not merely behind others of
+// a busy room, which go one after another. It reports whether they were
+// delivered; false means the caller pushes out of turn. The first read
+// may be stale (eventually consistent, the cheaper); the ones that poll
+// are not.
 func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID string, slots store.Slots, first int64, bound time.Duration) bool {
 	deadline := time.Now().Add(bound)
 	pause := 2 * time.Millisecond
+	seen := int64(-1)
 	for consistent := false; ; consistent = true {
 		d, err := marks.Delivered(ctx, roomID, consistent)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UpTo(slots) >= first-1) {
 			return true
+		}
+		if err == nil && consistent && d.UpTo(slots) > seen {
+			if seen >= 0 {
+				deadline = time.Now().Add(bound) // progress
+			}
+			seen = d.UpTo(slots)
 		}
 		if consistent {
 			pause = min(2*pause, 50*time.Millisecond)

@@ -66,7 +66,7 @@ type env struct {
 	userFrames bool
 }
 
-func newEnv(t *testing.T, s store.Store) *env {
+func newEnv(t *testing.T, s store.Store, opts ...wsapi.Option) *env {
 	e := &env{
 		t:      t,
 		store:  &faultyStore{Store: s},
@@ -76,7 +76,7 @@ func newEnv(t *testing.T, s store.Store) *env {
 		logs:  &logBuffer{},
 	}
 	cfg := auth.Config{Params: cheap, SessionTTL: sessionTTL, MaxFailedLogins: 10, MaxFailedLoginsPerAddress: 30, MaxTicketsPerMinute: 60, Now: e.clock.Now}
-	a, err := app.NewLocal(e.store, e.pusher, cfg, slog.New(slog.NewJSONHandler(e.logs, nil)))
+	a, err := app.NewLocal(e.store, e.pusher, cfg, slog.New(slog.NewJSONHandler(e.logs, nil)), opts...)
 	if err != nil {
 		t.Fatal(err)
 	}

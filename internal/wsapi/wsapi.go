@@ -44,6 +44,7 @@ type Store interface {
 	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
 	Audience(ctx context.Context, roomID string) ([]store.Membership, error)
 	UserConnections(ctx context.Context, username string) ([]string, error)
+	store.DeliveryMarks
 }
 
 // ConnectionTTL is how long connection and presence items outlive a
@@ -61,6 +62,10 @@ type Handlers struct {
 	now    func() time.Time
 	// sendRate is each connection's messages a second; 0 is unlimited.
 	sendRate int
+	// fanout, when set, takes the shards of rooms of more than shardSize
+	// connections (fanout.go).
+	fanout    Dispatcher
+	shardSize int
 }
 
 // Option tunes the handlers.
@@ -345,8 +350,7 @@ func (h *Handlers) JoinRoom(ctx context.Context, ev Event) (Response, error) {
 		gone := h.post(ctx, []string{c.ID}, encode(history))
 		// The history goes first, the joiner's alone; the announcement
 		// waits its turn among the room's frames.
-		h.awaitTurn(ctx, roomID, change.Delivery)
-		gone = append(gone, h.deliver(ctx, present, eventFrame(joined), nil)...)
+		gone = append(gone, h.pushChange(ctx, change, eventFrame(joined), nil, true)...)
 		change.Delivery.Done()
 		h.forgetAll(ctx, gone, true)
 		return nil
@@ -437,8 +441,7 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 			h.send(ctx, []string{c.ID}, encode(eventFrame(change.Events[0])))
 			return nil
 		}
-		h.awaitTurn(ctx, roomID, change.Delivery)
-		gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), nil)
+		gone := h.pushChange(ctx, change, eventFrame(change.Events[0]), nil, true)
 		change.Delivery.Done()
 		gone = append(gone, h.tellUnread(ctx, change)...)
 		h.forgetAll(ctx, gone, true)
@@ -519,8 +522,7 @@ func (h *Handlers) changeMessage(ctx context.Context, c store.Connection, roomID
 		return err
 	}
 	defer change.Delivery.Done()
-	h.awaitTurn(ctx, roomID, change.Delivery)
-	gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), nil)
+	gone := h.pushChange(ctx, change, eventFrame(change.Events[0]), nil, true)
 	change.Delivery.Done()
 	h.forgetAll(ctx, gone, true)
 	return nil
@@ -621,12 +623,11 @@ func (h *Handlers) leave(ctx context.Context, c store.Connection, roomID string,
 		return err
 	}
 	defer change.Delivery.Done()
-	h.awaitTurn(ctx, roomID, change.Delivery)
 	var extra []string
 	if tellLeaver {
 		extra = []string{c.ID}
 	}
-	gone := h.broadcast(ctx, change, eventFrame(change.Events[0]), extra)
+	gone := h.pushChange(ctx, change, eventFrame(change.Events[0]), extra, announceGone)
 	change.Delivery.Done()
 	h.forgetAll(ctx, gone, announceGone)
 	return nil
@@ -664,29 +665,8 @@ func (h *Handlers) awaitTurn(ctx context.Context, roomID string, d *rooms.Delive
 	}
 }
 
-// broadcast sends a change's frame to the connections joined to the room
-// when it was stored, plus extra ones: one listing, one encoding. It
-// returns the connections found gone.
-func (h *Handlers) broadcast(ctx context.Context, change rooms.Change, frame any, extra []string) []string {
-	if change.PresentErr != nil {
-		// The event is stored; clients that resume will get it.
-		h.logger.ErrorContext(ctx, "broadcast: list connections", "room_id", change.Room.ID, "error", change.PresentErr.Error())
-		return nil
-	}
-	return h.deliver(ctx, change.Present, frame, extra)
-}
-
 func (h *Handlers) deliver(ctx context.Context, present []store.Presence, frame any, extra []string) (gone []string) {
-	ids := make([]string, 0, len(present)+len(extra))
-	for _, p := range present {
-		ids = append(ids, p.ConnectionID)
-	}
-	for _, id := range extra {
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
-		}
-	}
-	return h.post(ctx, ids, encode(frame))
+	return h.post(ctx, recipients(present, extra), encode(frame))
 }
 
 // send posts a frame and forgets the connections that are gone.

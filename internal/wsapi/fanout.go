@@ -1,0 +1,127 @@
+package wsapi
+
+import (
+	"context"
+	"time"
+
+	"github.com/chatroom/chat/internal/fanout"
+	"github.com/chatroom/chat/internal/rooms"
+	"github.com/chatroom/chat/internal/store"
+)
+
+// A change's frame goes to a big room in shards (internal/fanout): past
+// the shard size, the function that stored the change splits the room's
+// connections by slot and hands each share to an asynchronous invocation
+// of the fan-out function, whose handler is DeliverShard. Each share then
+// costs the time of a shard, and the shards run side by side.
+
+// Dispatcher hands a shard to another invocation without waiting for it
+// to be pushed: in the cloud an asynchronous Lambda invoke, in the
+// emulator a bounded pool of goroutines.
+type Dispatcher interface {
+	Dispatch(ctx context.Context, s fanout.Shard) error
+}
+
+// DefaultShardSize is how many connections one invocation pushes to: at
+// 256 MB a post costs about 1.7 ms of the function's share of a core, so
+// a shard of 200 takes about a third of a second (docs/scaling.md).
+const DefaultShardSize = 200
+
+// WithFanout pushes to rooms of more than shardSize connections in
+// shards, handed to d (shardSize 0: DefaultShardSize).
+func WithFanout(d Dispatcher, shardSize int) Option {
+	return func(h *Handlers) {
+		h.fanout = d
+		h.shardSize = shardSize
+		if shardSize <= 0 {
+			h.shardSize = DefaultShardSize
+		}
+	}
+}
+
+// markTimeout bounds a shard's mark, which runs even when the
+// invocation's context has ended, so the room's next frames need not wait
+// out rooms.MaxOrderWait.
+const markTimeout = 2 * time.Second
+
+// pushChange pushes a stored change's frame to the connections joined to
+// its room when it was stored, plus extra ones, in the room's turn: itself
+// for a small room, in shards for a big one. It returns the connections
+// it found gone; the caller forgets them once the change's delivery is
+// done. Shards forget those they find themselves, announcing their leaves
+// only when announceGone (see leave).
+func (h *Handlers) pushChange(ctx context.Context, change rooms.Change, frame any, extra []string, announceGone bool) []string {
+	roomID := change.Room.ID
+	if change.PresentErr != nil {
+		h.awaitTurn(ctx, roomID, change.Delivery)
+		// The event is stored; clients that resume will get it.
+		h.logger.ErrorContext(ctx, "broadcast: list connections", "room_id", roomID, "error", change.PresentErr.Error())
+		return nil
+	}
+	ids := recipients(change.Present, extra)
+	if h.fanout == nil || len(ids) <= h.shardSize || len(change.Events) == 0 {
+		h.awaitTurn(ctx, roomID, change.Delivery)
+		return h.post(ctx, ids, encode(frame))
+	}
+	change.Delivery.HandOff()
+	h.awaitTurn(ctx, roomID, change.Delivery)
+	first, last := change.Events[0].Seq, change.Events[len(change.Events)-1].Seq
+	raw := encode(frame)
+	var gone []string
+	for _, g := range fanout.Split(ids, h.shardSize) {
+		s := fanout.Shard{RoomID: roomID, First: first, Last: last, From: g.Slots.From, To: g.Slots.To, Frame: raw, Connections: g.Connections, Quiet: !announceGone}
+		if len(s.Connections) == 0 {
+			h.mark(ctx, s)
+			continue
+		}
+		if err := h.fanout.Dispatch(ctx, s); err != nil {
+			// Pushed from here instead, late rather than never.
+			h.logger.WarnContext(ctx, "fan-out shard not handed off; pushing it here", "room_id", roomID, "seq", last, "connections", len(s.Connections), "error", err.Error())
+			gone = append(gone, h.pushShard(ctx, s)...)
+		}
+	}
+	return gone
+}
+
+func recipients(present []store.Presence, extra []string) []string {
+	ids := make([]string, 0, len(present)+len(extra))
+	seen := make(map[string]struct{}, len(present)+len(extra))
+	for _, p := range present {
+		if _, dup := seen[p.ConnectionID]; !dup {
+			seen[p.ConnectionID] = struct{}{}
+			ids = append(ids, p.ConnectionID)
+		}
+	}
+	for _, id := range extra {
+		if _, dup := seen[id]; !dup {
+			seen[id] = struct{}{}
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+// DeliverShard is the fan-out function's handler: it pushes one shard of
+// a change's frame in the turn of the shard's slots, marks them, and
+// forgets the connections it found gone.
+func (h *Handlers) DeliverShard(ctx context.Context, s fanout.Shard) error {
+	h.forgetAll(ctx, h.pushShard(ctx, s), !s.Quiet)
+	return nil
+}
+
+func (h *Handlers) pushShard(ctx context.Context, s fanout.Shard) []string {
+	if !rooms.AwaitDelivered(ctx, h.store, s.RoomID, s.Slots(), s.First, rooms.MaxOrderWait) && ctx.Err() == nil {
+		h.logger.WarnContext(ctx, "pushing a shard out of turn: an earlier frame of its slots is stuck", "room_id", s.RoomID, "seq", s.First)
+	}
+	gone := h.post(ctx, s.Connections, s.Frame)
+	h.mark(ctx, s)
+	return gone
+}
+
+func (h *Handlers) mark(ctx context.Context, s fanout.Shard) {
+	mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+	defer cancel()
+	if err := h.store.MarkDelivered(mctx, s.RoomID, s.Slots(), s.Last); err != nil {
+		h.logger.WarnContext(ctx, "shard not marked delivered: the room's next frames wait for it", "room_id", s.RoomID, "seq", s.Last, "error", err.Error())
+	}
+}
