@@ -141,7 +141,16 @@ func newRecordWriter(out io.Writer) *recordWriter {
 	return w
 }
 
-func (w *recordWriter) put(r record) { w.ch <- appendRecord(make([]byte, 0, 48), r) }
+// maxText bounds a problem's or error's text, so that every record fits
+// the parent's line buffer.
+const maxText = 4 << 10
+
+func (w *recordWriter) put(r record) {
+	if len(r.Text) > maxText {
+		r.Text = r.Text[:maxText]
+	}
+	w.ch <- appendRecord(make([]byte, 0, 48), r)
+}
 
 func (w *recordWriter) stop() {
 	close(w.ch)
@@ -203,12 +212,20 @@ func startClientProcess(argv []string, logger *slog.Logger) (*clientProcess, err
 }
 
 // read dispatches the process's records: a socket's to the current
-// tally, an answer to the command waiting for it.
+// tally, an answer to the command waiting for it. It reads to the end
+// whatever comes, so that the process never waits to write.
 func (p *clientProcess) read(stdout io.Reader) {
 	defer close(p.dead)
 	br := bufio.NewReaderSize(stdout, 64<<10)
 	for {
 		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// No record is this long: skip the rest of the line.
+			for errors.Is(err, bufio.ErrBufferFull) {
+				_, err = br.ReadSlice('\n')
+			}
+			line = []byte("?") // counted below as not a record
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = errors.New("cloudsim: the client process ended")
@@ -220,9 +237,11 @@ func (p *clientProcess) read(stdout io.Reader) {
 		}
 		r, err := parseRecord(line)
 		if err != nil {
-			p.err = err
 			p.logger.Error("the client process wrote what is not a record", "error", err.Error())
-			return
+			if t := p.tally.Load(); t != nil {
+				t.problem("the client process wrote what is not a record")
+			}
+			continue
 		}
 		t := p.tally.Load()
 		switch r.Kind {
@@ -322,15 +341,19 @@ const stopWait = 30 * time.Second
 // stop closes the process's stdin, which ends it, and reaps it.
 func (p *clientProcess) stop() error {
 	_ = p.stdin.Close()
-	// Wait must not come before the last read of stdout.
+	exited := make(chan error, 1)
+	go func() {
+		<-p.dead // Wait must not come before the last read of stdout
+		exited <- p.cmd.Wait()
+	}()
+	var err error
 	select {
-	case <-p.dead:
+	case err = <-exited:
 	case <-time.After(stopWait):
 		p.logger.Warn("the client process did not end; killing it", "pid", p.cmd.Process.Pid)
 		_ = p.cmd.Process.Kill()
-		<-p.dead
+		err = <-exited
 	}
-	err := p.cmd.Wait()
 	if err != nil {
 		return fmt.Errorf("cloudsim: client process: %w", err)
 	}

@@ -183,3 +183,27 @@ func TestClients(t *testing.T) {
 		})
 	}
 }
+
+// TestClientProcessReadsPastGarbage: a line that is no record, or one
+// too long to be, counts as a problem and the answers after it still
+// come, so the child never blocks on a parent that stopped reading.
+func TestClientProcessReadsPastGarbage(t *testing.T) {
+	script := `echo bogus; head -c 100000 /dev/zero | tr '\0' x; echo; read cmd; echo c; cat >/dev/null`
+	p, err := startClientProcess([]string{"/bin/sh", "-c", script}, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tally := newTally(1, 1)
+	p.tally.Store(tally)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := p.close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.stop(); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := tally.problems(), []string{"the client process wrote what is not a record ×2"}; !slices.Equal(got, want) {
+		t.Errorf("problems %q, want %q", got, want)
+	}
+}
