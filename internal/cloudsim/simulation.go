@@ -232,15 +232,15 @@ func (s *simulation) seed(ctx context.Context, n, members int, t *tally) (*room,
 // is sent here. n joins would read up to n rows each, minutes for a room
 // of 10,000. The joins append to one stream, so they go one at a time.
 func (s *simulation) join(ctx context.Context, roomID string, p store.Presence) error {
-	room, err := s.store.RoomAs(ctx, roomID, p.Username)
+	state, err := s.store.RoomAs(ctx, roomID, p.Username)
 	if err != nil {
 		return fmt.Errorf("joining %s: %w", p.Username, err)
 	}
-	events, err := room.Join(p.Username, time.Now())
+	events, err := state.Join(p.Username, time.Now())
 	if err != nil {
 		return fmt.Errorf("joining %s: %w", p.Username, err)
 	}
-	req := store.AppendRequest{RoomID: roomID, ExpectedVersion: room.Version, Messages: room.Messages, Events: events, Join: &p}
+	req := store.AppendRequest{RoomID: roomID, ExpectedVersion: state.Version, Messages: state.Messages, Events: events, Join: &p}
 	if _, err := s.store.Append(ctx, req); err != nil {
 		return fmt.Errorf("joining %s: %w", p.Username, err)
 	}
