@@ -189,7 +189,7 @@ func TestClients(t *testing.T) {
 // come, so the child never blocks on a parent that stopped reading.
 func TestClientProcessReadsPastGarbage(t *testing.T) {
 	script := `echo bogus; head -c 100000 /dev/zero | tr '\0' x; echo; read cmd; echo c; cat >/dev/null`
-	p, err := startClientProcess([]string{"/bin/sh", "-c", script}, slog.New(slog.DiscardHandler))
+	p, err := startClientProcess([]string{"sh", "-c", script}, slog.New(slog.DiscardHandler))
 	if err != nil {
 		t.Fatal(err)
 	}
