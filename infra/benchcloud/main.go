@@ -8,6 +8,10 @@
 // It needs Linux, root (each function instance gets a mount namespace and
 // a cgroup of its own), Java 17 for DynamoDB Local, and the Go module proxy
 // for AWS's Lambda Runtime Interface Emulator.
+//
+// The rooms' client sockets run in a second benchcloud, started by the
+// first with -client-process, so that neither process holds both ends of
+// 10,000 sockets; -in-process keeps them in one.
 package main
 
 import (
@@ -41,7 +45,13 @@ func main() {
 	asJSON := flag.Bool("json", false, "print JSON instead of a table")
 	root := flag.String("root", ".", "project directory")
 	verbose := flag.Bool("v", false, "log the stack's own lines")
+	inProcess := flag.Bool("in-process", false, "keep the client sockets in this process (two descriptors a socket)")
+	clientProcess := flag.Bool("client-process", false, "be the client sockets' process of another benchcloud, over stdin and stdout (it starts this itself)")
 	flag.Parse()
+	if *clientProcess {
+		serveClients()
+		return
+	}
 	c.Root = *root
 	level := slog.LevelWarn
 	if *verbose {
@@ -62,8 +72,21 @@ func main() {
 	for _, n := range c.Sizes {
 		biggest = max(biggest, n)
 	}
-	// Two descriptors a socket, and room for the rest of the stack.
-	if err := raiseOpenFiles(uint64(2*biggest + 4096)); err != nil {
+	// A descriptor a socket's server end, another for its client end
+	// unless a child process holds those, and room for the rest of the
+	// stack: RIE instances' and DynamoDB Local's connections, pipes.
+	perSocket := 1
+	if *inProcess {
+		perSocket = 2
+	} else {
+		exe, err := os.Executable()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "benchcloud: finding this program to start its client process:", err)
+			os.Exit(1)
+		}
+		c.ClientCommand = []string{exe, "-client-process"}
+	}
+	if err := raiseOpenFiles(uint64(perSocket*biggest + 4096)); err != nil {
 		fmt.Fprintln(os.Stderr, "benchcloud:", err)
 		os.Exit(1)
 	}
@@ -83,5 +106,21 @@ func main() {
 		if !r.OK() {
 			os.Exit(1)
 		}
+	}
+}
+
+// serveClients is the -client-process mode: the parent benchcloud's
+// client sockets, until it closes stdin or dies. It raises its own
+// open-file limit as sockets are asked for.
+func serveClients() {
+	logger := slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	// A ^C at the terminal reaches this process too (one process
+	// group); it ends when the parent closes stdin, having closed its
+	// sockets, so it leaves the interrupt to the parent.
+	signal.Ignore(os.Interrupt)
+	err := cloudsim.ServeClients(context.Background(), os.Stdin, os.Stdout, cloudsim.ClientOptions{OpenFiles: raiseOpenFiles, Logger: logger})
+	if err != nil {
+		logger.Error("client process", "error", err.Error())
+		os.Exit(1)
 	}
 }

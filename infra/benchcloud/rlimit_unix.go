@@ -8,8 +8,9 @@ import (
 )
 
 // raiseOpenFiles lets the process hold n descriptors: a room of 10,000
-// is 10,000 client sockets and their 10,000 server ends in this one
-// process, past the usual limit of 1,024 or 20,000.
+// is 10,000 server ends in the benchcloud that runs the cloud and 10,000
+// client sockets in its client process (both, with -in-process), past
+// the usual limit of 1,024.
 func raiseOpenFiles(n uint64) error {
 	var lim syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {

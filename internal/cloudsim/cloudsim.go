@@ -14,6 +14,11 @@
 // instances were busy (wall time under their CPU limit, as Lambda bills),
 // the store's capacity, and the cost per million messages against API
 // Gateway's floor.
+//
+// The rooms' client sockets may live in a child process (ServeClients,
+// Config.ClientCommand), which reports each socket's deliveries back as
+// compact records: a room of 10,000 with both ends of every socket in one
+// process would pass the machine's limit on open files.
 package cloudsim
 
 import (
@@ -72,6 +77,15 @@ type Config struct {
 	DynamoDBEndpoint, Table string
 	// RIE is the aws-lambda-rie binary (installed if empty).
 	RIE string
+	// ClientCommand, if set, runs the rooms' client sockets in a child
+	// process: the program and its arguments, in a mode that calls
+	// ServeClients on its stdin and stdout (infra/benchcloud
+	// -client-process). This process then holds only the sockets' server
+	// ends: a socket is a descriptor on each side, and a room of 10,000
+	// with both in one process reaches a hard limit of 20,000 open files.
+	// Empty keeps the sockets here, which is simpler and enough for rooms
+	// of a few thousand.
+	ClientCommand []string
 	// WorkDir holds the bootstraps and the meters' files; a temporary
 	// directory if empty.
 	WorkDir  string
@@ -184,7 +198,20 @@ func Run(ctx context.Context, c Config) ([]Result, error) {
 	}()
 	fmt.Fprintf(c.Progress, "simulated cloud up: %d instances of each function, %v+%v per post, %.0f posts/s\n",
 		c.Instances, c.PostLatency, c.PostJitter, c.PostRate)
-	sim, err := newSimulation(ctx, c, stack, meters)
+	var cl clients = newInProcess()
+	if len(c.ClientCommand) > 0 {
+		p, err := startClientProcess(c.ClientCommand, c.Logger)
+		if err != nil {
+			return nil, err
+		}
+		cl = p
+	}
+	defer func() {
+		if err := cl.stop(); err != nil {
+			c.Logger.Error("stopping the client sockets", "error", err.Error())
+		}
+	}()
+	sim, err := newSimulation(ctx, c, stack, meters, cl)
 	if err != nil {
 		return nil, err
 	}

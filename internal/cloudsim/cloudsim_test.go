@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,7 +17,20 @@ import (
 	"github.com/chatroom/chat/internal/lambdarie/lambdarietest"
 )
 
-func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
+// clientProcessArg makes the test binary the client process of the
+// simulation under test, as -client-process makes infra/benchcloud.
+const clientProcessArg = "-cloudsim.client-process"
+
+func TestMain(m *testing.M) {
+	if slices.Contains(os.Args[1:], clientProcessArg) {
+		if err := cloudsim.ServeClients(context.Background(), os.Stdin, os.Stdout, cloudsim.ClientOptions{}); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(dynamolocaltest.Main(m))
+}
 
 // TestShortSimulation is `make bench-cloud` in small: a room of 30
 // sockets (ten members with three each), three instances of every
@@ -51,6 +65,13 @@ func TestShortSimulation(t *testing.T) {
 	// overlapping deliveries from two instances are not yet kept in
 	// order (docs/scaling.md; the benchmark measures how often not).
 	c.OneAtATime = true
+	// The sockets in a child process, as the benchmark keeps them (the
+	// in-process clients have TestClients).
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.ClientCommand = []string{exe, clientProcessArg}
 	c.Logger = slog.New(slog.NewJSONHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	c.Progress = t.Output()
 	results, err := cloudsim.Run(ctx, c)

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
 
 	"golang.org/x/sync/errgroup"
@@ -34,10 +33,12 @@ type simulation struct {
 	auth   *auth.Service
 	rooms  *rooms.Service
 	http   *http.Client
-	run    string // makes names unique between runs on one table
+	// clients hold the rooms' client sockets (Config.ClientCommand).
+	clients clients
+	run     string // makes names unique between runs on one table
 }
 
-func newSimulation(_ context.Context, c Config, stack *lambdarie.Stack, meters string) (*simulation, error) {
+func newSimulation(_ context.Context, c Config, stack *lambdarie.Stack, meters string, cl clients) (*simulation, error) {
 	st := stack.Emulator.Store
 	// People are made here, not through the auth function: a sign-up's
 	// password hash is deliberately slow, and is not what is measured.
@@ -52,15 +53,17 @@ func newSimulation(_ context.Context, c Config, stack *lambdarie.Stack, meters s
 		return nil, err
 	}
 	return &simulation{c: c, stack: stack, meters: meters, store: st, auth: a, rooms: rs,
-		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: setupWidth}},
-		run:  strconv.FormatInt(time.Now().Unix()%100000, 36)}, nil
+		http:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: setupWidth}},
+		clients: cl,
+		run:     strconv.FormatInt(time.Now().Unix()%100000, 36)}, nil
 }
 
-// room is one room of the simulation with its sockets open and joined.
+// room is one room of the simulation with its sockets open and joined;
+// the sockets themselves are s.clients'.
 type room struct {
 	id      string
 	members []*chatclient.Client
-	sockets []*socket
+	sockets int
 }
 
 // measure seeds a room of n connections, sends it c.Messages messages and
@@ -78,22 +81,21 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 		return Result{}, fmt.Errorf("%d connections need %d sockets a member, past the %d allowed", n, perMember, wsapi.MaxConnectionsPerUser)
 	}
 	start := time.Now()
-	r, err := s.seed(ctx, n, members)
+	// The tally counts from the sockets' first frames; nothing of this
+	// run's messages comes before the sends.
+	tally := newTally(s.c.Messages, n)
+	r, err := s.seed(ctx, n, members, tally)
 	if err != nil {
 		return Result{}, err
 	}
 	defer s.takeDown(r)
-	fmt.Fprintf(s.c.Progress, "room of %d: %d members, %d sockets joined in %v\n", n, members, len(r.sockets), time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(s.c.Progress, "room of %d: %d members, %d sockets joined in %v\n", n, members, r.sockets, time.Since(start).Round(time.Millisecond))
 
 	// A big room's sends are spaced so its posts stay under half the
 	// account's rate: what is measured is a message, not the quota.
 	interval := s.c.Interval
 	if s.c.PostRate > 0 {
 		interval = max(interval, time.Duration(float64(n)/(s.c.PostRate/2)*float64(time.Second)))
-	}
-	tally := newTally(s.c.Messages, len(r.sockets))
-	for i, sk := range r.sockets {
-		sk.listen(ctx, i, tally)
 	}
 	time.Sleep(time.Second) // the meters' last writes of the seeding
 	meterBefore, err := awsmeter.ReadDir(s.meters)
@@ -103,7 +105,7 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 	s.stack.ResetInvocations()
 	sendStart := time.Now()
 	for k := range s.c.Messages {
-		sender := r.sockets[k%min(s.c.Senders, members)] // socket j is member j%members's
+		sender := k % min(s.c.Senders, members) // socket j is member j%members's
 		at := sendStart.Add(time.Duration(k) * interval)
 		if d := time.Until(at); d > 0 {
 			select {
@@ -115,10 +117,11 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 		if s.c.OneAtATime && k > 0 && !tally.waitMessage(ctx, k-1, s.c.Drain) {
 			return Result{}, fmt.Errorf("message %d did not reach every socket within %v", k-1, s.c.Drain)
 		}
-		tally.sent(k, time.Now())
-		if err := sender.conn.Send(ctx, chatclient.SendFrame(r.id, messageID(k), "message "+strconv.Itoa(k))); err != nil {
+		at, err := s.clients.send(ctx, sender, chatclient.SendFrame(r.id, messageID(k), "message "+strconv.Itoa(k)))
+		if err != nil {
 			return Result{}, fmt.Errorf("sending message %d: %w", k, err)
 		}
+		tally.sent(k, at)
 	}
 	tally.wait(ctx, s.c.Drain)
 	time.Sleep(500 * time.Millisecond) // the meters' last writes
@@ -130,7 +133,7 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 }
 
 // seed makes the room's people, the room, and n sockets joined to it.
-func (s *simulation) seed(ctx context.Context, n, members int) (*room, error) {
+func (s *simulation) seed(ctx context.Context, n, members int, t *tally) (*room, error) {
 	r := &room{members: make([]*chatclient.Client, members)}
 	names := make([]string, members)
 	g, gctx := errgroup.WithContext(ctx)
@@ -162,50 +165,86 @@ func (s *simulation) seed(ctx context.Context, n, members int) (*room, error) {
 	// The sockets open through the gateway and the $connect function, as
 	// people's would; they join in the store, directly: n joins through
 	// join_room would announce each to all before it, n²/2 posts.
-	r.sockets = make([]*socket, n)
+	// A ticket lasts a minute, and dialling thousands takes longer: they
+	// are issued, and their sockets opened, a batch at a time.
+	for first := 0; first < n; first += openBatch {
+		tickets := make([]string, min(n-first, openBatch))
+		g, gctx = errgroup.WithContext(ctx)
+		g.SetLimit(setupWidth)
+		for j := range tickets {
+			g.Go(func() error {
+				ticket, err := s.auth.IssueTicket(gctx, identityOf(r.members[(first+j)%members]))
+				if err != nil {
+					return fmt.Errorf("socket %d's ticket: %w", first+j, err)
+				}
+				tickets[j] = ticket.Value
+				return nil
+			})
+		}
+		err := g.Wait()
+		if err == nil {
+			err = s.clients.open(ctx, s.stack.Emulator.URL, first, tickets, t)
+		}
+		if err != nil {
+			s.closeSockets()
+			return nil, err
+		}
+		r.sockets += len(tickets)
+	}
+	presences := make([][]store.Presence, members)
 	g, gctx = errgroup.WithContext(ctx)
 	g.SetLimit(setupWidth)
-	for j := range n {
-		m := r.members[j%members]
-		g.Go(func() error {
-			ticket, err := s.auth.IssueTicket(gctx, identityOf(m))
-			if err != nil {
-				return err
-			}
-			conn, err := m.DialTicket(gctx, ticket.Value)
-			if err != nil {
-				return fmt.Errorf("socket %d: %w", j, err)
-			}
-			r.sockets[j] = &socket{conn: conn, member: m.Username}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
-		r.closeSockets()
-		return nil, err
-	}
-	g, gctx = errgroup.WithContext(ctx)
-	g.SetLimit(setupWidth)
-	for _, name := range names {
+	for i, name := range names {
 		g.Go(func() error {
 			ids, err := s.store.UserConnections(gctx, name)
 			if err != nil {
 				return err
 			}
 			for _, id := range ids {
-				p := store.Presence{ConnectionID: id, Username: name, ExpiresAt: time.Now().Add(wsapi.ConnectionTTL)}
-				if _, err := s.rooms.Join(gctx, name, r.id, p); err != nil {
-					return fmt.Errorf("joining %s: %w", name, err)
-				}
+				presences[i] = append(presences[i], store.Presence{ConnectionID: id, Username: name, ExpiresAt: time.Now().Add(wsapi.ConnectionTTL)})
 			}
 			return nil
 		})
 	}
 	if err := g.Wait(); err != nil {
-		r.closeSockets()
+		s.closeSockets()
 		return nil, err
 	}
+	joinStart := time.Now()
+	joined := 0
+	for _, ps := range presences {
+		for _, p := range ps {
+			if err := s.join(ctx, r.id, p); err != nil {
+				s.closeSockets()
+				return nil, err
+			}
+			if joined++; joined%2000 == 0 {
+				fmt.Fprintf(s.c.Progress, "room of %d: %d sockets joined in %v\n", n, joined, time.Since(joinStart).Round(time.Millisecond))
+			}
+		}
+	}
 	return r, nil
+}
+
+// join records socket p in the room as rooms.Join does, the user_joined
+// event and the presence in one append, but without what rooms.Join does
+// next: list the room's connections for the announcement, which nobody
+// is sent here. n joins would read up to n rows each, minutes for a room
+// of 10,000. The joins append to one stream, so they go one at a time.
+func (s *simulation) join(ctx context.Context, roomID string, p store.Presence) error {
+	state, err := s.store.RoomAs(ctx, roomID, p.Username)
+	if err != nil {
+		return fmt.Errorf("joining %s: %w", p.Username, err)
+	}
+	events, err := state.Join(p.Username, time.Now())
+	if err != nil {
+		return fmt.Errorf("joining %s: %w", p.Username, err)
+	}
+	req := store.AppendRequest{RoomID: roomID, ExpectedVersion: state.Version, Messages: state.Messages, Events: events, Join: &p}
+	if _, err := s.store.Append(ctx, req); err != nil {
+		return fmt.Errorf("joining %s: %w", p.Username, err)
+	}
+	return nil
 }
 
 // takeDown forgets the room's sockets in the store first, so that their
@@ -226,18 +265,15 @@ func (s *simulation) takeDown(r *room) {
 	if err := g.Wait(); err != nil {
 		s.c.Logger.Warn("forgetting the room's sockets", "error", err.Error())
 	}
-	r.closeSockets()
+	s.closeSockets()
 }
 
-func (r *room) closeSockets() {
-	var wg sync.WaitGroup
-	for _, sk := range r.sockets {
-		if sk == nil {
-			continue
-		}
-		wg.Go(func() { sk.conn.CloseNow() })
+func (s *simulation) closeSockets() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.clients.close(ctx); err != nil {
+		s.c.Logger.Warn("closing the room's sockets", "error", err.Error())
 	}
-	wg.Wait()
 }
 
 func identityOf(c *chatclient.Client) auth.Identity {

@@ -10,8 +10,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/chatroom/chat/internal/chatclient"
 )
 
 // tally counts every message's deliveries at every socket.
@@ -45,8 +43,9 @@ func newTally(messages, sockets int) *tally {
 
 func (t *tally) sent(k int, at time.Time) { t.sentAt[k].Store(at.UnixNano()) }
 
-// delivered records message k at socket i; only socket i's reader calls
-// it for i, so seen[i] needs no lock.
+// delivered records message k at socket i; only socket i's reader (or
+// the one reader of the client process's records) calls it for i, so
+// seen[i] needs no lock.
 func (t *tally) delivered(i, k int, at time.Time) {
 	if k < 0 || k >= len(t.got) {
 		t.problem("a message this run did not send")
@@ -68,6 +67,8 @@ func (t *tally) delivered(i, k int, at time.Time) {
 		close(t.done)
 	}
 }
+
+func (t *tally) outOfOrder(int) { t.reordered.Add(1) }
 
 func (t *tally) problem(what string) {
 	t.mu.Lock()
@@ -123,49 +124,6 @@ func (t *tally) problems() []string {
 	}
 	sort.Strings(out)
 	return out
-}
-
-// socket is one connection of the room.
-type socket struct {
-	conn   *chatclient.Conn
-	member string
-}
-
-// listen reads the socket's frames until it closes, counting messages and
-// checking each live frame's seq against the last.
-func (sk *socket) listen(ctx context.Context, i int, t *tally) {
-	go func() {
-		var last int64
-		for {
-			raw, err := sk.conn.Read(ctx)
-			if err != nil {
-				return
-			}
-			now := time.Now()
-			f, err := chatclient.ParseFrame(raw)
-			if err != nil {
-				t.problem("unparsable frame")
-				continue
-			}
-			switch f.Type {
-			case "receive_message", "join_room_announcement", "leave_room_announcement":
-				if f.Seq <= last {
-					t.reordered.Add(1)
-				}
-				last = max(last, f.Seq)
-			case "error":
-				t.problem("error frame " + f.Code)
-			}
-			if f.Type != "receive_message" {
-				continue
-			}
-			k, ok := messageIndex(f.ClientMsgID)
-			if !ok {
-				continue // another run's, or a person's
-			}
-			t.delivered(i, k, now)
-		}
-	}()
 }
 
 func messageIndex(clientMsgID string) (int, bool) {
