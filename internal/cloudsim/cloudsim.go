@@ -56,10 +56,8 @@ type Config struct {
 	// the account's rate.
 	Interval time.Duration
 	// OneAtATime sends each message only once the one before reached
-	// every socket, so no two messages' deliveries overlap. Across
-	// instances nothing yet keeps overlapping deliveries in order
-	// (docs/scaling.md), so a check that must not depend on timing sends
-	// this way; the benchmark sends on the clock.
+	// every socket, so no two messages' deliveries overlap: the latency of
+	// one message alone, without the queue of a busy room.
 	OneAtATime bool
 	// Instances is how many instances of each function run.
 	Instances int

@@ -158,9 +158,11 @@ func (s *simulation) seed(ctx context.Context, n, members int, t *tally) (*room,
 	}
 	r.id = created.ID
 	for from := chat.MaxMembersPerChange + 1; from < members; from += chat.MaxMembersPerChange {
-		if _, err := s.rooms.AddMembers(ctx, names[0], r.id, names[from:min(members, from+chat.MaxMembersPerChange)], false); err != nil {
+		change, err := s.rooms.AddMembers(ctx, names[0], r.id, names[from:min(members, from+chat.MaxMembersPerChange)], false)
+		if err != nil {
 			return nil, fmt.Errorf("adding members: %w", err)
 		}
+		change.Delivery.Done() // nobody has a socket yet: nothing to push
 	}
 	// The sockets open through the gateway and the $connect function, as
 	// people's would; they join in the store, directly: n joins through
@@ -222,6 +224,16 @@ func (s *simulation) seed(ctx context.Context, n, members int, t *tally) (*room,
 				fmt.Fprintf(s.c.Progress, "room of %d: %d sockets joined in %v\n", n, joined, time.Since(joinStart).Round(time.Millisecond))
 			}
 		}
+	}
+	// The joins were announced to nobody: mark them delivered, or the
+	// first message would wait out rooms.MaxOrderWait for them.
+	seeded, err := s.store.RoomAs(ctx, r.id)
+	if err == nil {
+		err = s.store.MarkDelivered(ctx, r.id, store.AllSlots, seeded.Version)
+	}
+	if err != nil {
+		s.closeSockets()
+		return nil, fmt.Errorf("marking the joins delivered: %w", err)
 	}
 	return r, nil
 }
