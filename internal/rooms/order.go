@@ -268,6 +268,13 @@ func (d *Delivery) Done() {
 // its MaxOrderWait instead.
 const markTimeout = 2 * time.Second
 
+// marksNotifier is a store that can wake waiters when a room's marks move
+// (the embedded store, whose marks live in this process); others are
+// polled.
+type marksNotifier interface {
+	MarksChanged(roomID string) <-chan struct{}
+}
+
 // AwaitDelivered waits until the room's slots are marked delivered up to
 // the seq before first. It gives up when the marks have not moved for
 // bound: the delivery they wait on is stuck, not merely behind others of
@@ -279,7 +286,13 @@ func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID strin
 	deadline := time.Now().Add(bound)
 	pause := 2 * time.Millisecond
 	seen := int64(-1)
+	notifier, _ := marks.(marksNotifier)
 	for consistent := false; ; consistent = true {
+		// Taken before the read, so a mark made after it wakes the wait.
+		var changed <-chan struct{}
+		if notifier != nil {
+			changed = notifier.MarksChanged(roomID)
+		}
 		d, err := marks.Delivered(ctx, roomID, consistent)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UpTo(slots) >= first-1) {
 			return true
@@ -302,6 +315,8 @@ func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID strin
 		case <-ctx.Done():
 			t.Stop()
 			return false
+		case <-changed:
+			t.Stop()
 		case <-t.C:
 		}
 	}

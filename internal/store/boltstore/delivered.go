@@ -33,6 +33,8 @@ type roomMarks struct {
 	// appended is the room's last seq appended in this process.
 	appended  int64
 	delivered store.Delivered
+	// changed is closed, and replaced, when the marks rise.
+	changed chan struct{}
 }
 
 func newDeliveryMarks() *deliveryMarks {
@@ -48,7 +50,7 @@ func (m *deliveryMarks) appended(roomID string, version, last int64) {
 		if len(m.rooms) >= maxMarkedRooms {
 			m.forgetDelivered()
 		}
-		r = &roomMarks{delivered: store.Delivered{All: version}}
+		r = &roomMarks{delivered: store.Delivered{All: version}, changed: make(chan struct{})}
 		m.rooms[roomID] = r
 	}
 	r.appended = max(r.appended, last)
@@ -81,6 +83,10 @@ func (m *deliveryMarks) mark(roomID string, slots store.Slots, seq int64) {
 	if !ok {
 		return // forgotten once delivered: a late mark has nothing to raise
 	}
+	defer func() {
+		close(r.changed)
+		r.changed = make(chan struct{})
+	}()
 	d := &r.delivered
 	if slots.Whole() {
 		if seq > d.All {
@@ -115,5 +121,17 @@ func (s *Store) Delivered(_ context.Context, roomID string, _ bool) (store.Deliv
 // MarkDelivered implements store.DeliveryMarks.
 func (s *Store) MarkDelivered(_ context.Context, roomID string, slots store.Slots, seq int64) error {
 	s.marks.mark(roomID, slots, seq)
+	return nil
+}
+
+// MarksChanged returns a channel closed when the room's marks next move,
+// so a waiter in this process wakes at once instead of polling; nil for a
+// room without marks.
+func (s *Store) MarksChanged(roomID string) <-chan struct{} {
+	s.marks.mu.Lock()
+	defer s.marks.mu.Unlock()
+	if r, ok := s.marks.rooms[roomID]; ok {
+		return r.changed
+	}
 	return nil
 }
