@@ -22,6 +22,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -655,7 +656,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 		return procs[pkg]
 	}
 	// The processes live as long as the whole test: start them here.
-	for _, pkg := range []string{"auth", "rooms", "connect", "disconnect", "join_room", "send_message", "leave_room", "default"} {
+	for _, pkg := range []string{"auth", "rooms", "connect", "disconnect", "join_room", "send_message", "leave_room", "default", "fanout"} {
 		if bin[pkg] != "" {
 			start(t, pkg)
 		}
@@ -1125,6 +1126,38 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 				t.Fatalf("logout: status %d body %s", a.StatusCode, a.Body)
 			}
 			forgotten(t, nil, "", "L0SQgoneAuth0=")
+		})
+		// The fan-out function pushes a shard of a big room's frame in
+		// its slots' turn, marks them, and forgets the connections it
+		// finds gone, announcing their leaves (the shard is not quiet).
+		// The room here is small; the shard is what a pusher would hand
+		// off, its event the last one delivered, whose mark it keeps.
+		t.Run("fanout", func(t *testing.T) {
+			const aliceFan, goneFan = "L0SQaliceFanou=", "L0SQgoneFanou0="
+			connect(t, tokens["alice"], aliceFan)
+			stale(t, goneFan)
+			d, err := st.Delivered(context.Background(), roomID, true)
+			if err != nil {
+				t.Fatalf("the room's delivery marks: %v", err)
+			}
+			seq := d.UpTo(store.Slots{From: 0, To: store.DeliverySlots})
+			mark := mgmt.mark()
+			var answer any
+			start(t, "fanout").invoke(t, event(t, "fanout", "shard.json", map[string]string{
+				"room_id": roomID, "seq": strconv.FormatInt(seq, 10), "connection_id": aliceFan, "gone_connection_id": goneFan,
+			}), &answer)
+			if answer != nil {
+				t.Errorf("DeliverShard answered %v, want null", answer)
+			}
+			got := mgmt.since(mark)
+			if m := framesTo(got, aliceFan, "receive_message"); len(m) != 1 || m[0]["client_msg_id"] != "fanout-0001" {
+				t.Errorf("alice's socket got %v, want the shard's frame once; all posts:%s", m, describe(got))
+			}
+			forgotten(t, got, aliceFan, goneFan)
+			after, err := st.Delivered(context.Background(), roomID, true)
+			if err != nil || after.UpTo(store.Slots{From: 0, To: store.DeliverySlots}) < seq+1 {
+				t.Errorf("the room's marks after the shard and the leave it announced: %+v, %v; want them past %d", after, err, seq)
+			}
 		})
 	})
 
