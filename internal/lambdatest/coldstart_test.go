@@ -56,7 +56,7 @@ func coldStartEvents() map[string]coldStartEvent {
 		"default":      {file: "invalid_json.json", vars: unknown, status: http.StatusOK},
 		// A shard of a room never marked: no wait, two posts, one mark.
 		// DeliverShard answers null, which has no statusCode.
-		"fanout": {file: "shard.json", vars: map[string]string{"room_id": unknown["room_id"], "seq": "1", "connection_id": "L0SNcoldstartA=", "gone_connection_id": "L0SNcoldstartB="}, status: 0},
+		"fanout": {file: "shard.json", vars: map[string]string{"room_id": unknown["room_id"], "connection_id": "L0SNcoldstartA=", "gone_connection_id": "L0SNcoldstartB="}, status: 0},
 	}
 }
 

@@ -22,7 +22,6 @@ import (
 	"regexp"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -1143,9 +1142,8 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			seq := d.UpTo(store.Slots{From: 0, To: store.DeliverySlots})
 			mark := mgmt.mark()
 			var answer any
-			start(t, "fanout").invoke(t, event(t, "fanout", "shard.json", map[string]string{
-				"room_id": roomID, "seq": strconv.FormatInt(seq, 10), "connection_id": aliceFan, "gone_connection_id": goneFan,
-			}), &answer)
+			shard := event(t, "fanout", "shard.json", map[string]string{"room_id": roomID, "connection_id": aliceFan, "gone_connection_id": goneFan})
+			start(t, "fanout").invoke(t, withSeq(t, shard, seq), &answer)
 			if answer != nil {
 				t.Errorf("DeliverShard answered %v, want null", answer)
 			}
@@ -1243,6 +1241,24 @@ func dynamoDBActions(t *testing.T, tmpl *samtemplate.Template, logicalID string)
 		out = append(out, a)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// withSeq sets a shard's first and last seq, and its frame's, to seq.
+func withSeq(t *testing.T, shard []byte, seq int64) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(shard, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["first"], m["last"] = seq, seq
+	if f, ok := m["frame"].(map[string]any); ok {
+		f["seq"] = seq
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return out
 }
 
