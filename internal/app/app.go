@@ -1,8 +1,9 @@
 // Package app is the composition root: it builds the store, the push
 // client, the use cases and the handlers, once per process. NewCloud wires
 // them for Lambda from the environment (DynamoDB, the API Gateway
-// management API, the fan-out function's Invoke API); NewLocal wires the same core around a store and a pusher
-// the caller already has (the local emulator, tests).
+// management API, the fan-out function's Invoke API); NewLocal wires the
+// same core around a store and a pusher the caller already has (the local
+// emulator, tests).
 package app
 
 import (
