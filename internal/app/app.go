@@ -135,12 +135,14 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	}
 	awsCfg.HTTPClient = sdkhttp.Wrap(awsCfg.HTTPClient)
 	var dbOpts []func(*dynamodb.Options)
+	var lambdaOpts []func(*awslambda.Options)
 	if c.ActionsLog != "" {
 		rec, err := iamactions.NewRecorder(c.ActionsLog)
 		if err != nil {
 			return nil, err
 		}
 		dbOpts = append(dbOpts, rec.DynamoDB)
+		lambdaOpts = append(lambdaOpts, rec.Lambda)
 	}
 	var mgmtOpts []func(*apigatewaymanagementapi.Options)
 	if c.MeterDir != "" {
@@ -186,7 +188,7 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	if c.FanoutFunction != "" {
 		// The endpoint is the SDK's to find: AWS's by default, the local
 		// router's where AWS_ENDPOINT_URL_LAMBDA says so.
-		d, err := fanout.NewLambda(awslambda.NewFromConfig(awsCfg), c.FanoutFunction)
+		d, err := fanout.NewLambda(awslambda.NewFromConfig(awsCfg, lambdaOpts...), c.FanoutFunction)
 		if err != nil {
 			return nil, fmt.Errorf("app: %w", err)
 		}
