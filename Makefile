@@ -78,7 +78,8 @@ endif
 endif
 
 .PHONY: build-AuthFunction build-RoomsFunction build-ConnectFunction build-DisconnectFunction \
-        build-JoinRoomFunction build-SendMessageFunction build-LeaveRoomFunction build-DefaultFunction
+        build-JoinRoomFunction build-SendMessageFunction build-LeaveRoomFunction build-DefaultFunction \
+        build-FanoutFunction
 build-AuthFunction:        ; $(LAMBDA_BUILD) ./functions/auth
 build-RoomsFunction:       ; $(LAMBDA_BUILD) ./functions/rooms
 build-ConnectFunction:     ; $(LAMBDA_BUILD) ./functions/connect
@@ -87,6 +88,7 @@ build-JoinRoomFunction:    ; $(LAMBDA_BUILD) ./functions/join_room
 build-SendMessageFunction: ; $(LAMBDA_BUILD) ./functions/send_message
 build-LeaveRoomFunction:   ; $(LAMBDA_BUILD) ./functions/leave_room
 build-DefaultFunction:     ; $(LAMBDA_BUILD) ./functions/default
+build-FanoutFunction:      ; $(LAMBDA_BUILD) ./functions/fanout
 
 .PHONY: deploy
 deploy: ## Deploy to your AWS account with SAM and upload web/, never prompting (GUIDED=1 for sam deploy --guided; STACK=, REGION=).

@@ -33,6 +33,7 @@ func main() {
 	flag.StringVar(&cfg.WorkDir, "work", "", "directory for the functions' bootstraps (default: a temporary one)")
 	flag.IntVar(&cfg.Concurrency, "concurrency", 0, fmt.Sprintf("invocations each function's one instance serves at once (AWS_LAMBDA_MAX_CONCURRENCY; 0 means %d); with -instances or -cpu-limit each instance serves one", lambdarie.DefaultConcurrency))
 	flag.IntVar(&cfg.Instances, "instances", 1, "instances of each function, each serving one invocation at a time when more than 1 (a simulated Lambda fleet)")
+	flag.IntVar(&cfg.FanoutInstances, "fanout-instances", 0, fmt.Sprintf("with -instances or -cpu-limit, instances of the fan-out function, which only the other functions invoke (0 means %d, never fewer than -instances)", lambdarie.DefaultFanoutInstances))
 	flag.BoolVar(&cfg.CPULimit, "cpu-limit", false, "hold each instance's function to its MemorySize's share of a core, as Lambda does (cgroup v1 cpu controller, root)")
 	flag.Parse()
 	o.Store = "dynamodb"

@@ -1,8 +1,9 @@
 // Package app is the composition root: it builds the store, the push
 // client, the use cases and the handlers, once per process. NewCloud wires
 // them for Lambda from the environment (DynamoDB, the API Gateway
-// management API); NewLocal wires the same core around a store and a pusher
-// the caller already has (the local emulator, tests).
+// management API, the fan-out function's Invoke API); NewLocal wires the
+// same core around a store and a pusher the caller already has (the local
+// emulator, tests).
 package app
 
 import (
@@ -21,10 +22,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/apigatewaymanagementapi"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
 
 	"github.com/chatroom/chat/internal/auth"
 	"github.com/chatroom/chat/internal/awsmeter"
 	"github.com/chatroom/chat/internal/dynamolocal"
+	"github.com/chatroom/chat/internal/fanout"
 	"github.com/chatroom/chat/internal/httpapi"
 	"github.com/chatroom/chat/internal/iamactions"
 	"github.com/chatroom/chat/internal/push"
@@ -39,6 +42,12 @@ import (
 const (
 	EnvTableName          = "TABLE_NAME"
 	EnvManagementEndpoint = "WS_MANAGEMENT_ENDPOINT"
+	// EnvFanoutFunction names the fan-out function, which big rooms'
+	// frames are handed to in shards; without it (an older stack, the
+	// fan-out function itself) a function pushes every frame itself.
+	// Locally the Lambda SDK finds the Invoke API through its own
+	// AWS_ENDPOINT_URL_LAMBDA.
+	EnvFanoutFunction = "FANOUT_FUNCTION"
 	// EnvDynamoDBEndpoint points the store at DynamoDB Local instead of AWS.
 	EnvDynamoDBEndpoint = "DYNAMODB_ENDPOINT"
 	EnvLogLevel         = "LOG_LEVEL"
@@ -59,6 +68,9 @@ type Config struct {
 	TableName          string
 	ManagementEndpoint string
 	DynamoDBEndpoint   string
+	// FanoutFunction, when set, is the function big rooms are pushed by
+	// in shards.
+	FanoutFunction string
 	// FunctionName names the function in its metrics; empty outside
 	// Lambda.
 	FunctionName string
@@ -76,6 +88,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 		TableName:          getenv(EnvTableName),
 		ManagementEndpoint: getenv(EnvManagementEndpoint),
 		DynamoDBEndpoint:   getenv(EnvDynamoDBEndpoint),
+		FanoutFunction:     getenv(EnvFanoutFunction),
 		FunctionName:       getenv(EnvFunctionName),
 		ActionsLog:         getenv(EnvActionsLog),
 		MeterDir:           getenv(EnvMeterDir),
@@ -113,7 +126,8 @@ type App struct {
 	Logger   *slog.Logger
 }
 
-// NewCloud wires the app for Lambda: DynamoDB and the management API.
+// NewCloud wires the app for Lambda: DynamoDB, the management API and,
+// when the configuration names it, the fan-out function.
 func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) {
 	awsCfg, err := config.LoadDefaultConfig(ctx)
 	if err != nil {
@@ -121,12 +135,14 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	}
 	awsCfg.HTTPClient = sdkhttp.Wrap(awsCfg.HTTPClient)
 	var dbOpts []func(*dynamodb.Options)
+	var lambdaOpts []func(*awslambda.Options)
 	if c.ActionsLog != "" {
 		rec, err := iamactions.NewRecorder(c.ActionsLog)
 		if err != nil {
 			return nil, err
 		}
 		dbOpts = append(dbOpts, rec.DynamoDB)
+		lambdaOpts = append(lambdaOpts, rec.Lambda)
 	}
 	var mgmtOpts []func(*apigatewaymanagementapi.Options)
 	if c.MeterDir != "" {
@@ -168,7 +184,17 @@ func NewCloud(ctx context.Context, c Config, logger *slog.Logger) (*App, error) 
 	// Lambda names the function in the environment; the push metrics
 	// carry it as their Function dimension.
 	pusher.ForFunction(c.FunctionName)
-	return NewLocal(st, pusher, auth.DefaultConfig(), logger)
+	var opts []wsapi.Option
+	if c.FanoutFunction != "" {
+		// The endpoint is the SDK's to find: AWS's by default, the local
+		// router's where AWS_ENDPOINT_URL_LAMBDA says so.
+		d, err := fanout.NewLambda(awslambda.NewFromConfig(awsCfg, lambdaOpts...), c.FanoutFunction)
+		if err != nil {
+			return nil, fmt.Errorf("app: %w", err)
+		}
+		opts = append(opts, wsapi.WithFanout(d, 0))
+	}
+	return NewLocal(st, pusher, auth.DefaultConfig(), logger, opts...)
 }
 
 // NewLocal wires the app around a store and a pusher; opts tune the
@@ -231,6 +257,7 @@ func (a *App) Functions() (map[string]any, error) {
 		"send_message": a.Sockets.Messages,
 		"leave_room":   a.Sockets.LeaveRoom,
 		"default":      a.Sockets.Default,
+		"fanout":       a.Sockets.DeliverShard,
 	}, nil
 }
 

@@ -127,8 +127,11 @@ type Emulator struct {
 	URL string
 	// DynamoDBEndpoint is the DynamoDB Local in use, if any.
 	DynamoDBEndpoint string
-	Gateway          *gateway.Gateway
-	Store            store.Store
+	// LambdaEndpoint is Options.LambdaEndpoint: where the functions,
+	// when they run outside this process, invoke one another.
+	LambdaEndpoint string
+	Gateway        *gateway.Gateway
+	Store          store.Store
 	// Routes is what template.yaml declares, each function's environment
 	// pointed at this emulator.
 	Routes  *gateway.Routes
@@ -156,6 +159,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	}
 	e.closers = append(e.closers, func() error { return ignoreClosed(ln.Close()) })
 	e.URL = "http://" + ln.Addr().String()
+	e.LambdaEndpoint = o.LambdaEndpoint
 
 	st, tableName, err := e.openStore(ctx, o)
 	if err != nil {
@@ -225,7 +229,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 		shards.instances = append(shards.instances, a.Sockets)
 	}
 	if o.SAMEnvFile != "" {
-		if err := writeSAMEnv(o.SAMEnvFile, routes, e.URL, e.DynamoDBEndpoint); err != nil {
+		if err := writeSAMEnv(o.SAMEnvFile, routes, e.URL, e.DynamoDBEndpoint, o.LambdaEndpoint); err != nil {
 			return nil, err
 		}
 	}
@@ -376,11 +380,14 @@ const containerHost = "host.docker.internal"
 // writeSAMEnv writes the --env-vars file of `sam local start-lambda`: the
 // template's environment of each function, with the AWS endpoints swapped
 // for this emulator and DynamoDB Local, as a container sees them.
-func writeSAMEnv(path string, routes *gateway.Routes, url, dynamoEndpoint string) error {
+func writeSAMEnv(path string, routes *gateway.Routes, url, dynamoEndpoint, lambdaEndpoint string) error {
 	if dynamoEndpoint == "" {
 		return errors.New("emulator: SAM's containers cannot open the embedded store; use -store dynamodb with -sam-env-vars")
 	}
-	raw, err := json.MarshalIndent(functionEnv(routes, toContainer(url), toContainer(dynamoEndpoint)), "", "  ")
+	if lambdaEndpoint != "" {
+		lambdaEndpoint = toContainer(lambdaEndpoint)
+	}
+	raw, err := json.MarshalIndent(functionEnv(routes, toContainer(url), toContainer(dynamoEndpoint), lambdaEndpoint), "", "  ")
 	if err != nil {
 		return err
 	}
@@ -396,24 +403,35 @@ func writeSAMEnv(path string, routes *gateway.Routes, url, dynamoEndpoint string
 // FunctionEnv gives each function's environment, by logical id, for a
 // function process on this machine (under the Lambda Runtime Interface
 // Emulator, say): the template's, with the management API at this
-// emulator and the store at its DynamoDB Local, by their loopback
-// addresses. It needs Store "dynamodb": another process cannot open the
-// embedded store.
+// emulator, the store at its DynamoDB Local and, with a LambdaEndpoint,
+// the Lambda Invoke API there (for the fan-out function), by their
+// loopback addresses. It needs Store "dynamodb": another process cannot
+// open the embedded store.
 func (e *Emulator) FunctionEnv() (map[string]map[string]string, error) {
 	if e.DynamoDBEndpoint == "" {
 		return nil, errors.New("emulator: function processes cannot open the embedded store; use Store \"dynamodb\"")
 	}
-	return functionEnv(e.Routes, e.URL, e.DynamoDBEndpoint), nil
+	return functionEnv(e.Routes, e.URL, e.DynamoDBEndpoint, e.LambdaEndpoint), nil
 }
 
+// EnvLambdaEndpoint is the AWS SDK's own variable for the Lambda API's
+// endpoint (a service-specific AWS_ENDPOINT_URL_<service>), which
+// config.LoadDefaultConfig reads: a function invokes the fan-out function
+// there instead of at AWS.
+const EnvLambdaEndpoint = "AWS_ENDPOINT_URL_LAMBDA"
+
 // functionEnv is the template's environment of each function with the AWS
-// endpoints swapped for these.
-func functionEnv(routes *gateway.Routes, managementEndpoint, dynamoEndpoint string) map[string]map[string]string {
+// endpoints swapped for these; lambdaEndpoint may be empty (the functions
+// run in this process).
+func functionEnv(routes *gateway.Routes, managementEndpoint, dynamoEndpoint, lambdaEndpoint string) map[string]map[string]string {
 	out := map[string]map[string]string{}
 	for id, fn := range routes.Functions {
 		env := maps.Clone(fn.Env)
 		env[app.EnvManagementEndpoint] = managementEndpoint
 		env[app.EnvDynamoDBEndpoint] = dynamoEndpoint
+		if lambdaEndpoint != "" {
+			env[EnvLambdaEndpoint] = lambdaEndpoint
+		}
 		out[id] = env
 	}
 	return out

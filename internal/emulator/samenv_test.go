@@ -26,8 +26,8 @@ func TestSAMEnvFile(t *testing.T) {
 	if err := json.Unmarshal(raw, &env); err != nil {
 		t.Fatal(err)
 	}
-	if len(env) != 8 {
-		t.Fatalf("env for %d functions, want 8", len(env))
+	if len(env) != 9 {
+		t.Fatalf("env for %d functions, want 9", len(env))
 	}
 	port := e.URL[strings.LastIndex(e.URL, ":"):]
 	for fn, vars := range env {
@@ -36,6 +36,9 @@ func TestSAMEnvFile(t *testing.T) {
 		}
 		if vars["WS_MANAGEMENT_ENDPOINT"] != "http://host.docker.internal"+port {
 			t.Errorf("%s: WS_MANAGEMENT_ENDPOINT %q", fn, vars["WS_MANAGEMENT_ENDPOINT"])
+		}
+		if _, set := vars[emulator.EnvLambdaEndpoint]; set {
+			t.Errorf("%s: %s set without a Lambda endpoint", fn, emulator.EnvLambdaEndpoint)
 		}
 		if !strings.HasPrefix(vars["DYNAMODB_ENDPOINT"], "http://host.docker.internal:") {
 			t.Errorf("%s: DYNAMODB_ENDPOINT %q", fn, vars["DYNAMODB_ENDPOINT"])
@@ -61,8 +64,8 @@ func TestFunctionEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(env) != 8 {
-		t.Fatalf("env for %d functions, want 8", len(env))
+	if len(env) != 9 {
+		t.Fatalf("env for %d functions, want 9", len(env))
 	}
 	for fn, vars := range env {
 		if vars["TABLE_NAME"] != o.Table {
@@ -74,8 +77,34 @@ func TestFunctionEnv(t *testing.T) {
 		if vars["DYNAMODB_ENDPOINT"] != e.DynamoDBEndpoint {
 			t.Errorf("%s: DYNAMODB_ENDPOINT %q, want %q", fn, vars["DYNAMODB_ENDPOINT"], e.DynamoDBEndpoint)
 		}
+		// In process, the functions reach no Lambda API.
+		if v, set := vars[emulator.EnvLambdaEndpoint]; set {
+			t.Errorf("%s: %s %q with the functions in process", fn, emulator.EnvLambdaEndpoint, v)
+		}
+	}
+	// The functions that push name the fan-out function as the Lambda
+	// Invoke API does locally: by its logical id.
+	if got := env["SendMessageFunction"]["FANOUT_FUNCTION"]; got != "FanoutFunction" {
+		t.Errorf("SendMessageFunction: FANOUT_FUNCTION %q, want FanoutFunction", got)
 	}
 	if _, err := start(t, stores["bbolt"](t)).FunctionEnv(); err == nil {
 		t.Error("FunctionEnv with the embedded store: no error")
+	}
+}
+
+// TestFunctionEnvLambdaEndpoint: functions invoked through a Lambda
+// endpoint invoke the fan-out function there too, through the SDK's own
+// endpoint variable.
+func TestFunctionEnvLambdaEndpoint(t *testing.T) {
+	o := stores["dynamodb"](t)
+	o.LambdaEndpoint = "http://127.0.0.1:9"
+	env, err := start(t, o).FunctionEnv()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fn, vars := range env {
+		if got := vars[emulator.EnvLambdaEndpoint]; got != o.LambdaEndpoint {
+			t.Errorf("%s: %s %q, want %q", fn, emulator.EnvLambdaEndpoint, got, o.LambdaEndpoint)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"regexp"
@@ -24,6 +25,10 @@ type Function struct {
 	// Env is the environment the template gives the function, resolved
 	// for a local run.
 	Env map[string]string
+	// InvokedBy are the functions that name this one in their
+	// environment (a variable !Ref <LogicalID>), to invoke it through the
+	// Lambda Invoke API, as the pushers invoke the fan-out function.
+	InvokedBy []string
 }
 
 // HTTPRoute is one route of the HTTP API.
@@ -78,6 +83,18 @@ func routesOf(t *samtemplate.Template, dirs map[string]string, resolve Resolve) 
 	globals := mapAt(t.Globals, "Function", "Environment", "Variables")
 	r := &Routes{Functions: map[string]*Function{}, WebSocket: map[string]string{}}
 	var errs []error
+	invokedBy := map[string][]string{}
+	// A function's !Ref is its name, which locally (the Lambda Invoke API
+	// of the RIE router or `sam local start-lambda`) is its logical id.
+	resolve = maps.Clone(resolve)
+	for id, res := range t.Resources {
+		if _, set := resolve[id]; !set && res.Type == "AWS::Serverless::Function" {
+			if resolve == nil {
+				resolve = Resolve{}
+			}
+			resolve[id] = id
+		}
+	}
 	for id, res := range t.Resources {
 		if res.Type != "AWS::Serverless::Function" {
 			continue
@@ -99,6 +116,11 @@ func routesOf(t *samtemplate.Template, dirs map[string]string, resolve Resolve) 
 			}
 		}
 		r.Functions[id] = &Function{LogicalID: id, Dir: dir, Env: env}
+		for _, v := range vars {
+			if callee := refIn(v); callee != id && isFunction(t, callee) {
+				invokedBy[callee] = append(invokedBy[callee], id)
+			}
+		}
 		for name, ev := range mapAt(res.Properties, "Events") {
 			e, _ := ev.(map[string]any)
 			if e["Type"] != "HttpApi" {
@@ -112,6 +134,12 @@ func routesOf(t *samtemplate.Template, dirs map[string]string, resolve Resolve) 
 				continue
 			}
 			r.HTTP = append(r.HTTP, HTTPRoute{Method: strings.ToUpper(method), Path: path, Function: id})
+		}
+	}
+	for callee, callers := range invokedBy {
+		if fn, ok := r.Functions[callee]; ok {
+			slices.Sort(callers)
+			fn.InvokedBy = callers
 		}
 	}
 	// WebSocket routes: Route -> Target integrations/<Integration> ->
@@ -156,8 +184,16 @@ func specificity(r HTTPRoute) int {
 	return score
 }
 
+func isFunction(t *samtemplate.Template, id string) bool {
+	res, ok := t.Resources[id]
+	return ok && res.Type == "AWS::Serverless::Function"
+}
+
 // Check refuses a route table with a route that no handler serves, or a
-// handler that no route reaches.
+// handler that no route reaches. A function without a route must be
+// invoked by another function (Function.InvokedBy), as the fan-out
+// function is by those that push: a function that neither a route nor a
+// function reaches is a mistake in the template, not a kind of function.
 func (r *Routes) Check(handlers map[string]any) error {
 	var errs []error
 	reached := map[string]bool{}
@@ -171,8 +207,8 @@ func (r *Routes) Check(handlers map[string]any) error {
 		if _, ok := handlers[f.Dir]; !ok {
 			errs = append(errs, fmt.Errorf("function %s (functions/%s) has no handler", id, f.Dir))
 		}
-		if !reached[id] {
-			errs = append(errs, fmt.Errorf("function %s has no route", id))
+		if !reached[id] && len(f.InvokedBy) == 0 {
+			errs = append(errs, fmt.Errorf("function %s has no route, and no function invokes it", id))
 		}
 	}
 	for dir := range handlers {

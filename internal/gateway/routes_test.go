@@ -36,6 +36,7 @@ var functionDirs = map[string]string{
 	"SendMessageFunction": "send_message",
 	"LeaveRoomFunction":   "leave_room",
 	"DefaultFunction":     "default",
+	"FanoutFunction":      "fanout",
 }
 
 func handlersFor(dirs ...string) map[string]any {
@@ -181,6 +182,15 @@ func TestRealTemplateWebSocketRoutesAndFunctions(t *testing.T) {
 			t.Errorf("%s: WS_MANAGEMENT_ENDPOINT = %q, want %q", id, f.Env["WS_MANAGEMENT_ENDPOINT"], want)
 		}
 	}
+	// The fan-out function has no route: the functions that push invoke
+	// it, naming it in FANOUT_FUNCTION, which resolves to its logical id,
+	// its name under the local Lambda Invoke API.
+	if got, want := r.Functions["FanoutFunction"].InvokedBy, []string{"DefaultFunction", "DisconnectFunction", "JoinRoomFunction", "LeaveRoomFunction", "RoomsFunction", "SendMessageFunction"}; !slices.Equal(got, want) {
+		t.Errorf("FanoutFunction is invoked by %v, want %v", got, want)
+	}
+	if got := r.Functions["SendMessageFunction"].Env["FANOUT_FUNCTION"]; got != "FanoutFunction" {
+		t.Errorf("SendMessageFunction: FANOUT_FUNCTION = %q, want FanoutFunction", got)
+	}
 	// The handlers app.Functions serves agree with the template.
 	if err := r.Check(handlersFor(slices.Collect(maps.Values(functionDirs))...)); err != nil {
 		t.Errorf("Check with every handler: %v", err)
@@ -206,6 +216,7 @@ func TestRefusals(t *testing.T) {
 			loadErr: []string{"UnbuiltFunction", "build-UnbuiltFunction"}},
 		{name: "function without route", template: "no_route.yaml", handlers: append(okHandlers, "lonely"),
 			checkErr: []string{"function LonelyFunction has no route"}},
+		{name: "function invoked by another, without a route", template: "invoked.yaml", handlers: append(okHandlers, "lonely")},
 		{name: "handler without function", template: "ok.yaml", handlers: append(okHandlers, "stray"),
 			checkErr: []string{"handler functions/stray"}},
 		{name: "function without handler", template: "ok.yaml", handlers: []string{"api", "connect"},

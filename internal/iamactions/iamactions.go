@@ -15,6 +15,7 @@ import (
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/smithy-go/middleware"
 )
 
@@ -43,6 +44,25 @@ func (r *Recorder) DynamoDB(o *dynamodb.Options) {
 	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
 		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("iamactions", r.handle), middleware.After)
 	})
+}
+
+// Lambda is a client option that records the client's calls: Invoke is
+// authorised as lambda:InvokeFunction, whatever the invocation type.
+func (r *Recorder) Lambda(o *lambda.Options) {
+	o.APIOptions = append(o.APIOptions, func(stack *middleware.Stack) error {
+		return stack.Initialize.Add(middleware.InitializeMiddlewareFunc("iamactions", func(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {
+			r.record(LambdaAction(middleware.GetOperationName(ctx)))
+			return next.HandleInitialize(ctx, in)
+		}), middleware.After)
+	})
+}
+
+// LambdaAction is the IAM action a Lambda call needs.
+func LambdaAction(operation string) string {
+	if operation == "Invoke" {
+		return "lambda:InvokeFunction"
+	}
+	return "lambda:" + operation
 }
 
 func (r *Recorder) handle(ctx context.Context, in middleware.InitializeInput, next middleware.InitializeHandler) (middleware.InitializeOutput, middleware.Metadata, error) {

@@ -36,6 +36,14 @@ func TestActions(t *testing.T) {
 	}
 }
 
+func TestLambdaAction(t *testing.T) {
+	for op, want := range map[string]string{"Invoke": "lambda:InvokeFunction", "GetFunction": "lambda:GetFunction"} {
+		if got := iamactions.LambdaAction(op); got != want {
+			t.Errorf("LambdaAction(%s) = %s, want %s", op, got, want)
+		}
+	}
+}
+
 func TestRecorderOnDynamoDBLocal(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "actions")
 	rec, err := iamactions.NewRecorder(path)

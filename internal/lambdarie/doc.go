@@ -17,6 +17,10 @@
 // A [Router] speaks the Lambda Invoke API (POST
 // /2015-03-31/functions/{name}/invocations) that the emulator's
 // -lambda-endpoint calls, and hands each invocation to the function's RIE.
+// The functions call it too (AWS_ENDPOINT_URL_LAMBDA, the SDK's own
+// variable): they hand big rooms' shards to the fan-out function as
+// asynchronous invocations (Event), which the router answers 202 at once
+// and runs in the background, as Lambda does.
 // [Start] puts it all together: the RIE (built with go install into the
 // user cache on first use, see [InstallRIE]), the bootstraps ([Build]), the
 // router, the emulator and one RIE per function.
@@ -30,6 +34,8 @@
 // function process, not its RIE, is held to the share of a core Lambda
 // gives its MemorySize ([cpushare.ForMemory]) in a cgroup of its own: the
 // instance's /var/task holds a bootstrap script that joins the cgroup,
-// then execs the function. [Stack.Invocations] gives what the
+// then execs the function. The fan-out function, which only other
+// functions invoke, gets [Config.FanoutInstances] instances, since Lambda
+// scales asynchronous invocations out. [Stack.Invocations] gives what the
 // invocations would be billed, in GB-seconds.
 package lambdarie

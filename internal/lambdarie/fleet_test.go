@@ -1,6 +1,10 @@
 package lambdarie
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/chatroom/chat/internal/gateway"
+)
 
 // TestRIEConcurrency: Concurrency is the one RIE's, as make run-lambda
 // has always had it; a fleet's instances each serve one invocation, and
@@ -23,6 +27,31 @@ func TestRIEConcurrency(t *testing.T) {
 		got, err := rieConcurrency(tc.cfg)
 		if (err != nil) != tc.wantErr || got != tc.want {
 			t.Errorf("%+v: %d, %v; want %d, error %v", tc.cfg, got, err, tc.want, tc.wantErr)
+		}
+	}
+}
+
+// TestInstancesOf: in a fleet, a function only other functions invoke
+// (the fan-out function) gets FanoutInstances, never fewer than the
+// others; outside a fleet, and for routed functions, Instances holds.
+func TestInstancesOf(t *testing.T) {
+	routed := &gateway.Function{LogicalID: "SendMessageFunction"}
+	invoked := &gateway.Function{LogicalID: "FanoutFunction", InvokedBy: []string{"SendMessageFunction"}}
+	for _, tc := range []struct {
+		name string
+		cfg  Config
+		fn   *gateway.Function
+		want int
+	}{
+		{"single instance", Config{}, invoked, 1},
+		{"fleet, routed", Config{Instances: 2}, routed, 2},
+		{"fleet, invoked", Config{Instances: 2}, invoked, DefaultFanoutInstances},
+		{"fleet, invoked, set", Config{Instances: 2, FanoutInstances: 4}, invoked, 4},
+		{"fleet, invoked, fewer than the others", Config{Instances: 6, FanoutInstances: 4}, invoked, 6},
+		{"CPU limit alone", Config{CPULimit: true}, invoked, DefaultFanoutInstances},
+	} {
+		if got := instancesOf(tc.cfg, tc.fn, max(tc.cfg.Instances, 1)); got != tc.want {
+			t.Errorf("%s: %d instances, want %d", tc.name, got, tc.want)
 		}
 	}
 }

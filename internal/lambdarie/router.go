@@ -1,6 +1,7 @@
 package lambdarie
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -26,21 +28,54 @@ const InvokePath = "/2015-03-31/functions/function/invocations"
 // (as long as its caller waits) when all are busy, and gives it back when
 // answered. It also counts each function's invocations and their
 // durations, what Lambda bills ([Router.Invocations]).
+//
+// An asynchronous invocation (X-Amz-Invocation-Type: Event, as the
+// functions invoke the fan-out function) is answered 202 at once, as
+// Lambda answers once it has queued the event, and runs in the
+// background on the same slots, the function's events in the order they
+// came. At most the event queue's length wait for a slot; past that the
+// router refuses with 429 TooManyRequestsException, as Lambda throttles.
 type Router struct {
-	client *http.Client
-	logger *slog.Logger
-	ready  chan struct{}
-	once   sync.Once
-	pools  map[string]*pool // function name -> its RIEs
-	mux    *http.ServeMux
+	client     *http.Client
+	logger     *slog.Logger
+	ready      chan struct{}
+	once       sync.Once
+	pools      map[string]*pool // function name -> its RIEs
+	mux        *http.ServeMux
+	eventQueue int
+	// stop ends the workers that run the events.
+	stop     chan struct{}
+	stopOnce sync.Once
 }
 
 // pool is one function's slots and statistics.
 type pool struct {
 	// free holds the slots not serving an invocation.
-	free  chan string
-	mu    sync.Mutex
-	stats InvocationStats
+	free chan string
+	// events are the asynchronous invocations accepted and not yet
+	// handed to a slot, queued counts them.
+	events chan []byte
+	queued atomic.Int64
+	mu     sync.Mutex
+	stats  InvocationStats
+}
+
+// DefaultEventQueue is how many asynchronous invocations of a function
+// may wait for a free slot before the router throttles: a few big rooms'
+// worth of shards at once.
+const DefaultEventQueue = 1024
+
+// RouterOption tunes a Router.
+type RouterOption func(*Router)
+
+// WithEventQueue lets at most n asynchronous invocations of each
+// function wait for a slot (DefaultEventQueue if n <= 0).
+func WithEventQueue(n int) RouterOption {
+	return func(r *Router) {
+		if n > 0 {
+			r.eventQueue = n
+		}
+	}
 }
 
 // InvocationStats is what a function's invocations took, as Lambda
@@ -66,17 +101,25 @@ func (s InvocationStats) GBSeconds() float64 {
 
 // NewRouter returns a router that reaches the RIEs with client
 // (http.DefaultClient if nil).
-func NewRouter(client *http.Client, logger *slog.Logger) *Router {
+func NewRouter(client *http.Client, logger *slog.Logger, opts ...RouterOption) *Router {
 	if client == nil {
 		client = http.DefaultClient
 	}
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Router{client: client, logger: logger, ready: make(chan struct{}), mux: http.NewServeMux()}
+	r := &Router{client: client, logger: logger, ready: make(chan struct{}), mux: http.NewServeMux(),
+		eventQueue: DefaultEventQueue, stop: make(chan struct{})}
+	for _, o := range opts {
+		o(r)
+	}
 	r.mux.HandleFunc("POST /2015-03-31/functions/{name}/invocations", r.invoke)
 	return r
 }
+
+// Close stops running queued asynchronous invocations; those already
+// handed to a slot finish. Only the first call counts.
+func (r *Router) Close() { r.stopOnce.Do(func() { close(r.stop) }) }
 
 // Set names each function's RIEs by their base URLs (http://host:port)
 // and lets the waiting invocations through. Each URL is one slot serving
@@ -89,11 +132,12 @@ func (r *Router) Set(targets map[string][]string) {
 			if len(urls) == 0 {
 				continue
 			}
-			p := &pool{free: make(chan string, len(urls))}
+			p := &pool{free: make(chan string, len(urls)), events: make(chan []byte, r.eventQueue)}
 			for _, u := range urls {
 				p.free <- u
 			}
 			r.pools[name] = p
+			go r.runEvents(name, p)
 		}
 		close(r.ready)
 	})
@@ -153,10 +197,14 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 		lambdaError(w, http.StatusNotFound, "ResourceNotFoundException", "Function not found: "+name)
 		return
 	}
-	// The emulator invokes synchronously only; Event and DryRun would need
-	// a queue this stand-in does not have.
-	if t := req.Header.Get("X-Amz-Invocation-Type"); t != "" && t != "RequestResponse" {
-		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "only RequestResponse invocations are supported here, not "+t)
+	switch t := req.Header.Get("X-Amz-Invocation-Type"); t {
+	case "", "RequestResponse":
+	case "Event":
+		r.enqueue(w, req, name, p)
+		return
+	default:
+		// DryRun checks permissions, which this stand-in has none of.
+		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "only RequestResponse and Event invocations are supported here, not "+t)
 		return
 	}
 	// Like Lambda at its concurrency limit with a caller that retries,
@@ -198,6 +246,72 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// enqueue accepts an asynchronous invocation: its event is read now (the
+// request ends with the answer), queued, and answered 202 with no body.
+func (r *Router) enqueue(w http.ResponseWriter, req *http.Request, name string, p *pool) {
+	event, err := io.ReadAll(req.Body)
+	if err != nil {
+		lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "reading the event: "+err.Error())
+		return
+	}
+	if p.queued.Add(1) > int64(r.eventQueue) {
+		p.queued.Add(-1)
+		lambdaError(w, http.StatusTooManyRequests, "TooManyRequestsException",
+			fmt.Sprintf("Rate Exceeded: %d asynchronous invocations of %s already wait for an instance", r.eventQueue, name))
+		return
+	}
+	// Never blocks: the channel holds eventQueue, and queued counts what
+	// is in it.
+	p.events <- event
+	w.Header().Set("X-Amzn-Requestid", fmt.Sprintf("event-%d", time.Now().UnixNano()))
+	w.WriteHeader(http.StatusAccepted)
+}
+
+// eventTimeout bounds one asynchronous invocation's run, which no caller
+// waits for; the RIE ends the function's own at its Timeout before.
+const eventTimeout = 15 * time.Minute
+
+// runEvents hands a function's queued events, in the order they came, to
+// its slots as they free up, each run in the background.
+func (r *Router) runEvents(name string, p *pool) {
+	for {
+		var event []byte
+		select {
+		case event = <-p.events:
+		case <-r.stop:
+			return
+		}
+		var target string
+		select {
+		case target = <-p.free:
+		case <-r.stop:
+			return
+		}
+		p.queued.Add(-1)
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
+			defer cancel()
+			start := time.Now()
+			in, _ := http.NewRequest(http.MethodPost, "", bytes.NewReader(event))
+			in.Header.Set("Content-Type", "application/json")
+			status, header, body, err := r.forward(ctx, target, in)
+			took := time.Since(start)
+			p.free <- target
+			switch {
+			case err != nil:
+				r.logger.Error("asynchronous invoke failed", "function", name, "error", err.Error())
+			default:
+				p.record(took)
+				// Lambda would log and drop it (no retries, no
+				// destination): the function's own output says why.
+				if et := header.Get("Error-Type"); et != "" || status >= 300 {
+					r.logger.Warn("asynchronous invocation failed", "function", name, "status", status, "error_type", et, "answer", string(body))
+				}
+			}
+		}()
+	}
 }
 
 // forward posts the invocation to the RIE at target and reads its answer.

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -101,9 +103,121 @@ func TestRouter(t *testing.T) {
 		t.Errorf("busy RIE: %v, want TooManyRequestsException", err)
 	}
 
-	_, err = client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("EchoFunction"), Payload: []byte(`1`), InvocationType: types.InvocationTypeEvent})
+	_, err = client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("EchoFunction"), Payload: []byte(`1`), InvocationType: types.InvocationTypeDryRun})
 	if _, ok := errors.AsType[*types.InvalidParameterValueException](err); !ok {
-		t.Errorf("asynchronous invocation: %v, want InvalidParameterValueException", err)
+		t.Errorf("dry run: %v, want InvalidParameterValueException", err)
+	}
+}
+
+// gateRIE holds each invocation until release is closed, recording the
+// events in the order it got them.
+type gateRIE struct {
+	*httptest.Server
+	release chan struct{}
+	mu      sync.Mutex
+	got     []string
+}
+
+func newGateRIE(t *testing.T) *gateRIE {
+	g := &gateRIE{release: make(chan struct{})}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		g.mu.Lock()
+		g.got = append(g.got, string(body))
+		g.mu.Unlock()
+		<-g.release
+		_, _ = w.Write([]byte(`null`))
+	}))
+	t.Cleanup(g.Close)
+	return g
+}
+
+func (g *gateRIE) events() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.got)
+}
+
+// waitFor polls cond for up to a few seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestRouterEvents: an asynchronous invocation is answered 202 with no
+// body at once, as Lambda answers once it has queued the event, and runs
+// in the background on the function's instances, in the order the events
+// came; past the queue's bound the router throttles as Lambda does.
+func TestRouterEvents(t *testing.T) {
+	const queue = 3
+	rie := newGateRIE(t)
+	router := lambdarie.NewRouter(nil, nil, lambdarie.WithEventQueue(queue))
+	t.Cleanup(router.Close)
+	router.Set(map[string][]string{"FanoutFunction": {rie.URL}})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	client := lambdaClient(srv.URL)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	event := func(n int) (*awslambda.InvokeOutput, error) {
+		return client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("FanoutFunction"), InvocationType: types.InvocationTypeEvent, Payload: []byte(strconv.Itoa(n))})
+	}
+	// The first takes the one instance and holds it.
+	out, err := event(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StatusCode != http.StatusAccepted || len(out.Payload) != 0 {
+		t.Errorf("an event was answered %d with %q, want 202 and no body", out.StatusCode, out.Payload)
+	}
+	waitFor(t, "the first event to reach the instance", func() bool { return len(rie.events()) == 1 })
+	// queue more wait for it, answered at once all the same.
+	for n := 1; n <= queue; n++ {
+		if out, err := event(n); err != nil || out.StatusCode != http.StatusAccepted {
+			t.Fatalf("event %d, with %d queued: %v, %+v; want 202", n, n-1, err, out)
+		}
+	}
+	// One more than the queue holds is throttled.
+	_, err = event(queue + 1)
+	if _, ok := errors.AsType[*types.TooManyRequestsException](err); !ok {
+		t.Errorf("event past the queue: %v, want TooManyRequestsException", err)
+	}
+	// A synchronous invocation still waits its turn for the instance.
+	syncDone := make(chan error, 1)
+	go func() {
+		_, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("FanoutFunction"), Payload: []byte(`"sync"`)})
+		syncDone <- err
+	}()
+	close(rie.release)
+	if err := <-syncDone; err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "every event to run", func() bool { return len(rie.events()) == queue+2 })
+	waitFor(t, "every event to be counted", func() bool { return router.Invocations()["FanoutFunction"].Count == queue+2 })
+	var events []string
+	for _, e := range rie.events() {
+		if e != `"sync"` {
+			events = append(events, e)
+		}
+	}
+	if want := []string{"0", "1", "2", "3"}; !slices.Equal(events, want) {
+		t.Errorf("the instance ran the events %v, want them in the order they came, %v", events, want)
+	}
+	// The queue has room again.
+	if out, err := event(9); err != nil || out.StatusCode != http.StatusAccepted {
+		t.Errorf("an event once the queue drained: %v, %+v; want 202", err, out)
+	}
+
+	_, err = client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("NoSuchFunction"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`1`)})
+	if _, ok := errors.AsType[*types.ResourceNotFoundException](err); !ok {
+		t.Errorf("an event for an unknown function: %v, want ResourceNotFoundException", err)
 	}
 }
 

@@ -19,6 +19,7 @@ import (
 
 	"github.com/chatroom/chat/internal/cpushare"
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/gateway"
 )
 
 // DefaultConcurrency is how many invocations each function serves at once
@@ -52,6 +53,14 @@ type Config struct {
 	// and further invocations wait for a free instance. Concurrency must
 	// then be 0 or 1: the fleet's concurrency is Instances.
 	Instances int
+	// FanoutInstances is the number of instances, in a simulated fleet,
+	// of each function that no route reaches and other functions invoke
+	// (the fan-out function; DefaultFanoutInstances if zero, never fewer
+	// than Instances). Lambda scales asynchronous invocations out, and a
+	// shard waits for its slots' earlier shards, so with as few instances
+	// as the others the waiting shards could hold every one while those
+	// they wait for queue behind them.
+	FanoutInstances int
 	// CPULimit holds each instance's function process (not its RIE) to
 	// the share of a core Lambda gives its MemorySize
 	// ([cpushare.ForMemory]), each instance in a cgroup of its own. It
@@ -85,7 +94,12 @@ type Stack struct {
 	exited   chan error
 	tempDir  string
 	once     sync.Once
+	// closeRouter stops the router's queued asynchronous invocations.
+	closeRouter func()
 }
+
+// DefaultFanoutInstances is Config.FanoutInstances unless set.
+const DefaultFanoutInstances = 8
 
 // defaultMemoryMB is Lambda's MemorySize for a function that sets none.
 const defaultMemoryMB = 128
@@ -149,6 +163,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 	}
 	s.LambdaURL = "http://" + ln.Addr().String()
 	router := NewRouter(&http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: perRIE}}, cfg.Logger)
+	s.closeRouter = router.Close
 	s.invoker = router
 	s.router = &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second}
 	s.routerCh = make(chan error, 1)
@@ -208,9 +223,10 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			s.memoryMB[id] = mb
 		}
 		fnDir := filepath.Join(work, id)
-		for i := range instances {
+		n := instancesOf(cfg, s.Emulator.Routes.Functions[id], instances)
+		for i := range n {
 			fn := Function{Name: id, Dir: fnDir, Env: fnEnv}
-			if instances > 1 {
+			if n > 1 {
 				fn.Instance = i + 1
 			}
 			if cfg.CPULimit {
@@ -249,6 +265,21 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		"instances", instances, "concurrency_per_instance", perRIE, "cpu_limit", cfg.CPULimit,
 		"lambda_endpoint", s.LambdaURL, "url", s.Emulator.URL)
 	return s, nil
+}
+
+// instancesOf is the number of instances of fn: instances, or in a
+// simulated fleet for a function that only other functions invoke,
+// FanoutInstances.
+func instancesOf(cfg Config, fn *gateway.Function, instances int) int {
+	fleet := cfg.Instances > 1 || cfg.CPULimit
+	if !fleet || fn == nil || len(fn.InvokedBy) == 0 {
+		return instances
+	}
+	n := cfg.FanoutInstances
+	if n <= 0 {
+		n = DefaultFanoutInstances
+	}
+	return max(n, instances)
 }
 
 // rieConcurrency is the number of invocations each RIE serves at once:
@@ -414,6 +445,9 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 			for _, g := range gs {
 				errs = append(errs, closeGroup(g))
 			}
+		}
+		if s.closeRouter != nil {
+			s.closeRouter()
 		}
 		if s.router != nil {
 			if err := s.router.Shutdown(ctx); err != nil && !errors.Is(err, http.ErrServerClosed) {

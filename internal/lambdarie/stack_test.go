@@ -2,20 +2,29 @@ package lambdarie_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	awslambda "github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+
 	"github.com/chatroom/chat/internal/cpushare"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/emulator"
+	"github.com/chatroom/chat/internal/fanout"
 	"github.com/chatroom/chat/internal/lambdarie"
 	"github.com/chatroom/chat/internal/lambdarie/lambdarietest"
 	"github.com/chatroom/chat/internal/smoke"
+	"github.com/chatroom/chat/internal/store"
 )
 
 func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
@@ -27,6 +36,44 @@ func TestMain(m *testing.M) { os.Exit(dynamolocaltest.Main(m)) }
 func TestChatUnderRIE(t *testing.T) {
 	s, ctx := startStack(t, lambdarie.Config{})
 	runSmoke(ctx, t, s)
+	deliverShard(ctx, t, s)
+}
+
+// deliverShard hands the fan-out function a shard as the functions that
+// push do, through the router's Lambda Invoke API asynchronously, and
+// waits for the shard's mark: the function ran under the RIE, pushed to
+// a connection that is gone, and marked its slots delivered.
+func deliverShard(ctx context.Context, t *testing.T, s *lambdarie.Stack) {
+	t.Helper()
+	shard := fanout.Shard{RoomID: fmt.Sprintf("rie-shard-%d", time.Now().UnixNano()), First: 1, Last: 1, From: 0, To: store.DeliverySlots,
+		Frame: json.RawMessage(`{"type":"receive_message","seq":1}`), Connections: []string{"L0SQgoneShard="}, Quiet: true}
+	payload, err := json.Marshal(shard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := awslambda.New(awslambda.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.LambdaURL),
+		Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	out, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("FanoutFunction"), InvocationType: types.InvocationTypeEvent, Payload: payload})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out.StatusCode != http.StatusAccepted {
+		t.Fatalf("an asynchronous invocation of FanoutFunction was answered %d, want 202", out.StatusCode)
+	}
+	// The mark is written before the invocation ends, and the router
+	// counts an invocation once answered: wait for both.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		d, err := s.Emulator.Store.Delivered(ctx, shard.RoomID, true)
+		n := s.Invocations()["FanoutFunction"].Count
+		if err == nil && d.UpTo(shard.Slots()) == shard.Last && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the shard was not marked delivered (%+v, %v) and answered (%d invocations, want 1); the functions' output:\n%s", d, err, n, s.Output())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // TestChatOnFleet runs the same chat on a simulated fleet: two instances
@@ -56,11 +103,18 @@ func TestChatOnFleet(t *testing.T) {
 		bootstrap[fn] = st
 	}
 	runSmoke(ctx, t, s)
+	deliverShard(ctx, t, s)
 
 	stats := s.Invocations()
 	for fn, gs := range groups {
-		if len(gs) != 2 {
-			t.Errorf("%s: %d cgroups, want one per instance (2)", fn, len(gs))
+		// The fan-out function, which only the other functions invoke,
+		// scales out further, as Lambda scales asynchronous invocations.
+		want := 2
+		if fn == "FanoutFunction" {
+			want = lambdarie.DefaultFanoutInstances
+		}
+		if len(gs) != want {
+			t.Errorf("%s: %d cgroups, want one per instance (%d)", fn, len(gs), want)
 		}
 		st := stats[fn]
 		t.Logf("%-28s %3d invocations %8v (max %v) %.4f GB-s", fn, st.Count, st.Duration.Round(time.Millisecond), st.Max.Round(time.Millisecond), st.GBSeconds())
@@ -94,7 +148,7 @@ func TestChatOnFleet(t *testing.T) {
 			t.Errorf("%s was invoked %d times but none of its instances' cgroups holds a process", fn, st.Count)
 		}
 	}
-	for _, fn := range []string{"AuthFunction", "SendMessageFunction"} {
+	for _, fn := range []string{"AuthFunction", "SendMessageFunction", "FanoutFunction"} {
 		if stats[fn].GBSeconds() <= 0 {
 			t.Errorf("%s: no GB-seconds billed (%+v), though the chat invoked it", fn, stats[fn])
 		}

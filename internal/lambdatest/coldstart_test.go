@@ -54,6 +54,9 @@ func coldStartEvents() map[string]coldStartEvent {
 		"send_message": {file: "send.json", vars: unknown, body: &badJSON, status: http.StatusOK},
 		"leave_room":   {file: "leave.json", vars: unknown, body: &badJSON, status: http.StatusOK},
 		"default":      {file: "invalid_json.json", vars: unknown, status: http.StatusOK},
+		// A shard of a room never marked: no wait, two posts, one mark.
+		// DeliverShard answers null, which has no statusCode.
+		"fanout": {file: "shard.json", vars: map[string]string{"room_id": unknown["room_id"], "connection_id": "L0SNcoldstartA=", "gone_connection_id": "L0SNcoldstartB="}, status: 0},
 	}
 }
 

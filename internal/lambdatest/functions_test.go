@@ -14,6 +14,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +32,7 @@ import (
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/iamactions"
 	"github.com/chatroom/chat/internal/lambdatest"
+	"github.com/chatroom/chat/internal/rooms"
 	"github.com/chatroom/chat/internal/samtemplate"
 	"github.com/chatroom/chat/internal/store"
 	"github.com/chatroom/chat/internal/store/dynamostore"
@@ -642,20 +644,31 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 	env := []string{"TABLE_NAME=" + table, "DYNAMODB_ENDPOINT=" + endpoint, "WS_MANAGEMENT_ENDPOINT=" + mgmt.URL}
 
 	procs := map[string]*proc{}
-	// Each function records the IAM actions its DynamoDB calls need, for
-	// the least-privilege check at the end.
+	// The functions that push hand big rooms' shards to the fan-out
+	// function through the Lambda Invoke API, which the SDK finds at
+	// AWS_ENDPOINT_URL_LAMBDA: here a fake that hands each to the fan-out
+	// function's process, as Lambda would.
+	lambdaAPI := newLambdaAPI(t, func() *proc { return procs["fanout"] })
+	// Each function records the IAM actions its DynamoDB and Lambda calls
+	// need, for the least-privilege check at the end.
 	actionsDir := t.TempDir()
 	actionsLog := func(pkg string) string { return filepath.Join(actionsDir, pkg+".actions") }
 	start := func(t *testing.T, pkg string) *proc {
 		t.Helper()
 		need(t, pkg)
 		if procs[pkg] == nil {
-			procs[pkg] = startProcess(t, bin[pkg], logical[pkg], append(slices.Clone(env), app.EnvActionsLog+"="+actionsLog(pkg)))
+			fnEnv := append(slices.Clone(env), app.EnvActionsLog+"="+actionsLog(pkg))
+			// As in the template, the fan-out function has none: it
+			// pushes its own leaves.
+			if pkg != "fanout" {
+				fnEnv = append(fnEnv, app.EnvFanoutFunction+"="+logical["fanout"], "AWS_ENDPOINT_URL_LAMBDA="+lambdaAPI.URL)
+			}
+			procs[pkg] = startProcess(t, bin[pkg], logical[pkg], fnEnv)
 		}
 		return procs[pkg]
 	}
 	// The processes live as long as the whole test: start them here.
-	for _, pkg := range []string{"auth", "rooms", "connect", "disconnect", "join_room", "send_message", "leave_room", "default"} {
+	for _, pkg := range []string{"auth", "rooms", "connect", "disconnect", "join_room", "send_message", "leave_room", "default", "fanout"} {
 		if bin[pkg] != "" {
 			start(t, pkg)
 		}
@@ -1126,6 +1139,85 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			}
 			forgotten(t, nil, "", "L0SQgoneAuth0=")
 		})
+		// The fan-out function pushes a shard of a big room's frame in
+		// its slots' turn, marks them, and forgets the connections it
+		// finds gone, announcing their leaves (the shard is not quiet).
+		// The room here is small; the shard is what a pusher would hand
+		// off, its event the last one delivered, whose mark it keeps.
+		t.Run("fanout", func(t *testing.T) {
+			const aliceFan, goneFan = "L0SQaliceFanou=", "L0SQgoneFanou0="
+			connect(t, tokens["alice"], aliceFan)
+			stale(t, goneFan)
+			d, err := st.Delivered(context.Background(), roomID, true)
+			if err != nil {
+				t.Fatalf("the room's delivery marks: %v", err)
+			}
+			seq := d.UpTo(store.Slots{From: 0, To: store.DeliverySlots})
+			mark := mgmt.mark()
+			var answer any
+			shard := event(t, "fanout", "shard.json", map[string]string{"room_id": roomID, "connection_id": aliceFan, "gone_connection_id": goneFan})
+			start(t, "fanout").invoke(t, withSeq(t, shard, seq), &answer)
+			if answer != nil {
+				t.Errorf("DeliverShard answered %v, want null", answer)
+			}
+			got := mgmt.since(mark)
+			if m := framesTo(got, aliceFan, "receive_message"); len(m) != 1 || m[0]["client_msg_id"] != "fanout-0001" {
+				t.Errorf("alice's socket got %v, want the shard's frame once; all posts:%s", m, describe(got))
+			}
+			forgotten(t, got, aliceFan, goneFan)
+			after, err := st.Delivered(context.Background(), roomID, true)
+			if err != nil || after.UpTo(store.Slots{From: 0, To: store.DeliverySlots}) < seq+1 {
+				t.Errorf("the room's marks after the shard and the leave it announced: %+v, %v; want them past %d", after, err, seq)
+			}
+		})
+		// A room past the shard size: send_message hands the frame to the
+		// fan-out function in shards, asynchronous invocations through
+		// the Lambda API (the fake hands them to the fan-out function's
+		// process), and every socket gets it once. The 200 other
+		// sockets are presences made through the rooms service here, as
+		// joins through the functions would make them, only faster.
+		t.Run("send_message to a big room", func(t *testing.T) {
+			big := createRoom(t, start(t, "rooms"))
+			const aliceBig = "L0SQaliceBigRm="
+			vars := map[string]string{"token": tokens["alice"], "ticket": ticketFor(t, tokens["alice"]), "connection_id": aliceBig, "room_id": big}
+			socket(t, "connect", "connect.json", vars)
+			socket(t, "join_room", "join.json", vars)
+			rs, err := rooms.NewService(st, slog.New(slog.DiscardHandler), nil, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []string{aliceBig}
+			for i := range 200 {
+				id := fmt.Sprintf("L0SQbig%06d=", i)
+				ch, err := rs.Join(context.Background(), "bob", big, store.Presence{ConnectionID: id, Username: "bob", ExpiresAt: time.Now().Add(time.Hour)})
+				if err != nil {
+					t.Fatalf("joining %s: %v", id, err)
+				}
+				ch.Delivery.Done()
+				want = append(want, id)
+			}
+			before, mark := lambdaAPI.count(), mgmt.mark()
+			socket(t, "send_message", "send.json", with(vars, "client_msg_id", "msg-big-1"))
+			// The shards are pushed after send_message has answered.
+			lambdaAPI.wait(t)
+			got := mgmt.since(mark)
+			var to []string
+			for _, f := range got {
+				if f.f["type"] == "receive_message" && f.f["client_msg_id"] == "msg-big-1" {
+					to = append(to, f.conn)
+				}
+			}
+			slices.Sort(to)
+			slices.Sort(want)
+			if !slices.Equal(to, want) {
+				t.Errorf("the message reached %d sockets, want each of the room's %d once", len(to), len(want))
+			}
+			// Shards end at slot boundaries, nearest the shard size: 201
+			// sockets may make one shard or two, never none.
+			if n := lambdaAPI.count() - before; n < 1 {
+				t.Errorf("%d asynchronous invocations of the fan-out function, want the room past the shard size pushed in shards", n)
+			}
+		})
 	})
 
 	// Least privilege: each function's policy grants exactly the DynamoDB
@@ -1146,7 +1238,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 				t.Errorf("%s: %v", id, err)
 				continue
 			}
-			granted := dynamoDBActions(t, tmpl, id)
+			granted := slices.Concat(dynamoDBActions(t, tmpl, id), lambdaActions(t, tmpl, id))
 			t.Logf("%s calls %v", id, used)
 			for _, a := range used {
 				if !slices.Contains(granted, a) {
@@ -1154,6 +1246,12 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 				}
 			}
 			for _, a := range granted {
+				// Only send_message meets a room big enough to shard
+				// here; which functions may invoke the fan-out function
+				// is internal/samtemplate's TestFanout.
+				if strings.HasPrefix(a, "lambda:") && pkg != "send_message" {
+					continue
+				}
 				if scenarioOK && !slices.Contains(used, a) {
 					t.Errorf("%s's policy grants %s, which the function never called (it called %v)", id, a, used)
 				}
@@ -1211,6 +1309,110 @@ func dynamoDBActions(t *testing.T, tmpl *samtemplate.Template, logicalID string)
 	}
 	sort.Strings(out)
 	return out
+}
+
+// withSeq sets a shard's first and last seq, and its frame's, to seq.
+func withSeq(t *testing.T, shard []byte, seq int64) []byte {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(shard, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["first"], m["last"] = seq, seq
+	if f, ok := m["frame"].(map[string]any); ok {
+		f["seq"] = seq
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// fakeLambdaAPI is the Lambda Invoke API as the functions call it to hand
+// off shards: it takes asynchronous invocations of the fan-out function
+// only, answers 202, and then hands each to the fan-out function's
+// process through the Runtime API.
+type fakeLambdaAPI struct {
+	*httptest.Server
+	mu      sync.Mutex
+	invoked int
+	running sync.WaitGroup
+}
+
+func newLambdaAPI(t *testing.T, fanout func() *proc) *fakeLambdaAPI {
+	l := &fakeLambdaAPI{}
+	l.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		payload, _ := io.ReadAll(r.Body)
+		if r.Method != http.MethodPost || r.URL.Path != "/2015-03-31/functions/FanoutFunction/invocations" || r.Header.Get("X-Amz-Invocation-Type") != "Event" {
+			t.Errorf("Lambda API: %s %s (X-Amz-Invocation-Type %q), want an Event invocation of FanoutFunction", r.Method, r.URL.Path, r.Header.Get("X-Amz-Invocation-Type"))
+			w.Header().Set("X-Amzn-ErrorType", "InvalidParameterValueException")
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		p := fanout()
+		if p == nil {
+			t.Error("Lambda API: the fan-out function is not running")
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		l.mu.Lock()
+		l.invoked++
+		l.mu.Unlock()
+		l.running.Go(func() {
+			ctx, cancel := context.WithTimeout(p.alive, invokeTimeout)
+			defer cancel()
+			if out, err := p.srv.Invoke(ctx, payload); err != nil || string(out) != "null" {
+				t.Errorf("the fan-out function on a shard: %s, %v", out, err)
+			}
+		})
+		w.WriteHeader(http.StatusAccepted)
+	}))
+	t.Cleanup(func() {
+		l.running.Wait()
+		l.Close()
+	})
+	return l
+}
+
+func (l *fakeLambdaAPI) count() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.invoked
+}
+
+// wait waits for the shards handed off so far to be pushed.
+func (l *fakeLambdaAPI) wait(t *testing.T) {
+	t.Helper()
+	l.running.Wait()
+}
+
+// lambdaActions lists the Lambda actions a function's Statement policies
+// grant, sorted.
+func lambdaActions(t *testing.T, tmpl *samtemplate.Template, logicalID string) []string {
+	t.Helper()
+	set := map[string]bool{}
+	policies, _ := tmpl.Resources[logicalID].Properties["Policies"].([]any)
+	for _, p := range policies {
+		m, _ := p.(map[string]any)
+		statements, _ := m["Statement"].([]any)
+		for _, st := range statements {
+			sm, _ := st.(map[string]any)
+			var actions []any
+			switch a := sm["Action"].(type) {
+			case string:
+				actions = []any{a}
+			case []any:
+				actions = a
+			}
+			for _, a := range actions {
+				if s, _ := a.(string); strings.HasPrefix(s, "lambda:") {
+					set[s] = true
+				}
+			}
+		}
+	}
+	return slices.Sorted(maps.Keys(set))
 }
 
 // with returns a copy of m with k set to v.

@@ -612,10 +612,99 @@ func checkFunctionsHaveRoutes(m *model) []string {
 			reach[fn] = append(reach[fn], r.key)
 		}
 	}
+	invoked := m.invokedFunctions()
 	var p []string
 	for _, fn := range m.ofType(typeFunction) {
-		if len(reach[fn]) == 0 {
-			p = append(p, fmt.Sprintf("%s has no route: no HttpApi event and no AWS::ApiGatewayV2::Route whose integration invokes it", fn))
+		// A function without a route is reached only through the Lambda
+		// Invoke API, so another function must name it to invoke it
+		// (the fan-out function); anything else is dead code deployed.
+		if len(reach[fn]) == 0 && len(invoked[fn]) == 0 {
+			p = append(p, fmt.Sprintf("%s has no route: no HttpApi event, no AWS::ApiGatewayV2::Route whose integration invokes it, and no function invokes it (an environment variable !Ref %s)", fn, fn))
+		}
+	}
+	return p
+}
+
+// invokedFunctions maps each function another function invokes to those
+// that do: a function whose Environment.Variables holds !Ref <function>
+// invokes it through the Lambda Invoke API (FANOUT_FUNCTION).
+func (m *model) invokedFunctions() map[string][]string {
+	out := map[string][]string{}
+	for _, caller := range m.ofType(typeFunction) {
+		for _, v := range asMap(asMap(m.tmpl.Resources[caller].Properties["Environment"])["Variables"]) {
+			if r, ok := ref(v); ok && r != caller && m.isType(r, typeFunction) {
+				out[r] = append(out[r], caller)
+			}
+		}
+	}
+	return out
+}
+
+// fanoutPushers are the functions whose handlers can reach pushChange
+// (internal/wsapi/fanout.go), so push a big room in shards: the WebSocket
+// ones that append to a room (join, send, leave, $disconnect), and, by
+// forgetting a gone connection, which announces its leaves, $default and
+// the rooms API. Auth only closes sockets and $connect pushes nothing;
+// the fan-out function pushes its own (quiet) leaves, never invoking
+// itself.
+var fanoutPushers = []string{"DefaultFunction", "DisconnectFunction", "JoinRoomFunction", "LeaveRoomFunction", "RoomsFunction", "SendMessageFunction"}
+
+// checkFanout: the functions that push changes, and only they, name the
+// fan-out function (FANOUT_FUNCTION) and may invoke it, and nothing else;
+// it has no route and no retries.
+func checkFanout(m *model) []string {
+	var p []string
+	fanout := ""
+	for _, fn := range m.ofType(typeFunction) {
+		if m.functionPackage(fn) == "fanout" {
+			fanout = fn
+		}
+	}
+	if fanout == "" {
+		return []string{"no function is built from functions/fanout"}
+	}
+	if ev := m.tmpl.Resources[fanout].Properties["Events"]; ev != nil {
+		p = append(p, fmt.Sprintf("%s has Events %s; it is invoked only by the functions that push", fanout, show(ev)))
+	}
+	cfg := asMap(m.tmpl.Resources[fanout].Properties["EventInvokeConfig"])
+	if n, ok := cfg["MaximumRetryAttempts"].(int64); !ok || n != 0 {
+		p = append(p, fmt.Sprintf("%s: EventInvokeConfig.MaximumRetryAttempts is %s, want 0 (a retried shard posts its frames twice)", fanout, show(cfg["MaximumRetryAttempts"])))
+	}
+	if n, ok := cfg["MaximumEventAgeInSeconds"].(int64); !ok || n > 300 {
+		p = append(p, fmt.Sprintf("%s: EventInvokeConfig.MaximumEventAgeInSeconds is %s, want at most 300 (a late shard's frame is long overtaken)", fanout, show(cfg["MaximumEventAgeInSeconds"])))
+	}
+	for _, fn := range m.ofType(typeFunction) {
+		want := slices.Contains(fanoutPushers, fn)
+		env := asMap(asMap(m.tmpl.Resources[fn].Properties["Environment"])["Variables"])
+		r, named := ref(env["FANOUT_FUNCTION"])
+		switch {
+		case want && (!named || r != fanout):
+			p = append(p, fmt.Sprintf("%s: FANOUT_FUNCTION is %s, want !Ref %s", fn, show(env["FANOUT_FUNCTION"]), fanout))
+		case !want && env["FANOUT_FUNCTION"] != nil:
+			p = append(p, fmt.Sprintf("%s: FANOUT_FUNCTION is set, but the function pushes no change", fn))
+		}
+		var granted []string
+		for _, pol := range asList(m.tmpl.Resources[fn].Properties["Policies"]) {
+			for _, st := range asList(asMap(pol)["Statement"]) {
+				for _, a := range asList(asMap(st)["Action"]) {
+					if strings.HasPrefix(strings.ToLower(str(a)), "lambda:") {
+						for _, res := range asList(asMap(st)["Resource"]) {
+							id, attr, ok := getAtt(res)
+							if !ok || attr != "Arn" {
+								id = show(res)
+							}
+							granted = append(granted, str(a)+" on "+id)
+						}
+					}
+				}
+			}
+		}
+		wantGrant := []string{"lambda:InvokeFunction on " + fanout}
+		if !want {
+			wantGrant = nil
+		}
+		if !slices.Equal(granted, wantGrant) {
+			p = append(p, fmt.Sprintf("%s grants %v of Lambda, want %v", fn, granted, wantGrant))
 		}
 	}
 	return p
@@ -976,8 +1065,13 @@ func checkStatements(m *model, fn, where string, stmts []any, table string, isCo
 						p = append(p, fmt.Sprintf("%s grants %s on %s, want !Sub arn:${AWS::Partition}:execute-api:${AWS::Region}:${AWS::AccountId}:${%s}/%s/<POST|GET|DELETE>/@connections/*", w, action, show(r), ws, stage))
 					}
 				}
+			case "lambda":
+				// Which functions, on what: checkFanout.
+				if op != "invokefunction" {
+					p = append(p, fmt.Sprintf("%s grants %s; the functions need only lambda:InvokeFunction", w, action))
+				}
 			default:
-				p = append(p, fmt.Sprintf("%s grants %s; the functions use only DynamoDB (the table %s) and execute-api:ManageConnections", w, action, table))
+				p = append(p, fmt.Sprintf("%s grants %s; the functions use only DynamoDB (the table %s), execute-api:ManageConnections and lambda:InvokeFunction", w, action, table))
 			}
 		}
 	}
@@ -1270,6 +1364,8 @@ func TestRoutesReachFunctions(t *testing.T) { report(t, checkRouteTargets(loadMo
 
 func TestInvokePermissions(t *testing.T) { report(t, checkPermissions(loadModel(t))) }
 
+func TestFanout(t *testing.T) { report(t, checkFanout(loadModel(t))) }
+
 func TestWebSocketAPI(t *testing.T) { report(t, checkWebSocketAPI(loadModel(t))) }
 
 func TestHTTPRoutesMatchContract(t *testing.T) { report(t, checkHTTPRoutes(loadModel(t))) }
@@ -1347,6 +1443,7 @@ func TestChecksCatchMistakes(t *testing.T) {
 	}
 	subOf := func(s string) samtemplate.Tagged { return samtemplate.Tagged{Tag: "!Sub", Value: s} }
 	refTo := func(s string) samtemplate.Tagged { return samtemplate.Tagged{Tag: "!Ref", Value: s} }
+	getAttOf := func(s string) samtemplate.Tagged { return samtemplate.Tagged{Tag: "!GetAtt", Value: s} }
 	handlers := func(t *testing.T) func(m *model) []string {
 		h := handlerRoutes(t)
 		return func(m *model) []string { return checkHandlerRoutes(m, h) }
@@ -1435,6 +1532,29 @@ func TestChecksCatchMistakes(t *testing.T) {
 		{"another service", func(m *model) {
 			addStatement(m, "DefaultFunction", map[string]any{"Effect": "Allow", "Action": "s3:GetObject", "Resource": subOf("${WebBucket.Arn}/*")})
 		}, fixed(checkAllPolicies), "grants s3:GetObject"},
+		{"the fan-out function unnamed", func(m *model) {
+			delete(asMap(asMap(res(m, "SendMessageFunction")["Environment"])["Variables"]), "FANOUT_FUNCTION")
+		},
+			fixed(checkFanout), "SendMessageFunction: FANOUT_FUNCTION is nothing"},
+		{"a pusher that may not invoke the fan-out function", func(m *model) {
+			pol := asMap(asList(res(m, "RoomsFunction")["Policies"])[0])
+			pol["Statement"] = slices.DeleteFunc(slices.Clone(asList(pol["Statement"])), func(st any) bool { return asMap(st)["Sid"] == "Fanout" })
+		}, fixed(checkFanout), "RoomsFunction grants [] of Lambda"},
+		{"InvokeFunction on any function", func(m *model) {
+			addStatement(m, "AuthFunction", map[string]any{"Effect": "Allow", "Action": "lambda:InvokeFunction", "Resource": subOf("arn:${AWS::Partition}:lambda:${AWS::Region}:${AWS::AccountId}:function:*")})
+		}, fixed(checkFanout), "AuthFunction grants [lambda:InvokeFunction on"},
+		{"another Lambda action", func(m *model) {
+			addStatement(m, "DefaultFunction", map[string]any{"Effect": "Allow", "Action": "lambda:UpdateFunctionCode", "Resource": getAttOf("FanoutFunction.Arn")})
+		}, fixed(checkAllPolicies), "need only lambda:InvokeFunction"},
+		{"retried shards", func(m *model) {
+			asMap(res(m, "FanoutFunction")["EventInvokeConfig"])["MaximumRetryAttempts"] = int64(2)
+		},
+			fixed(checkFanout), "MaximumRetryAttempts is 2"},
+		{"a function nobody reaches", func(m *model) {
+			for _, fn := range fanoutPushers {
+				delete(asMap(asMap(res(m, fn)["Environment"])["Variables"]), "FANOUT_FUNCTION")
+			}
+		}, fixed(checkFunctionsHaveRoutes), "FanoutFunction has no route"},
 		{"drop a permission", func(m *model) { delete(m.tmpl.Resources, "JoinRoomPermission") },
 			fixed(checkPermissions), "route JoinRoomRoute (join_room) invokes JoinRoomFunction, but no AWS::Lambda::Permission"},
 		{"a permission for another route key", func(m *model) {
