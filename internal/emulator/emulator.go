@@ -61,6 +61,9 @@ type Options struct {
 	// room service, and they share only the store and the management API.
 	// Invocations take turns among them.
 	Instances int
+	// OrderWait replaces rooms.MaxOrderWait, how long a delivery waits
+	// for a stuck predecessor (tests on a loaded machine).
+	OrderWait time.Duration
 	// ShardSize is how many connections one fan-out shard pushes to
 	// (0: wsapi.DefaultShardSize); a room with more is pushed in shards.
 	ShardSize int
@@ -227,6 +230,7 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 		}
 		instances = append(instances, gateway.NewInProcess(handlers))
 		shards.instances = append(shards.instances, a.Sockets)
+		a.Rooms.SetOrderWait(o.OrderWait)
 	}
 	if o.SAMEnvFile != "" {
 		if err := writeSAMEnv(o.SAMEnvFile, routes, e.URL, e.DynamoDBEndpoint, o.LambdaEndpoint); err != nil {

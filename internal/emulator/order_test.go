@@ -29,6 +29,10 @@ func TestOrderAcrossInstances(t *testing.T) {
 				t.Parallel()
 				o := opts(t)
 				o.Instances, o.ShardSize = 3, shards.size
+				// Nothing may be stuck, however loaded the machine: a
+				// wait that gave up at the contract's 2 s would let a
+				// slow DynamoDB Local decide the order check.
+				o.OrderWait = 30 * time.Second
 				testOrder(t, o, people, perPerson)
 			})
 		}

@@ -6,4 +6,4 @@ import "time"
 const MaxAttempts = maxAttempts
 
 // SetMaxDeliveryWait shortens the wait for a stuck delivery, for a test.
-func (s *Service) SetMaxDeliveryWait(d time.Duration) { s.lines.maxWait = d }
+func (s *Service) SetMaxDeliveryWait(d time.Duration) { s.SetOrderWait(d) }

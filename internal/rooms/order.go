@@ -268,6 +268,20 @@ func (d *Delivery) Done() {
 // its MaxOrderWait instead.
 const markTimeout = 2 * time.Second
 
+// OrderWait is how long a delivery waits for a stuck predecessor: the
+// contract's MaxOrderWait unless SetOrderWait changed it.
+func (s *Service) OrderWait() time.Duration {
+	if s.lines.maxWait > 0 {
+		return s.lines.maxWait
+	}
+	return MaxOrderWait
+}
+
+// SetOrderWait changes how long a delivery waits for a stuck predecessor
+// (0: MaxOrderWait). Only tests that check order on a machine too loaded
+// for the contract's bound use it; call it before the service is used.
+func (s *Service) SetOrderWait(d time.Duration) { s.lines.maxWait = d }
+
 // marksNotifier is a store that can wake waiters when a room's marks move
 // (the embedded store, whose marks live in this process); others are
 // polled.

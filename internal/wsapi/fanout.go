@@ -110,7 +110,7 @@ func (h *Handlers) DeliverShard(ctx context.Context, s fanout.Shard) error {
 }
 
 func (h *Handlers) pushShard(ctx context.Context, s fanout.Shard) []string {
-	if !rooms.AwaitDelivered(ctx, h.store, s.RoomID, s.Slots(), s.First, rooms.MaxOrderWait) && ctx.Err() == nil {
+	if !rooms.AwaitDelivered(ctx, h.store, s.RoomID, s.Slots(), s.First, h.rooms.OrderWait()) && ctx.Err() == nil {
 		h.logger.WarnContext(ctx, "pushing a shard out of turn: an earlier frame of its slots is stuck", "room_id", s.RoomID, "seq", s.First)
 	}
 	gone := h.post(ctx, s.Connections, s.Frame)
