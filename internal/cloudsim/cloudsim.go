@@ -128,8 +128,18 @@ type Result struct {
 	// Dollars per million messages, and API Gateway's floor.
 	Cost  float64 `json:"cost_per_million"`
 	Floor float64 `json:"floor_per_million"`
+	// Functions are the invocations per message of each function that
+	// ran, and how long they took: where a message's Lambda time goes.
+	Functions map[string]FunctionTime `json:"functions,omitempty"`
 	// Problems lists what went wrong besides the counts.
 	Problems []string `json:"problems,omitempty"`
+}
+
+// FunctionTime is one function's share of a message.
+type FunctionTime struct {
+	Invocations float64       `json:"invocations"`
+	Mean        time.Duration `json:"mean"`
+	Max         time.Duration `json:"max"`
 }
 
 // OK says whether every message reached every socket once, in order.

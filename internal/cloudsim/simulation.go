@@ -310,9 +310,13 @@ func (s *simulation) result(n, members int, t *tally, used awsmeter.Snapshot, in
 	res.RCU, res.WCU = db.ReadCapacityUnits*per, db.WriteCapacityUnits*per
 	var calls int64
 	var gbs float64
-	for _, st := range inv {
+	res.Functions = map[string]FunctionTime{}
+	for name, st := range inv {
 		calls += st.Count
 		gbs += st.GBSeconds()
+		if st.Count > 0 {
+			res.Functions[name] = FunctionTime{Invocations: float64(st.Count) * per, Mean: st.Duration / time.Duration(st.Count), Max: st.Max}
+		}
 	}
 	res.Invocations = float64(calls) * per
 	res.GBSeconds = gbs * per

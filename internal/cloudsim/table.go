@@ -3,6 +3,9 @@ package cloudsim
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
+	"strings"
 	"time"
 )
 
@@ -18,6 +21,17 @@ func WriteTable(w io.Writer, results []Result) {
 		fmt.Fprintf(w, "| %d | %d | %d | %s | %s | %s | %d | %d | %d | %.0f | %.1f | %.1f | %.4f | %.1f | %.1f | %.2f | %.0f | %.3f |\n",
 			r.Connections, r.Members, r.Messages, ms(r.P50), ms(r.P99), ms(r.Max), r.Lost, r.Duplicated, r.Reordered,
 			r.Posts, r.Throttled, r.Invocations, r.GBSeconds, r.RCU, r.WCU, r.Cost, r.Floor, ratio)
+	}
+	for _, r := range results {
+		names := slices.Sorted(maps.Keys(r.Functions))
+		var parts []string
+		for _, name := range names {
+			f := r.Functions[name]
+			parts = append(parts, fmt.Sprintf("%s %.1f × %s (max %s)", name, f.Invocations, ms(f.Mean), ms(f.Max)))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "\nroom of %d, invocations a message: %s", r.Connections, strings.Join(parts, ", "))
+		}
 	}
 	for _, r := range results {
 		for _, p := range r.Problems {

@@ -2,7 +2,10 @@ package wsapi
 
 import (
 	"context"
+	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/chatroom/chat/internal/fanout"
 	"github.com/chatroom/chat/internal/rooms"
@@ -24,8 +27,9 @@ type Dispatcher interface {
 
 // DefaultShardSize is how many connections one invocation pushes to: at
 // 256 MB a post costs about 1.7 ms of the function's share of a core, so
-// a shard of 200 takes about a third of a second (docs/scaling.md).
-const DefaultShardSize = 200
+// a shard of 100 takes about 0.2 s, and a room of 1,000 is ten shards side
+// by side (docs/scaling.md, docs/performance.md).
+const DefaultShardSize = 100
 
 // WithFanout pushes to rooms of more than shardSize connections in
 // shards, handed to d (shardSize 0: DefaultShardSize).
@@ -38,6 +42,9 @@ func WithFanout(d Dispatcher, shardSize int) Option {
 		}
 	}
 }
+
+// maxHandOffs bounds the shards handed off at once by one deliverer.
+const maxHandOffs = 8
 
 // markTimeout bounds a shard's mark, which runs even when the
 // invocation's context has ended, so the room's next frames need not wait
@@ -67,19 +74,32 @@ func (h *Handlers) pushChange(ctx context.Context, change rooms.Change, frame an
 	h.awaitTurn(ctx, roomID, change.Delivery)
 	first, last := change.Events[0].Seq, change.Events[len(change.Events)-1].Seq
 	raw := encode(frame)
+	groups := fanout.Split(ids, h.shardSize)
+	// Handed off side by side: each hand-off is a round trip to Lambda,
+	// and the last shard should not wait for the others'.
+	var mu sync.Mutex
 	var gone []string
-	for _, g := range fanout.Split(ids, h.shardSize) {
+	var handing errgroup.Group
+	handing.SetLimit(maxHandOffs)
+	for _, g := range groups {
 		s := fanout.Shard{RoomID: roomID, First: first, Last: last, From: g.Slots.From, To: g.Slots.To, Frame: raw, Connections: g.Connections, Quiet: !announceGone}
-		if len(s.Connections) == 0 {
-			h.mark(ctx, s)
-			continue
-		}
-		if err := h.fanout.Dispatch(ctx, s); err != nil {
-			// Pushed from here instead, late rather than never.
-			h.logger.WarnContext(ctx, "fan-out shard not handed off; pushing it here", "room_id", roomID, "seq", last, "connections", len(s.Connections), "error", err.Error())
-			gone = append(gone, h.pushShard(ctx, s)...)
-		}
+		handing.Go(func() error {
+			if len(s.Connections) == 0 {
+				h.mark(ctx, s)
+				return nil
+			}
+			if err := h.fanout.Dispatch(ctx, s); err != nil {
+				// Pushed from here instead, late rather than never.
+				h.logger.WarnContext(ctx, "fan-out shard not handed off; pushing it here", "room_id", roomID, "seq", last, "connections", len(s.Connections), "error", err.Error())
+				found := h.pushShard(ctx, s)
+				mu.Lock()
+				gone = append(gone, found...)
+				mu.Unlock()
+			}
+			return nil
+		})
 	}
+	_ = handing.Wait()
 	return gone
 }
 
