@@ -1,6 +1,7 @@
 package app
 
 import (
+	"maps"
 	"strings"
 	"testing"
 )
@@ -41,12 +42,12 @@ func TestConfigFromEnv(t *testing.T) {
 	}
 }
 
+// with returns a copy of m with k set to v.
 func with(m map[string]string, k, v string) map[string]string {
-	out := map[string]string{k: v}
-	for kk, vv := range m {
-		if kk != k {
-			out[kk] = vv
-		}
+	out := maps.Clone(m)
+	if out == nil {
+		out = map[string]string{}
 	}
+	out[k] = v
 	return out
 }

@@ -1285,21 +1285,8 @@ func dynamoDBActions(t *testing.T, tmpl *samtemplate.Template, logicalID string)
 			if name != "Statement" {
 				continue
 			}
-			statements, _ := body.([]any)
-			for _, st := range statements {
-				sm, _ := st.(map[string]any)
-				var actions []any
-				switch a := sm["Action"].(type) {
-				case string:
-					actions = []any{a}
-				case []any:
-					actions = a
-				}
-				for _, a := range actions {
-					if s, _ := a.(string); strings.HasPrefix(s, "dynamodb:") {
-						set[s] = true
-					}
-				}
+			for _, a := range statementActions(body, "dynamodb:") {
+				set[a] = true
 			}
 		}
 	}
@@ -1395,24 +1382,34 @@ func lambdaActions(t *testing.T, tmpl *samtemplate.Template, logicalID string) [
 	policies, _ := tmpl.Resources[logicalID].Properties["Policies"].([]any)
 	for _, p := range policies {
 		m, _ := p.(map[string]any)
-		statements, _ := m["Statement"].([]any)
-		for _, st := range statements {
-			sm, _ := st.(map[string]any)
-			var actions []any
-			switch a := sm["Action"].(type) {
-			case string:
-				actions = []any{a}
-			case []any:
-				actions = a
-			}
-			for _, a := range actions {
-				if s, _ := a.(string); strings.HasPrefix(s, "lambda:") {
-					set[s] = true
-				}
-			}
+		for _, a := range statementActions(m["Statement"], "lambda:") {
+			set[a] = true
 		}
 	}
 	return slices.Sorted(maps.Keys(set))
+}
+
+// statementActions lists the actions with the prefix that a policy's
+// Statement list grants.
+func statementActions(statement any, prefix string) []string {
+	var out []string
+	statements, _ := statement.([]any)
+	for _, st := range statements {
+		sm, _ := st.(map[string]any)
+		var actions []any
+		switch a := sm["Action"].(type) {
+		case string:
+			actions = []any{a}
+		case []any:
+			actions = a
+		}
+		for _, a := range actions {
+			if s, _ := a.(string); strings.HasPrefix(s, prefix) {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
 }
 
 // with returns a copy of m with k set to v.
