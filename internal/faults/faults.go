@@ -562,3 +562,8 @@ func (s *Store) Delivered(ctx context.Context, roomID string, consistent bool) (
 func (s *Store) MarkDelivered(ctx context.Context, roomID string, slots store.Slots, seq int64) error {
 	return call0(s, "MarkDelivered", func() error { return s.inner.MarkDelivered(ctx, roomID, slots, seq) })
 }
+
+// MarkHandedOff implements store.Store.
+func (s *Store) MarkHandedOff(ctx context.Context, roomID string, seq int64) error {
+	return call0(s, "MarkHandedOff", func() error { return s.inner.MarkHandedOff(ctx, roomID, seq) })
+}

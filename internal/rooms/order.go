@@ -297,6 +297,21 @@ type marksNotifier interface {
 // may be stale (eventually consistent, the cheaper); the ones that poll
 // are not.
 func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID string, slots store.Slots, first int64, bound time.Duration) bool {
+	return awaitMarks(ctx, marks, roomID, first-1, bound, func(d store.Delivered) int64 { return d.UpTo(slots) })
+}
+
+// AwaitHandedOff waits, as AwaitDelivered does, until the room's events
+// before first have been handed to the fan-out function or delivered, so
+// that a big room's shards reach the fan-out's queue in seq order.
+func AwaitHandedOff(ctx context.Context, marks store.DeliveryMarks, roomID string, first int64, bound time.Duration) bool {
+	return awaitMarks(ctx, marks, roomID, first-1, bound, func(d store.Delivered) int64 {
+		return max(d.HandedOff, d.UpTo(store.AllSlots))
+	})
+}
+
+// awaitMarks waits until reached, read from the room's marks, is at
+// least target, giving up once it has not moved for bound.
+func awaitMarks(ctx context.Context, marks store.DeliveryMarks, roomID string, target int64, bound time.Duration, reached func(store.Delivered) int64) bool {
 	deadline := time.Now().Add(bound)
 	pause := 2 * time.Millisecond
 	seen := int64(-1)
@@ -308,14 +323,14 @@ func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID strin
 			changed = notifier.MarksChanged(roomID)
 		}
 		d, err := marks.Delivered(ctx, roomID, consistent)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && d.UpTo(slots) >= first-1) {
+		if errors.Is(err, store.ErrNotFound) || (err == nil && reached(d) >= target) {
 			return true
 		}
-		if err == nil && consistent && d.UpTo(slots) > seen {
+		if err == nil && consistent && reached(d) > seen {
 			if seen >= 0 {
 				deadline = time.Now().Add(bound) // progress
 			}
-			seen = d.UpTo(slots)
+			seen = reached(d)
 		}
 		if consistent {
 			pause = min(2*pause, 50*time.Millisecond)

@@ -45,6 +45,12 @@ type Delivered struct {
 	All int64
 	// Slot holds the slots pushed further than All, by shards.
 	Slot map[int]int64
+	// HandedOff is the seq up to which a big room's events have been
+	// handed to the fan-out function, every shard of each. The next
+	// event's shards are handed off only after it, so the fan-out's
+	// queue holds a room's shards in seq order and a shard never waits
+	// for one queued behind it.
+	HandedOff int64
 }
 
 // UpTo is the seq every slot of s is delivered up to.
@@ -73,4 +79,6 @@ type DeliveryMarks interface {
 	// MarkDelivered raises the slots' mark to seq; a slot already at or
 	// past it keeps its mark.
 	MarkDelivered(ctx context.Context, roomID string, slots Slots, seq int64) error
+	// MarkHandedOff raises the room's HandedOff to seq.
+	MarkHandedOff(ctx context.Context, roomID string, seq int64) error
 }

@@ -73,6 +73,20 @@ func (h *Handlers) pushChange(ctx context.Context, change rooms.Change, frame an
 	change.Delivery.HandOff()
 	h.awaitTurn(ctx, roomID, change.Delivery)
 	first, last := change.Events[0].Seq, change.Events[len(change.Events)-1].Seq
+	// The room's earlier shards, perhaps handed off by another instance,
+	// go into the fan-out's queue first: a shard waits for its slots'
+	// earlier ones, and must never hold an instance while the one it
+	// waits for is queued behind it.
+	if !rooms.AwaitHandedOff(ctx, h.store, roomID, first, h.rooms.OrderWait()) && ctx.Err() == nil {
+		h.logger.WarnContext(ctx, "handing off out of turn: the room's earlier shards are stuck", "room_id", roomID, "seq", first)
+	}
+	defer func() {
+		mctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), markTimeout)
+		defer cancel()
+		if err := h.store.MarkHandedOff(mctx, roomID, last); err != nil {
+			h.logger.WarnContext(ctx, "hand-off not marked: the room's next shards wait for it", "room_id", roomID, "seq", last, "error", err.Error())
+		}
+	}()
 	raw := encode(frame)
 	groups := fanout.Split(ids, h.shardSize)
 	// Handed off side by side: each hand-off is a round trip to Lambda,

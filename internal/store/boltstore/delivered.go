@@ -109,6 +109,24 @@ func (m *deliveryMarks) mark(roomID string, slots store.Slots, seq int64) {
 	}
 }
 
+func (m *deliveryMarks) handedOff(roomID string, seq int64) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.rooms[roomID]
+	if !ok || seq <= r.delivered.HandedOff {
+		return
+	}
+	r.delivered.HandedOff = seq
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// MarkHandedOff implements store.DeliveryMarks.
+func (s *Store) MarkHandedOff(_ context.Context, roomID string, seq int64) error {
+	s.marks.handedOff(roomID, seq)
+	return nil
+}
+
 // Delivered implements store.DeliveryMarks.
 func (s *Store) Delivered(_ context.Context, roomID string, _ bool) (store.Delivered, error) {
 	d, ok := s.marks.get(roomID)

@@ -26,6 +26,7 @@ import (
 const (
 	skDelivered   = "DELIVERED"
 	attrAll       = "all"
+	attrHandedOff = "handed"
 	markLifetime  = 30 * 24 * time.Hour
 	slotAttrStart = "s"
 )
@@ -44,7 +45,7 @@ func (st *Store) Delivered(ctx context.Context, roomID string, consistent bool) 
 		return store.Delivered{}, store.ErrNotFound
 	}
 	it := item(out.Item)
-	d := store.Delivered{All: it.num(attrAll)}
+	d := store.Delivered{All: it.num(attrAll), HandedOff: it.num(attrHandedOff)}
 	for name := range it {
 		k, ok := slotOfAttr(name)
 		if !ok {
@@ -96,6 +97,14 @@ func (st *Store) MarkDelivered(ctx context.Context, roomID string, slots store.S
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// MarkHandedOff implements store.DeliveryMarks.
+func (st *Store) MarkHandedOff(ctx context.Context, roomID string, seq int64) error {
+	if err := st.raise(ctx, roomID, []string{attrHandedOff}, seq); err != nil && !isConditionFailed(err) {
+		return err
+	}
+	return nil
 }
 
 // raise sets each attribute to seq if every one of them is below it.

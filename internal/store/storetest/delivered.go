@@ -10,8 +10,8 @@ import (
 	"github.com/chatroom/chat/internal/store"
 )
 
-// testDeliveryMarks checks that marks only rise, per slot and for the
-// whole room, and that a room nobody marked has nothing to wait for.
+// testDeliveryMarks checks that marks only rise, per slot, for the whole
+// room and for hand-offs, and that a room nobody marked has nothing to wait for.
 func testDeliveryMarks(t *testing.T, s store.Store) {
 	ctx := context.Background()
 	id := createRoom(t, s, "alice")
@@ -82,5 +82,15 @@ func testDeliveryMarks(t *testing.T, s store.Store) {
 	mark(store.AllSlots, v+2)
 	if got := upTo(true, store.AllSlots); got != v+2 {
 		t.Errorf("delivered up to %d after marking every slot at %d", got, v+2)
+	}
+	// Hand-offs only rise too, and leave the slots alone.
+	for _, seq := range []int64{v + 1, v + 2, v} {
+		if err := s.MarkHandedOff(ctx, id, seq); err != nil {
+			t.Fatalf("mark handed off at %d: %v", seq, err)
+		}
+	}
+	d, err := s.Delivered(ctx, id, true)
+	if err != nil || d.HandedOff != v+2 || d.UpTo(store.AllSlots) != v+2 {
+		t.Errorf("handed off up to %d, delivered up to %d (%v), want both %d", d.HandedOff, d.UpTo(store.AllSlots), err, v+2)
 	}
 }
