@@ -33,6 +33,7 @@ func main() {
 	flag.StringVar(&o.Table, "table", "chat", "DynamoDB table name")
 	flag.StringVar(&o.LambdaEndpoint, "lambda-endpoint", "", "invoke the functions through the Lambda API there (sam local start-lambda) instead of in-process")
 	flag.StringVar(&o.SAMEnvFile, "sam-env-vars", "", "write the --env-vars file for sam local start-lambda here (needs -store dynamodb)")
+	flag.IntVar(&o.ShardSize, "shard-size", 0, "push rooms of more connections than this in shards, each by an in-process invocation of the fan-out function (0: no shards)")
 	flag.IntVar(&o.Instances, "instances", 1, "run each function as this many instances in process, sharing only the store and the management API, as Lambda scales out")
 	flag.BoolVar(&o.DirectPush, "direct-push", false, "write frames straight to sockets instead of through the management API")
 	sendLimit := flag.Int("send-limit", wsapi.SendRate, "messages a second each connection may send (bursts of twice that); 0 turns the limit off for load tests")

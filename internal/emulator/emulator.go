@@ -64,8 +64,12 @@ type Options struct {
 	// OrderWait replaces rooms.MaxOrderWait, how long a delivery waits
 	// for a stuck predecessor (tests on a loaded machine).
 	OrderWait time.Duration
-	// ShardSize is how many connections one fan-out shard pushes to
-	// (0: wsapi.DefaultShardSize); a room with more is pushed in shards.
+	// ShardSize, when set, pushes rooms of more connections in shards of
+	// that many, each by an in-process invocation of the fan-out
+	// function. Off by default: in one process the shards share the same
+	// cores, and splitting cost make run a third of its throughput at 500
+	// connections; functions under the Lambda RIE (LambdaEndpoint) shard
+	// as in the cloud.
 	ShardSize int
 	// SAMEnvFile, when set, receives the environment for `sam local
 	// start-lambda --env-vars`: each function pointed at this emulator and
@@ -214,7 +218,9 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	}
 	shards := newShardPool()
 	e.shards = shards
-	wsOpts = append(wsOpts, wsapi.WithFanout(shards, o.ShardSize))
+	if o.ShardSize > 0 {
+		wsOpts = append(wsOpts, wsapi.WithFanout(shards, o.ShardSize))
+	}
 	var instances []gateway.Invoker
 	for range max(o.Instances, 1) {
 		a, err := app.NewLocal(st, pusher, authCfg, o.Logger, wsOpts...)
