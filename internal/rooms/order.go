@@ -297,6 +297,14 @@ type marksNotifier interface {
 // may be stale (eventually consistent, the cheaper); the ones that poll
 // are not.
 func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID string, slots store.Slots, first int64, bound time.Duration) bool {
+	_, kept := AwaitSlots(ctx, marks, roomID, slots, first, bound)
+	return kept
+}
+
+// AwaitSlots is AwaitDelivered that also says how far the slots were
+// delivered when the wait ended (-1 when the room has no marks): a
+// deliverer that finds its own events delivered already is running twice.
+func AwaitSlots(ctx context.Context, marks store.DeliveryMarks, roomID string, slots store.Slots, first int64, bound time.Duration) (upTo int64, kept bool) {
 	return awaitMarks(ctx, marks, roomID, first-1, bound, func(d store.Delivered) int64 { return d.UpTo(slots) })
 }
 
@@ -304,14 +312,16 @@ func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID strin
 // before first have been handed to the fan-out function or delivered, so
 // that a big room's shards reach the fan-out's queue in seq order.
 func AwaitHandedOff(ctx context.Context, marks store.DeliveryMarks, roomID string, first int64, bound time.Duration) bool {
-	return awaitMarks(ctx, marks, roomID, first-1, bound, func(d store.Delivered) int64 {
+	_, kept := awaitMarks(ctx, marks, roomID, first-1, bound, func(d store.Delivered) int64 {
 		return max(d.HandedOff, d.UpTo(store.AllSlots))
 	})
+	return kept
 }
 
 // awaitMarks waits until reached, read from the room's marks, is at
-// least target, giving up once it has not moved for bound.
-func awaitMarks(ctx context.Context, marks store.DeliveryMarks, roomID string, target int64, bound time.Duration, reached func(store.Delivered) int64) bool {
+// least target, giving up once it has not moved for bound. It returns the
+// last value read (-1: none, or no marks) and whether it reached target.
+func awaitMarks(ctx context.Context, marks store.DeliveryMarks, roomID string, target int64, bound time.Duration, reached func(store.Delivered) int64) (int64, bool) {
 	deadline := time.Now().Add(bound)
 	pause := 2 * time.Millisecond
 	seen := int64(-1)
@@ -323,8 +333,11 @@ func awaitMarks(ctx context.Context, marks store.DeliveryMarks, roomID string, t
 			changed = notifier.MarksChanged(roomID)
 		}
 		d, err := marks.Delivered(ctx, roomID, consistent)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && reached(d) >= target) {
-			return true
+		if errors.Is(err, store.ErrNotFound) {
+			return -1, true
+		}
+		if err == nil && reached(d) >= target {
+			return reached(d), true
 		}
 		if err == nil && consistent && reached(d) > seen {
 			if seen >= 0 {
@@ -337,13 +350,13 @@ func awaitMarks(ctx context.Context, marks store.DeliveryMarks, roomID string, t
 		}
 		wait := min(pause, time.Until(deadline))
 		if wait <= 0 {
-			return false
+			return seen, false
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return false
+			return seen, false
 		case <-changed:
 			t.Stop()
 		case <-t.C:

@@ -144,8 +144,16 @@ func (h *Handlers) DeliverShard(ctx context.Context, s fanout.Shard) error {
 }
 
 func (h *Handlers) pushShard(ctx context.Context, s fanout.Shard) []string {
-	if !rooms.AwaitDelivered(ctx, h.store, s.RoomID, s.Slots(), s.First, h.rooms.OrderWait()) && ctx.Err() == nil {
+	upTo, kept := rooms.AwaitSlots(ctx, h.store, s.RoomID, s.Slots(), s.First, h.rooms.OrderWait())
+	if !kept && ctx.Err() == nil {
 		h.logger.WarnContext(ctx, "pushing a shard out of turn: an earlier frame of its slots is stuck", "room_id", s.RoomID, "seq", s.First)
+	}
+	if upTo >= s.Last {
+		// Its slots are marked past it: this shard ran before (Lambda
+		// runs an asynchronous event at least once). Posting again would
+		// repeat the frame.
+		h.logger.InfoContext(ctx, "shard already delivered; not pushed again", "room_id", s.RoomID, "seq", s.Last)
+		return nil
 	}
 	gone := h.post(ctx, s.Connections, s.Frame)
 	h.mark(ctx, s)

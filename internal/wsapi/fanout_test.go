@@ -42,9 +42,9 @@ func (r *shardRecorder) take() []fanout.Shard {
 // TestBigRoomGoesOutInShards: past the shard size a message is handed off
 // in shards that together cover every slot and every connection joined,
 // and the function that stored it pushes nothing itself. Each shard,
-// delivered, pushes to its connections and marks its slots; a room
-// delivered by shards lets the next message go. A shard that cannot be
-// handed off is pushed by the function itself.
+// delivered, pushes to its connections and marks its slots, and run
+// again posts nothing; a room delivered by shards lets the next message
+// go. A shard that cannot be handed off is pushed by the function itself.
 func TestBigRoomGoesOutInShards(t *testing.T) {
 	t.Parallel()
 	for _, a := range adapters {
@@ -111,6 +111,16 @@ func TestBigRoomGoesOutInShards(t *testing.T) {
 			d, err := e.store.Delivered(t.Context(), roomID, true)
 			if err != nil || d.UpTo(store.AllSlots) != seq {
 				t.Errorf("the room is delivered up to %d (%v), want %d", d.UpTo(store.AllSlots), err, seq)
+			}
+			// Lambda runs an asynchronous event at least once: a shard
+			// run again posts nothing.
+			if err := e.ws.DeliverShard(t.Context(), handed[0]); err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range handed[0].Connections {
+				if got := e.frames(c); len(got) != 0 {
+					t.Errorf("a shard run twice posted %v to %s again", got, c)
+				}
 			}
 
 			shards.failing = true
