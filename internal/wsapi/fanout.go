@@ -2,6 +2,7 @@ package wsapi
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -117,18 +118,15 @@ func (h *Handlers) pushChange(ctx context.Context, change rooms.Change, frame an
 	return gone
 }
 
+// recipients are the present connections (unique, from the store) and
+// the extra ones not among them: one or none, so a scan beats a map.
 func recipients(present []store.Presence, extra []string) []string {
 	ids := make([]string, 0, len(present)+len(extra))
-	seen := make(map[string]struct{}, len(present)+len(extra))
 	for _, p := range present {
-		if _, dup := seen[p.ConnectionID]; !dup {
-			seen[p.ConnectionID] = struct{}{}
-			ids = append(ids, p.ConnectionID)
-		}
+		ids = append(ids, p.ConnectionID)
 	}
 	for _, id := range extra {
-		if _, dup := seen[id]; !dup {
-			seen[id] = struct{}{}
+		if !slices.Contains(ids, id) {
 			ids = append(ids, id)
 		}
 	}
