@@ -35,7 +35,7 @@ const MaxOrderWait = 2 * time.Second
 type lines struct {
 	mu    sync.Mutex
 	rooms map[string]*line
-	// maxWait overrides MaxOrderWait (tests).
+	// maxWait overrides MaxOrderWait (SetOrderWait).
 	maxWait time.Duration
 	marks   store.DeliveryMarks
 	logger  *slog.Logger
@@ -115,12 +115,9 @@ func (ln *line) endTurn() { <-ln.turn }
 // enqueue hands out the next delivery, of the events first to last; the
 // caller holds the turn.
 func (l *lines) enqueue(roomID string, ln *line, first, last int64) *Delivery {
-	d := &Delivery{started: make(chan struct{}), done: make(chan struct{}), maxWait: MaxOrderWait,
+	d := &Delivery{started: make(chan struct{}), done: make(chan struct{}),
 		lines: l, roomID: roomID, first: first, last: last,
 		release: func() { l.release(roomID, ln) }}
-	if l.maxWait > 0 {
-		d.maxWait = l.maxWait
-	}
 	l.mu.Lock()
 	d.prev = ln.tail
 	ln.tail = d
@@ -144,7 +141,6 @@ type Delivery struct {
 	prev    *Delivery
 	started chan struct{} // closed when Wait returns or Done is called
 	done    chan struct{}
-	maxWait time.Duration
 	start   sync.Once
 	once    sync.Once
 	release func()
@@ -169,29 +165,29 @@ func (d *Delivery) Wait(ctx context.Context) bool {
 	if !d.waitInProcess(ctx) {
 		return false
 	}
-	if d.handedOff || d.lines.marks == nil || d.lines.knownDelivered(d.roomID) >= d.first-1 {
+	if d.handedOff {
 		return true
 	}
-	return AwaitDelivered(ctx, d.lines.marks, d.roomID, store.AllSlots, d.first, d.maxWait)
+	return d.lines.awaitDelivered(ctx, d.roomID, d.first-1)
 }
 
-// awaitDelivered waits, for at most MaxOrderWait, until the room's events
-// up to seq are delivered. A leave waits so before it takes the
-// connection out of the room: an earlier event's deliverer, perhaps in
-// another instance, lists the room's connections after its append, and
-// must still find the leaver there, which the contract says gets
-// everything before its own user_left.
-func (l *lines) awaitDelivered(ctx context.Context, roomID string, seq int64) {
+// awaitDelivered waits until the room's events up to seq are delivered,
+// as AwaitSlots does for every slot, without reading the store when this
+// process marked them itself. It reports whether they were.
+func (l *lines) awaitDelivered(ctx context.Context, roomID string, seq int64) bool {
 	if l.marks == nil || l.knownDelivered(roomID) >= seq {
-		return
+		return true
 	}
-	bound := MaxOrderWait
+	_, kept := AwaitSlots(ctx, l.marks, roomID, store.AllSlots, seq+1, l.orderWait())
+	return kept
+}
+
+// orderWait is MaxOrderWait, or what SetOrderWait made it.
+func (l *lines) orderWait() time.Duration {
 	if l.maxWait > 0 {
-		bound = l.maxWait
+		return l.maxWait
 	}
-	if !AwaitDelivered(ctx, l.marks, roomID, store.AllSlots, seq+1, bound) && ctx.Err() == nil {
-		l.logger.WarnContext(ctx, "leaving before the room's earlier frames are pushed: one is stuck", "room_id", roomID, "seq", seq)
-	}
+	return MaxOrderWait
 }
 
 // HandOff says the frames are pushed by other deliverers, which wait for
@@ -227,7 +223,7 @@ func (d *Delivery) waitInProcess(ctx context.Context) bool {
 	case <-queued.C:
 		return false
 	}
-	pushing := time.NewTimer(d.maxWait)
+	pushing := time.NewTimer(d.lines.orderWait())
 	defer pushing.Stop()
 	select {
 	case <-prev.done:
@@ -270,12 +266,7 @@ const markTimeout = 2 * time.Second
 
 // OrderWait is how long a delivery waits for a stuck predecessor: the
 // contract's MaxOrderWait unless SetOrderWait changed it.
-func (s *Service) OrderWait() time.Duration {
-	if s.lines.maxWait > 0 {
-		return s.lines.maxWait
-	}
-	return MaxOrderWait
-}
+func (s *Service) OrderWait() time.Duration { return s.lines.orderWait() }
 
 // SetOrderWait changes how long a delivery waits for a stuck predecessor
 // (0: MaxOrderWait). Only tests that check order on a machine too loaded
@@ -289,26 +280,20 @@ type marksNotifier interface {
 	MarksChanged(roomID string) <-chan struct{}
 }
 
-// AwaitDelivered waits until the room's slots are marked delivered up to
-// the seq before first. It gives up when the marks have not moved for
-// bound: the delivery they wait on is stuck, not merely behind others of
-// a busy room, which go one after another. It reports whether they were
-// delivered; false means the caller pushes out of turn. The first read
+// AwaitSlots waits until the room's slots are marked delivered up to the
+// seq before first. It gives up when the marks have not moved for bound:
+// the delivery they wait on is stuck, not merely behind others of a busy
+// room, which go one after another. It reports whether they were
+// delivered (false: the caller pushes out of turn), and how far they were
+// when the wait ended (-1 when the room has no marks): a deliverer that
+// finds its own events delivered already is running twice. The first read
 // may be stale (eventually consistent, the cheaper); the ones that poll
 // are not.
-func AwaitDelivered(ctx context.Context, marks store.DeliveryMarks, roomID string, slots store.Slots, first int64, bound time.Duration) bool {
-	_, kept := AwaitSlots(ctx, marks, roomID, slots, first, bound)
-	return kept
-}
-
-// AwaitSlots is AwaitDelivered that also says how far the slots were
-// delivered when the wait ended (-1 when the room has no marks): a
-// deliverer that finds its own events delivered already is running twice.
 func AwaitSlots(ctx context.Context, marks store.DeliveryMarks, roomID string, slots store.Slots, first int64, bound time.Duration) (upTo int64, kept bool) {
 	return awaitMarks(ctx, marks, roomID, first-1, bound, func(d store.Delivered) int64 { return d.UpTo(slots) })
 }
 
-// AwaitHandedOff waits, as AwaitDelivered does, until the room's events
+// AwaitHandedOff waits, as AwaitSlots does, until the room's events
 // before first have been handed to the fan-out function or delivered, so
 // that a big room's shards reach the fan-out's queue in seq order.
 func AwaitHandedOff(ctx context.Context, marks store.DeliveryMarks, roomID string, first int64, bound time.Duration) bool {

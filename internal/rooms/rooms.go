@@ -151,8 +151,13 @@ func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Chang
 		if len(events) == 0 {
 			return Change{Room: r}, nil
 		}
-		if c.leave != nil {
-			s.lines.awaitDelivered(ctx, c.roomID, r.Version)
+		// A leave waits for the room's earlier frames before it takes the
+		// connection out: an earlier event's deliverer, perhaps in another
+		// instance, lists the room's connections after its append, and
+		// must still find the leaver, which the contract says gets
+		// everything before its own user_left.
+		if c.leave != nil && !s.lines.awaitDelivered(ctx, c.roomID, r.Version) && ctx.Err() == nil {
+			s.logger.WarnContext(ctx, "leaving before the room's earlier frames are pushed: one is stuck", "room_id", c.roomID, "seq", r.Version)
 		}
 		req := store.AppendRequest{RoomID: c.roomID, ExpectedVersion: r.Version, Messages: r.Messages, Events: events, Join: c.join, Leave: c.leave}
 		if c.erase != nil {
