@@ -52,6 +52,7 @@ func Run(t *testing.T, open Opener) {
 		{"ConnectionsPerUserBounded", testConnectionsPerUser},
 		{"TicketsServeOnce", testTickets},
 		{"DeliveryMarksOnlyRise", testDeliveryMarks},
+		{"PresenceAtScale", testPresenceAtScale},
 	}
 	tests = append(tests, blockTests...)
 	tests = append(tests, readingTests...)
