@@ -362,14 +362,20 @@ func (st *Store) connection(ctx context.Context, connectionID string) (store.Con
 // connection row, so a retry after a failure still finds what is left.
 func (st *Store) DeleteConnection(ctx context.Context, connectionID string) error {
 	// Everything the connection left, expired or not.
-	rooms, err := st.sortKeysUnder(ctx, connPK(connectionID), "ROOM#")
+	links, err := st.query(ctx, &dynamodb.QueryInput{
+		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(connPK(connectionID)), ":p": s("ROOM#")},
+		ProjectionExpression:      aws.String("PK, SK, #shard"),
+		ExpressionAttributeNames:  map[string]string{"#shard": attrShard},
+		ConsistentRead:            aws.Bool(true),
+	})
 	if err != nil {
 		return fmt.Errorf("dynamostore: rooms of connection: %w", err)
 	}
-	var keys []map[string]types.AttributeValue
-	for _, r := range rooms {
-		keys = append(keys, key(roomPK(r), presenceSK(connectionID)), key(connPK(connectionID), roomPK(r)))
+	if err := st.removeFromRooms(ctx, links); err != nil {
+		return fmt.Errorf("dynamostore: delete connection: %w", err)
 	}
+	var keys []map[string]types.AttributeValue
 	c, err := st.connection(ctx, connectionID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -403,35 +409,23 @@ func (st *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]st
 	return out, nil
 }
 
-// RoomConnections implements store.Connections: one Query on the room's
-// partition, never a Scan.
+// RoomConnections implements store.Connections from the room's roster
+// (roster.go): one GetItem, and one BatchGetItem past a hundred sockets.
 func (st *Store) RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error) {
-	rows, err := st.query(ctx, &dynamodb.QueryInput{
-		KeyConditionExpression:    aws.String("PK = :pk AND begins_with(SK, :p)"),
-		ExpressionAttributeValues: map[string]types.AttributeValue{":pk": s(roomPK(roomID)), ":p": s("CONN#")},
-		ConsistentRead:            aws.Bool(true),
-	})
-	if err != nil {
-		return nil, fmt.Errorf("dynamostore: connections of room %s: %w", roomID, err)
-	}
-	now := time.Now()
-	out := make([]store.Presence, 0, len(rows))
-	for _, r := range rows {
-		if expired(r, now) {
-			continue // past its TTL, not yet swept
-		}
-		out = append(out, store.Presence{ConnectionID: strings.TrimPrefix(r.str(AttrSK), "CONN#"), Username: r.str(attrUsername), ExpiresAt: r.epoch(AttrExpiresAt)})
-	}
-	return out, nil
+	return st.roster(ctx, roomID)
 }
 
 // RemovePresence implements store.Connections.
 func (st *Store) RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error {
-	var keys []map[string]types.AttributeValue
-	for _, c := range connectionIDs {
-		keys = append(keys, key(roomPK(roomID), presenceSK(c)), key(connPK(c), roomPK(roomID)))
+	keys := make([]map[string]types.AttributeValue, len(connectionIDs))
+	for i, c := range connectionIDs {
+		keys[i] = key(connPK(c), roomPK(roomID))
 	}
-	if err := st.batchDelete(ctx, keys); err != nil {
+	links, err := st.batchGet(ctx, keys, true, "")
+	if err != nil {
+		return fmt.Errorf("dynamostore: remove presence in room %s: %w", roomID, err)
+	}
+	if err := st.removeFromRooms(ctx, links); err != nil {
 		return fmt.Errorf("dynamostore: remove presence in room %s: %w", roomID, err)
 	}
 	return nil

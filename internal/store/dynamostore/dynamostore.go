@@ -165,7 +165,6 @@ func userPK(u string) string     { return "USER#" + u }
 func sessionPK(h string) string  { return "SESSION#" + h }
 func connPK(id string) string    { return "CONN#" + id }
 func memberSK(u string) string   { return "MEMBER#" + u }
-func presenceSK(c string) string { return "CONN#" + c }
 func eventSK(seq int64) string   { return fmt.Sprintf("EVT#%020d", seq) }
 func messageSK(id string) string { return "MSG#" + id }
 
@@ -269,6 +268,13 @@ const (
 	partLeave
 )
 
+// presenceChange is where an append's join or leave finds its connection
+// in the room's roster (roster.go).
+type presenceChange struct {
+	join       spot
+	leaveShard int
+}
+
 // Append implements store.Rooms. Before the transaction it reads what the
 // writes are built from but the events do not say: the open sockets of
 // people who become members, and the events a deletion erases.
@@ -285,7 +291,18 @@ func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.App
 	if err != nil {
 		return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: %w", req.RoomID, err)
 	}
-	parts, err := st.appendParts(req, rows, conns, erase)
+	var pres presenceChange
+	if j := req.Join; j != nil {
+		if pres.join, err = st.placeJoin(ctx, req.RoomID, j.ConnectionID); err != nil {
+			return store.AppendResult{}, err
+		}
+	}
+	if l := req.Leave; l != nil {
+		if pres.leaveShard, err = st.shardOf(ctx, req.RoomID, l.ConnectionID); err != nil {
+			return store.AppendResult{}, err
+		}
+	}
+	parts, err := st.appendParts(req, rows, conns, erase, pres)
 	if err != nil {
 		return store.AppendResult{}, err
 	}
@@ -403,10 +420,13 @@ func sleep(ctx context.Context, attempt int) {
 	}
 }
 
-func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[string][]string, erase []erasure) ([]part, error) {
+func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[string][]string, erase []erasure, pres presenceChange) ([]part, error) {
 	pk := roomPK(req.RoomID)
 	var parts []part
 	created := req.ExpectedVersion == 0
+	if created && (req.Join != nil || req.Leave != nil) {
+		return nil, fmt.Errorf("dynamostore: the append that creates room %s cannot also join or leave it", req.RoomID)
+	}
 	last := req.Events[len(req.Events)-1]
 	if created {
 		r := chat.NewRoom(req.RoomID)
@@ -497,14 +517,34 @@ func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[s
 	for _, u := range rows.order {
 		parts = append(parts, st.rowWrite(req.RoomID, u, rows.plans[u], conns[u]))
 	}
+	var adds []string
+	if j := req.Join; j != nil {
+		parts = append(parts, st.joinParts(req.RoomID, *j, pres.join)...)
+		if pres.join.fresh {
+			adds = append(adds, "#rc :one")
+			names["#rc"], values[":one"] = shardCountAttr(pres.join.shard), n(1)
+		}
+		if pres.join.shard == pres.join.shards {
+			set = append(set, "#rs = :rs")
+			names["#rs"], values[":rs"] = attrShards, n(int64(pres.join.shards+1))
+		}
+	}
+	if l := req.Leave; l != nil {
+		parts = append(parts, st.leaveParts(req.RoomID, l.ConnectionID, pres.leaveShard)...)
+		adds = append(adds, "#rc :minus")
+		names["#rc"], values[":minus"] = shardCountAttr(pres.leaveShard), n(-1)
+	}
 	if !created {
 		update := "SET " + strings.Join(set, ", ")
 		if sent > 0 {
 			// Added rather than set from req.Messages, so the head's count
 			// holds even for a caller that got its count wrong; the
 			// caller's count only numbers the read positions.
-			update += " ADD #msgs :sent"
+			adds = append(adds, "#msgs :sent")
 			names["#msgs"], values[":sent"] = attrMsgs, n(sent)
+		}
+		if len(adds) > 0 {
+			update += " ADD " + strings.Join(adds, ", ")
 		}
 		parts = append(parts, part{kind: partHead, write: types.TransactWriteItem{Update: &types.Update{
 			TableName: st.table, Key: key(pk, skHead),
@@ -513,21 +553,6 @@ func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[s
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,
 		}}})
-	}
-	if j := req.Join; j != nil {
-		pres := item(key(pk, presenceSK(j.ConnectionID)))
-		pres[attrUsername], pres[AttrExpiresAt] = s(j.Username), n(j.ExpiresAt.Unix())
-		back := item(key(connPK(j.ConnectionID), pk))
-		back[AttrExpiresAt] = n(j.ExpiresAt.Unix())
-		parts = append(parts,
-			part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: pres}}},
-			part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: back}}})
-	}
-	if l := req.Leave; l != nil {
-		parts = append(parts,
-			part{kind: partLeave, write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(pk, presenceSK(l.ConnectionID)),
-				ConditionExpression: aws.String("attribute_exists(PK)")}}},
-			part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(connPK(l.ConnectionID), pk)}}})
 	}
 	return parts, nil
 }

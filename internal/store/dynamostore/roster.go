@@ -1,0 +1,281 @@
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/chatroom/chat/internal/store"
+)
+
+// A room's joined connections live in roster items, about a hundred
+// connections each, so that a message reads its recipients in one
+// GetItem (a BatchGetItem in a room of more than a hundred sockets)
+// instead of one item per connection: at 100 sockets that is one read
+// unit where the per-connection items cost three, and the count of items
+// grows a hundred times slower than the room.
+//
+// The room's head counts each shard's entries (r<k>) and how many shards
+// the room has used (shards), in the same transactions that join and
+// leave: a join reads the head, picks a shard with room, and the version
+// check keeps the counts true. Shard 0 repeats the number of shards for
+// readers, who need not read the head. The number only grows, and a
+// connection keeps its shard from join to leave, so no entry ever moves.
+// Each connection is one top-level attribute, C<connection id> =
+// "<expires epoch> <username>", so a join and a leave touch their own
+// attribute and nothing else.
+//
+// The roster has a partition of its own (ROSTER#<room>): it is read on
+// every message, and a room's hot partition is left to the writes.
+//
+// The connection's own link to the room (CONN#<id>, ROOM#<room>) says
+// which shard holds it; leaving and forgetting read it there.
+const (
+	attrShards = "shards"
+	attrShard  = "shard"
+	// rosterShardSize keeps a shard of short ids and names within one
+	// 4 KB read unit.
+	rosterShardSize = 100
+	// maxRosterShards bounds a room at 25,600 joined sockets: more than
+	// its 1,000 members' 20 sockets each.
+	maxRosterShards = 256
+	entryPrefix     = "C"
+)
+
+// shardCountAttr names the head's count of the shard's entries.
+func shardCountAttr(shard int) string { return "r" + strconv.Itoa(shard) }
+
+// errRosterFull is a room past maxRosterShards, which its member and
+// socket limits make impossible.
+var errRosterFull = fmt.Errorf("dynamostore: the room's roster is full (%d connections): %w", rosterShardSize*maxRosterShards, store.ErrLimit)
+
+func rosterPK(room string) string { return "ROSTER#" + room }
+func rosterSK(shard int) string   { return "R#" + strconv.Itoa(shard) }
+
+func rosterKey(room string, shard int) map[string]types.AttributeValue {
+	return key(rosterPK(room), rosterSK(shard))
+}
+
+// rosterEntry is an entry's value: when it lapses, and whose it is.
+func rosterEntry(p store.Presence) string {
+	return strconv.FormatInt(p.ExpiresAt.Unix(), 10) + " " + p.Username
+}
+
+// parseRoster reads a shard's entries.
+func parseRoster(it item, now time.Time) (live []store.Presence, lapsed map[string]string) {
+	for name, v := range it {
+		id, ok := strings.CutPrefix(name, entryPrefix)
+		sv, isStr := v.(*types.AttributeValueMemberS)
+		if !ok || !isStr {
+			continue
+		}
+		at, user, _ := strings.Cut(sv.Value, " ")
+		sec, err := strconv.ParseInt(at, 10, 64)
+		if err == nil && !now.Before(time.Unix(sec, 0)) {
+			if lapsed == nil {
+				lapsed = map[string]string{}
+			}
+			lapsed[id] = sv.Value
+			continue
+		}
+		live = append(live, store.Presence{ConnectionID: id, Username: user, ExpiresAt: time.Unix(sec, 0)})
+	}
+	return live, lapsed
+}
+
+// spot is where a joining connection goes: its shard, whether it is new
+// there (a rejoin keeps its entry and its count), and how many shards the
+// room had; shard == shards opens a new one.
+type spot struct {
+	shard  int
+	fresh  bool
+	shards int
+}
+
+// placeJoin decides the shard of a joining connection: the one it
+// already has, else the first with room from a place its id picks, so
+// that joins fill what leaves free; a new shard when all are full.
+func (st *Store) placeJoin(ctx context.Context, roomID, connectionID string) (spot, error) {
+	link, err := st.get(ctx, connPK(connectionID), roomPK(roomID))
+	switch {
+	case err == nil && link[attrShard] != nil:
+		return spot{shard: int(link.num(attrShard)), shards: -1}, nil
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return spot{}, fmt.Errorf("dynamostore: connection's link to room %s: %w", roomID, err)
+	}
+	head, err := st.get(ctx, roomPK(roomID), skHead)
+	if err != nil {
+		return spot{}, wrapRead("room head", err)
+	}
+	shards := max(1, int(head.num(attrShards)))
+	h := fnv.New32a()
+	h.Write([]byte(connectionID))
+	first := int(h.Sum32() % uint32(shards))
+	for i := range shards {
+		k := (first + i) % shards
+		if head.num(shardCountAttr(k)) < rosterShardSize {
+			return spot{shard: k, fresh: true, shards: shards}, nil
+		}
+	}
+	if shards >= maxRosterShards {
+		return spot{}, errRosterFull
+	}
+	return spot{shard: shards, fresh: true, shards: shards}, nil
+}
+
+// joinParts are the writes that put connection p in the room's roster
+// at sp, and link the connection to the room; the head's update counts
+// it (appendParts).
+func (st *Store) joinParts(roomID string, p store.Presence, sp spot) []part {
+	names := map[string]string{"#c": entryPrefix + p.ConnectionID}
+	values := map[string]types.AttributeValue{":v": s(rosterEntry(p))}
+	update := "SET #c = :v"
+	if sp.fresh && (sp.shard == 0 || sp.shard == sp.shards) {
+		// Shard 0 tells readers how many shards to read.
+		update += ", #s = :shards"
+		names["#s"], values[":shards"] = attrShards, n(int64(max(sp.shards, sp.shard+1)))
+	}
+	parts := []part{{write: types.TransactWriteItem{Update: &types.Update{
+		TableName: st.table, Key: rosterKey(roomID, sp.shard), UpdateExpression: aws.String(update),
+		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
+	}}}}
+	if sp.fresh && sp.shard > 0 && sp.shard == sp.shards {
+		parts = append(parts, part{write: types.TransactWriteItem{Update: &types.Update{
+			TableName: st.table, Key: rosterKey(roomID, 0), UpdateExpression: aws.String("SET #s = :shards"),
+			ExpressionAttributeNames:  map[string]string{"#s": attrShards},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":shards": n(int64(sp.shards + 1))},
+		}}})
+	}
+	link := item(key(connPK(p.ConnectionID), roomPK(roomID)))
+	link[AttrExpiresAt], link[attrShard] = n(p.ExpiresAt.Unix()), n(int64(sp.shard))
+	return append(parts, part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: link}}})
+}
+
+// leaveParts take the connection out of its shard, refused when it is not
+// there (another path left first), and drop its link to the room; the
+// head's update counts it out (appendParts).
+func (st *Store) leaveParts(roomID, connectionID string, shard int) []part {
+	return []part{
+		{kind: partLeave, write: types.TransactWriteItem{Update: &types.Update{
+			TableName: st.table, Key: rosterKey(roomID, shard), UpdateExpression: aws.String("REMOVE #c"),
+			ConditionExpression:      aws.String("attribute_exists(#c)"),
+			ExpressionAttributeNames: map[string]string{"#c": entryPrefix + connectionID},
+		}}},
+		{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(connPK(connectionID), roomPK(roomID))}}},
+	}
+}
+
+// shardOf reads which shard holds the connection in the room; ErrNotPresent
+// when it has not joined it.
+func (st *Store) shardOf(ctx context.Context, roomID, connectionID string) (int, error) {
+	link, err := st.get(ctx, connPK(connectionID), roomPK(roomID))
+	switch {
+	case errors.Is(err, store.ErrNotFound) || err == nil && link[attrShard] == nil:
+		return 0, store.ErrNotPresent
+	case err != nil:
+		return 0, fmt.Errorf("dynamostore: connection's link to room %s: %w", roomID, err)
+	}
+	return int(link.num(attrShard)), nil
+}
+
+// dropEntry takes one entry out of a shard without an event, and counts
+// it out on the head, together: when want is set, only if the entry still
+// holds that value (a lapsed entry, not one a rejoin refreshed). An entry
+// already gone is no error.
+func (st *Store) dropEntry(ctx context.Context, roomID string, shard int, connectionID, want string) error {
+	names := map[string]string{"#c": entryPrefix + connectionID}
+	var values map[string]types.AttributeValue
+	cond := "attribute_exists(#c)"
+	if want != "" {
+		cond, values = "#c = :want", map[string]types.AttributeValue{":want": s(want)}
+	}
+	in := &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+		{Update: &types.Update{TableName: st.table, Key: rosterKey(roomID, shard), UpdateExpression: aws.String("REMOVE #c"),
+			ConditionExpression: aws.String(cond), ExpressionAttributeNames: names, ExpressionAttributeValues: values}},
+		{Update: &types.Update{TableName: st.table, Key: key(roomPK(roomID), skHead), UpdateExpression: aws.String("ADD #rc :minus"),
+			ConditionExpression:       aws.String("attribute_exists(PK)"),
+			ExpressionAttributeNames:  map[string]string{"#rc": shardCountAttr(shard)},
+			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1)}}},
+	}}
+	for attempt := 0; ; attempt++ {
+		_, err := st.db.TransactWriteItems(ctx, in)
+		var canceled *types.TransactionCanceledException
+		switch {
+		case err == nil:
+			return nil
+		case !errors.As(err, &canceled):
+			return fmt.Errorf("dynamostore: take %s out of room %s: %w", connectionID, roomID, err)
+		case !slices.ContainsFunc(canceled.CancellationReasons, func(r types.CancellationReason) bool { return aws.ToString(r.Code) == "TransactionConflict" }):
+			return nil // gone already, or the room is
+		case attempt == maxConflictRetries:
+			return fmt.Errorf("dynamostore: take %s out of room %s: %w", connectionID, roomID, err)
+		}
+		// A message's append held the head: try again.
+		sleep(ctx, attempt)
+	}
+}
+
+// roster reads the room's joined connections: shard 0, then the others
+// it names in one BatchGetItem. Lapsed entries (a connection whose
+// $disconnect never ran) are skipped and cleared.
+func (st *Store) roster(ctx context.Context, roomID string) ([]store.Presence, error) {
+	first, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: rosterKey(roomID, 0), ConsistentRead: aws.Bool(true)})
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: roster of room %s: %w", roomID, err)
+	}
+	shards := []item{first.Item}
+	if count := int(item(first.Item).num(attrShards)); count > 1 {
+		keys := make([]map[string]types.AttributeValue, 0, count-1)
+		for k := 1; k < count; k++ {
+			keys = append(keys, rosterKey(roomID, k))
+		}
+		rest, err := st.batchGet(ctx, keys, true, "")
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: roster of room %s: %w", roomID, err)
+		}
+		shards = append(shards, rest...)
+	}
+	now := time.Now()
+	var out []store.Presence
+	for _, sh := range shards {
+		live, lapsed := parseRoster(sh, now)
+		out = append(out, live...)
+		if len(lapsed) == 0 {
+			continue
+		}
+		shard, _ := strconv.Atoi(strings.TrimPrefix(sh.str(AttrSK), "R#"))
+		for id, v := range lapsed {
+			if err := st.dropEntry(ctx, roomID, shard, id, v); err != nil {
+				st.logger.WarnContext(ctx, "lapsed connection left in the roster", "room_id", roomID, "connection_id", id, "error", err.Error())
+			}
+		}
+	}
+	return out, nil
+}
+
+// removeFromRooms takes connections out of the rooms their links name
+// (each link's PK, SK and shard), entries first and links after, so a
+// retry after a failure still finds what is left.
+func (st *Store) removeFromRooms(ctx context.Context, links []item) error {
+	keys := make([]map[string]types.AttributeValue, 0, len(links))
+	for _, l := range links {
+		connectionID := strings.TrimPrefix(l.str(AttrPK), "CONN#")
+		roomID := strings.TrimPrefix(l.str(AttrSK), "ROOM#")
+		if l[attrShard] != nil {
+			if err := st.dropEntry(ctx, roomID, int(l.num(attrShard)), connectionID, ""); err != nil {
+				return err
+			}
+		}
+		keys = append(keys, key(l.str(AttrPK), l.str(AttrSK)))
+	}
+	return st.batchDelete(ctx, keys)
+}
