@@ -259,6 +259,11 @@ func (s *Store) Audience(ctx context.Context, roomID string) ([]store.Membership
 	return call(s, "Audience", func() ([]store.Membership, error) { return s.inner.Audience(ctx, roomID) })
 }
 
+// Memberships implements store.Store.
+func (s *Store) Memberships(ctx context.Context, roomID string, usernames []string) ([]store.Membership, error) {
+	return call(s, "Memberships", func() ([]store.Membership, error) { return s.inner.Memberships(ctx, roomID, usernames) })
+}
+
 // UserConnections implements store.Store.
 func (s *Store) UserConnections(ctx context.Context, username string) ([]string, error) {
 	return call(s, "UserConnections", func() ([]string, error) { return s.inner.UserConnections(ctx, username) })
@@ -347,6 +352,11 @@ func (s *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]str
 // RoomConnections implements store.Store.
 func (s *Store) RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error) {
 	return call(s, "RoomConnections", func() ([]store.Presence, error) { return s.inner.RoomConnections(ctx, roomID) })
+}
+
+// RoomRoster implements store.Store.
+func (s *Store) RoomRoster(ctx context.Context, roomID string) (store.Roster, error) {
+	return call(s, "RoomRoster", func() (store.Roster, error) { return s.inner.RoomRoster(ctx, roomID) })
 }
 
 // RemovePresence implements store.Store.

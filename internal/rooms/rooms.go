@@ -27,7 +27,7 @@ type Store interface {
 	ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (store.Page, error)
 	RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error)
 	ExistingUsers(ctx context.Context, usernames []string) (map[string]bool, error)
-	RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error)
+	RoomRoster(ctx context.Context, roomID string) (store.Roster, error)
 	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
 	store.Blocking
 	Message(ctx context.Context, roomID, messageID string) (store.Message, error)
@@ -81,6 +81,10 @@ type Change struct {
 	// same.
 	Present    []store.Presence
 	PresentErr error
+	// Away are, by username, the members' open sockets that are not joined
+	// to the room, read with Present: where a new message goes as a room
+	// list line.
+	Away map[string][]string
 	// Audience, set for a deletion only, are the members with open
 	// sockets as the room was before it: afterwards the store no longer
 	// knows who they were.
@@ -183,19 +187,20 @@ func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Chang
 		}
 		change := Change{Room: r, Events: res.Events, Delivery: s.lines.enqueue(c.roomID, ln, res.Events[0].Seq, res.Events[len(res.Events)-1].Seq)}
 		if !c.quiet {
-			change.Present, change.PresentErr = s.present(ctx, c.roomID)
+			change.Present, change.Away, change.PresentErr = s.present(ctx, c.roomID)
 		}
 		return change, nil
 	}
 }
 
-// present lists the room's connections.
-func (s *Service) present(ctx context.Context, roomID string) ([]store.Presence, error) {
-	p, err := s.store.RoomConnections(ctx, roomID)
+// present lists the room's connections, and its members' sockets that
+// are not joined to it.
+func (s *Service) present(ctx context.Context, roomID string) ([]store.Presence, map[string][]string, error) {
+	r, err := s.store.RoomRoster(ctx, roomID)
 	if err != nil {
-		return nil, fmt.Errorf("rooms: connections of %s: %w", roomID, err)
+		return nil, nil, fmt.Errorf("rooms: connections of %s: %w", roomID, err)
 	}
-	return p, nil
+	return r.Joined, r.Away, nil
 }
 
 // backoff waits a little longer after each lost race, with jitter so the

@@ -208,9 +208,9 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 		}
 		return nil
 	}
-	present, presentErr := s.present(ctx, roomID)
+	present, away, presentErr := s.present(ctx, roomID)
 	for i, e := range res.Events {
-		owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln, e.Seq, e.Seq), Present: present, PresentErr: presentErr}
+		owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln, e.Seq, e.Seq), Present: present, Away: away, PresentErr: presentErr}
 	}
 	for req, first := range dupOf {
 		if first.err != nil {

@@ -94,6 +94,10 @@ type Reading interface {
 	// with their sockets, in one read of the room: whom a change to the
 	// room concerns, joined to it or not.
 	Audience(ctx context.Context, roomID string) ([]Membership, error)
+	// Memberships returns the rows of those of usernames who are members,
+	// each with their sockets, in one read: the few members a roster says
+	// have sockets away from the room.
+	Memberships(ctx context.Context, roomID string, usernames []string) ([]Membership, error)
 	// UserConnections lists the user's open sockets.
 	UserConnections(ctx context.Context, username string) ([]string, error)
 }

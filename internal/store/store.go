@@ -191,6 +191,14 @@ type Tickets interface {
 }
 
 // Connections holds open WebSocket connections and their presence in rooms.
+// Roster is whom a room's frames reach: the connections joined to it, and
+// by username the open sockets of its members that are not, which hear of
+// its messages by their room list line instead.
+type Roster struct {
+	Joined []Presence
+	Away   map[string][]string
+}
+
 type Connections interface {
 	// PutConnection records an open connection with its link from the
 	// session, in one atomic step that checks two things at the moment
@@ -209,6 +217,10 @@ type Connections interface {
 	// RoomConnections lists the connections joined to the room: one query
 	// on the room, whatever the table holds besides.
 	RoomConnections(ctx context.Context, roomID string) ([]Presence, error)
+	// RoomRoster is RoomConnections with the members' sockets that are not
+	// joined, in the same read: what a new message needs to reach
+	// everyone, whatever the size of the room.
+	RoomRoster(ctx context.Context, roomID string) (Roster, error)
 	// RemovePresence takes connections out of a room without an event (a
 	// removed member, a deleted room, a connection gone). Idempotent.
 	RemovePresence(ctx context.Context, roomID string, connectionIDs ...string) error

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
 	"runtime/debug"
 	"slices"
@@ -43,6 +44,7 @@ type Store interface {
 	SessionConnections(ctx context.Context, tokenHash string) ([]string, error)
 	IncrementCounter(ctx context.Context, name string, expiresAt time.Time) (int64, error)
 	Audience(ctx context.Context, roomID string) ([]store.Membership, error)
+	Memberships(ctx context.Context, roomID string, usernames []string) ([]store.Membership, error)
 	UserConnections(ctx context.Context, username string) ([]string, error)
 	store.DeliveryMarks
 }
@@ -452,9 +454,15 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 // tellUnread gives the room's members the room's new line of their list
 // on each socket that is not joined to it, where the message itself does
 // not go: with the message, a socket of an online member gets one frame
-// either way. The sender's line says their read position moved.
+// either way. The sender's line says their read position moved. The
+// roster read with the recipients names those sockets, so only their
+// owners' rows are read: nothing at all when everyone online is in the
+// room.
 func (h *Handlers) tellUnread(ctx context.Context, change rooms.Change) (gone []string) {
-	audience, err := h.store.Audience(ctx, change.Room.ID)
+	if len(change.Away) == 0 {
+		return nil
+	}
+	audience, err := h.store.Memberships(ctx, change.Room.ID, slices.Sorted(maps.Keys(change.Away)))
 	if err != nil {
 		// The message is stored and pushed; the badges catch up at the
 		// next list.
@@ -466,7 +474,7 @@ func (h *Handlers) tellUnread(ctx context.Context, change rooms.Change) (gone []
 		joined[p.ConnectionID] = true
 	}
 	for _, m := range audience {
-		ids := slices.DeleteFunc(m.Connections, func(id string) bool { return joined[id] })
+		ids := slices.DeleteFunc(slices.Clone(change.Away[m.Username]), func(id string) bool { return joined[id] })
 		if len(ids) > 0 {
 			gone = append(gone, h.post(ctx, ids, summaryFrame(store.Summarize(change.Room, m)))...)
 		}

@@ -222,3 +222,61 @@ func (s *Store) Audience(ctx context.Context, roomID string) ([]store.Membership
 func (s *Store) UserConnections(ctx context.Context, username string) ([]string, error) {
 	return s.live.userConnections(username), ctx.Err()
 }
+
+// Memberships implements store.Reading: the rows from the file, their
+// sockets from memory.
+func (s *Store) Memberships(ctx context.Context, roomID string, usernames []string) ([]store.Membership, error) {
+	var out []store.Membership
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID))
+		if rb == nil || rb.Bucket(bucketMembers) == nil {
+			return nil
+		}
+		conns := s.live.usersConnections(usernames)
+		for i, u := range usernames {
+			if v := rb.Bucket(bucketMembers).Get([]byte(u)); v != nil {
+				m := decodeMember(v).membership(u)
+				m.Connections = conns[i]
+				out = append(out, m)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("boltstore: members of %s: %w", roomID, err)
+	}
+	return out, nil
+}
+
+// RoomRoster implements store.Connections: the joined connections and the
+// members' other sockets, from memory, the members from the file.
+func (s *Store) RoomRoster(ctx context.Context, roomID string) (store.Roster, error) {
+	var names []string
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		rb := tx.Bucket(bucketRooms).Bucket([]byte(roomID))
+		if rb == nil || rb.Bucket(bucketMembers) == nil {
+			return nil
+		}
+		return rb.Bucket(bucketMembers).ForEach(func(k, _ []byte) error {
+			names = append(names, string(k))
+			return nil
+		})
+	})
+	if err != nil {
+		return store.Roster{}, fmt.Errorf("boltstore: roster of %s: %w", roomID, err)
+	}
+	r := store.Roster{Joined: s.live.roomConnections(roomID)}
+	joined := make(map[string]bool, len(r.Joined))
+	for _, p := range r.Joined {
+		joined[p.ConnectionID] = true
+	}
+	for i, conns := range s.live.usersConnections(names) {
+		if away := slices.DeleteFunc(conns, func(id string) bool { return joined[id] }); len(away) > 0 {
+			if r.Away == nil {
+				r.Away = map[string][]string{}
+			}
+			r.Away[names[i]] = away
+		}
+	}
+	return r, nil
+}

@@ -192,7 +192,7 @@ func (st *Store) PutConnection(ctx context.Context, c store.Connection, maxPerUs
 		return err
 	}
 	if err == nil {
-		if err = st.spreadConnections(ctx, c.Username, time.Now()); err != nil {
+		if err = st.spreadConnections(ctx, c.Username, c.ID, time.Now()); err != nil {
 			if undo := st.DeleteConnection(ctx, c.ID); undo != nil {
 				st.logger.WarnContext(ctx, "connection left behind after a failed put", "connection_id", c.ID, "error", undo)
 			}
@@ -412,6 +412,12 @@ func (st *Store) ConnectionRooms(ctx context.Context, connectionID string) ([]st
 // RoomConnections implements store.Connections from the room's roster
 // (roster.go): one GetItem, and one BatchGetItem past a hundred sockets.
 func (st *Store) RoomConnections(ctx context.Context, roomID string) ([]store.Presence, error) {
+	r, err := st.roster(ctx, roomID)
+	return r.Joined, err
+}
+
+// RoomRoster implements store.Connections from the same items.
+func (st *Store) RoomRoster(ctx context.Context, roomID string) (store.Roster, error) {
 	return st.roster(ctx, roomID)
 }
 

@@ -39,8 +39,9 @@ func forEach[T any](ctx context.Context, items []T, fn func(context.Context, T) 
 // row the index lists (a conditional ADD, so that the row of a member
 // removed since is not brought back), and when a row turns out to hold an
 // id that is gone (a $disconnect that never ran, or one that missed a row
-// GSI1 did not show yet) it takes that id off.
-func (st *Store) spreadConnections(ctx context.Context, username string, now time.Time) error {
+// GSI1 did not show yet) it takes that id off. The opened socket, not yet
+// joined anywhere, joins the user's away sockets in each room's roster.
+func (st *Store) spreadConnections(ctx context.Context, username, opened string, now time.Time) error {
 	live, stale, err := st.checkConnections(ctx, username, now)
 	if err != nil {
 		return fmt.Errorf("connections of %s: %w", username, err)
@@ -64,6 +65,11 @@ func (st *Store) spreadConnections(ctx context.Context, username string, now tim
 		if err != nil || out == nil {
 			return err
 		}
+		if slices.Contains(live, opened) {
+			if err := st.changeAway(ctx, room, username, "ADD", []string{opened}); err != nil {
+				return err
+			}
+		}
 		if extra := without(item(out).strs(attrConns), live); len(extra) > 0 {
 			mu.Lock()
 			odd[room] = extra
@@ -84,23 +90,27 @@ func (st *Store) spreadConnections(ctx context.Context, username string, now tim
 	}
 	return forEach(ctx, slices.Sorted(maps.Keys(odd)), func(ctx context.Context, room string) error {
 		if gone := without(odd[room], live); len(gone) > 0 {
-			_, err := st.changeRowConnections(ctx, room, username, "DELETE", gone, types.ReturnValueNone)
-			return err
+			if _, err := st.changeRowConnections(ctx, room, username, "DELETE", gone, types.ReturnValueNone); err != nil {
+				return err
+			}
+			return st.changeAway(ctx, room, username, "DELETE", gone)
 		}
 		return nil
 	})
 }
 
 // withdrawConnection takes a closed connection off each member row of the
-// user.
+// user, and off the user's away sockets in each room.
 func (st *Store) withdrawConnection(ctx context.Context, username, connectionID string) error {
 	rooms, err := st.roomsOfUser(ctx, username)
 	if err != nil {
 		return fmt.Errorf("rooms of %s: %w", username, err)
 	}
 	return forEach(ctx, rooms, func(ctx context.Context, room string) error {
-		_, err := st.changeRowConnections(ctx, room, username, "DELETE", []string{connectionID}, types.ReturnValueNone)
-		return err
+		if _, err := st.changeRowConnections(ctx, room, username, "DELETE", []string{connectionID}, types.ReturnValueNone); err != nil {
+			return err
+		}
+		return st.changeAway(ctx, room, username, "DELETE", []string{connectionID})
 	})
 }
 

@@ -518,8 +518,8 @@ func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[s
 		parts = append(parts, st.rowWrite(req.RoomID, u, rows.plans[u], conns[u]))
 	}
 	var adds []string
+	parts = append(parts, st.rosterParts(req, rows, conns, pres)...)
 	if j := req.Join; j != nil {
-		parts = append(parts, st.joinParts(req.RoomID, *j, pres.join)...)
 		if pres.join.fresh {
 			adds = append(adds, "#rc :one")
 			names["#rc"], values[":one"] = shardCountAttr(pres.join.shard), n(1)
@@ -529,8 +529,7 @@ func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[s
 			names["#rs"], values[":rs"] = attrShards, n(int64(pres.join.shards+1))
 		}
 	}
-	if l := req.Leave; l != nil {
-		parts = append(parts, st.leaveParts(req.RoomID, l.ConnectionID, pres.leaveShard)...)
+	if req.Leave != nil {
 		adds = append(adds, "#rc :minus")
 		names["#rc"], values[":minus"] = shardCountAttr(pres.leaveShard), n(-1)
 	}

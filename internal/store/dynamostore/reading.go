@@ -120,6 +120,24 @@ func (st *Store) Audience(ctx context.Context, roomID string) ([]store.Membershi
 	return out, nil
 }
 
+// Memberships implements store.Reading with one consistent BatchGetItem
+// of the rows.
+func (st *Store) Memberships(ctx context.Context, roomID string, usernames []string) ([]store.Membership, error) {
+	keys := make([]map[string]types.AttributeValue, len(usernames))
+	for i, u := range usernames {
+		keys[i] = key(roomPK(roomID), memberSK(u))
+	}
+	rows, err := st.batchGet(ctx, keys, true, "")
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: members of room %s: %w", roomID, err)
+	}
+	out := make([]store.Membership, len(rows))
+	for i, r := range rows {
+		out[i] = membershipOf(r)
+	}
+	return out, nil
+}
+
 // UserConnections implements store.Reading: the user's set of open
 // connections, which may still name one whose $disconnect never ran.
 func (st *Store) UserConnections(ctx context.Context, username string) ([]string, error) {

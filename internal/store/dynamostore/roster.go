@@ -49,6 +49,9 @@ const (
 	// its 1,000 members' 20 sockets each.
 	maxRosterShards = 256
 	entryPrefix     = "C"
+	// awayPrefix names a member's open sockets that are not joined to the
+	// room, on shard 0: A<username> is a string set.
+	awayPrefix = "A"
 )
 
 // shardCountAttr names the head's count of the shard's entries.
@@ -132,46 +135,142 @@ func (st *Store) placeJoin(ctx context.Context, roomID, connectionID string) (sp
 	return spot{shard: shards, fresh: true, shards: shards}, nil
 }
 
-// joinParts are the writes that put connection p in the room's roster
-// at sp, and link the connection to the room; the head's update counts
-// it (appendParts).
-func (st *Store) joinParts(roomID string, p store.Presence, sp spot) []part {
-	names := map[string]string{"#c": entryPrefix + p.ConnectionID}
-	values := map[string]types.AttributeValue{":v": s(rosterEntry(p))}
-	update := "SET #c = :v"
-	if sp.fresh && (sp.shard == 0 || sp.shard == sp.shards) {
-		// Shard 0 tells readers how many shards to read.
-		update += ", #s = :shards"
-		names["#s"], values[":shards"] = attrShards, n(int64(max(sp.shards, sp.shard+1)))
+// rosterParts are an append's writes to the room's roster: a joining
+// connection's entry and its link to the room, a leaving one's, and the
+// away sockets of the members the append joins, adds or removes. Shard 0
+// is written once, whatever falls on it.
+func (st *Store) rosterParts(req store.AppendRequest, rows rowPlans, conns map[string][]string, pres presenceChange) []part {
+	zero := newItemUpdate()
+	zeroKind := partOther
+	var parts []part
+	shardUpdate := func(shard int) *itemUpdate {
+		if shard == 0 {
+			return zero
+		}
+		return newItemUpdate()
 	}
-	parts := []part{{write: types.TransactWriteItem{Update: &types.Update{
-		TableName: st.table, Key: rosterKey(roomID, sp.shard), UpdateExpression: aws.String(update),
-		ExpressionAttributeNames: names, ExpressionAttributeValues: values,
-	}}}}
-	if sp.fresh && sp.shard > 0 && sp.shard == sp.shards {
-		parts = append(parts, part{write: types.TransactWriteItem{Update: &types.Update{
-			TableName: st.table, Key: rosterKey(roomID, 0), UpdateExpression: aws.String("SET #s = :shards"),
-			ExpressionAttributeNames:  map[string]string{"#s": attrShards},
-			ExpressionAttributeValues: map[string]types.AttributeValue{":shards": n(int64(sp.shards + 1))},
-		}}})
+	emit := func(shard int, u *itemUpdate, kind partKind) {
+		if shard != 0 {
+			parts = append(parts, part{kind: kind, write: types.TransactWriteItem{Update: u.write(st.table, rosterKey(req.RoomID, shard))}})
+		} else if kind != partOther {
+			zeroKind = kind
+		}
 	}
-	link := item(key(connPK(p.ConnectionID), roomPK(roomID)))
-	link[AttrExpiresAt], link[attrShard] = n(p.ExpiresAt.Unix()), n(int64(sp.shard))
-	return append(parts, part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: link}}})
+	if j := req.Join; j != nil {
+		sp := pres.join
+		u := shardUpdate(sp.shard)
+		u.set(entryPrefix+j.ConnectionID, s(rosterEntry(*j)))
+		emit(sp.shard, u, partOther)
+		if sp.fresh && (sp.shard == 0 || sp.shard == sp.shards) {
+			// Shard 0 tells readers how many shards to read.
+			zero.set(attrShards, n(int64(max(sp.shards, sp.shard+1))))
+		}
+		zero.del(awayPrefix+j.Username, j.ConnectionID)
+		link := item(key(connPK(j.ConnectionID), roomPK(req.RoomID)))
+		link[AttrExpiresAt], link[attrShard] = n(j.ExpiresAt.Unix()), n(int64(sp.shard))
+		parts = append(parts, part{write: types.TransactWriteItem{Put: &types.Put{TableName: st.table, Item: link}}})
+	}
+	if l := req.Leave; l != nil {
+		u := shardUpdate(pres.leaveShard)
+		u.remove(entryPrefix + l.ConnectionID)
+		u.cond = "attribute_exists(" + u.name(entryPrefix+l.ConnectionID) + ")"
+		emit(pres.leaveShard, u, partLeave)
+		// The socket stays open (a $disconnect takes it off afterwards).
+		zero.addTo(awayPrefix+l.Username, l.ConnectionID)
+		parts = append(parts, part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(connPK(l.ConnectionID), roomPK(req.RoomID))}}})
+	}
+	for _, u := range rows.order {
+		switch p := rows.plans[u]; {
+		case p.op == rowDelete:
+			zero.remove(awayPrefix + u)
+		case p.joins() && len(conns[u]) > 0:
+			zero.addTo(awayPrefix+u, conns[u]...)
+		}
+	}
+	if !zero.empty() {
+		parts = append(parts, part{kind: zeroKind, write: types.TransactWriteItem{Update: zero.write(st.table, rosterKey(req.RoomID, 0))}})
+	}
+	return parts
 }
 
-// leaveParts take the connection out of its shard, refused when it is not
-// there (another path left first), and drop its link to the room; the
-// head's update counts it out (appendParts).
-func (st *Store) leaveParts(roomID, connectionID string, shard int) []part {
-	return []part{
-		{kind: partLeave, write: types.TransactWriteItem{Update: &types.Update{
-			TableName: st.table, Key: rosterKey(roomID, shard), UpdateExpression: aws.String("REMOVE #c"),
-			ConditionExpression:      aws.String("attribute_exists(#c)"),
-			ExpressionAttributeNames: map[string]string{"#c": entryPrefix + connectionID},
-		}}},
-		{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table, Key: key(connPK(connectionID), roomPK(roomID))}}},
+// itemUpdate builds one UpdateItem's expression, clause by clause.
+type itemUpdate struct {
+	sets, adds, dels, removes []string
+	names                     map[string]string
+	values                    map[string]types.AttributeValue
+	cond                      string
+}
+
+func newItemUpdate() *itemUpdate {
+	return &itemUpdate{names: map[string]string{}, values: map[string]types.AttributeValue{}}
+}
+
+func (u *itemUpdate) name(attr string) string {
+	for ph, a := range u.names {
+		if a == attr {
+			return ph
+		}
 	}
+	ph := "#a" + strconv.Itoa(len(u.names))
+	u.names[ph] = attr
+	return ph
+}
+
+func (u *itemUpdate) value(v types.AttributeValue) string {
+	ph := ":v" + strconv.Itoa(len(u.values))
+	u.values[ph] = v
+	return ph
+}
+
+func (u *itemUpdate) set(attr string, v types.AttributeValue) {
+	u.sets = append(u.sets, u.name(attr)+" = "+u.value(v))
+}
+func (u *itemUpdate) addTo(attr string, ids ...string) {
+	u.adds = append(u.adds, u.name(attr)+" "+u.value(&types.AttributeValueMemberSS{Value: ids}))
+}
+func (u *itemUpdate) del(attr string, ids ...string) {
+	u.dels = append(u.dels, u.name(attr)+" "+u.value(&types.AttributeValueMemberSS{Value: ids}))
+}
+func (u *itemUpdate) remove(attr string) { u.removes = append(u.removes, u.name(attr)) }
+
+func (u *itemUpdate) empty() bool {
+	return len(u.sets)+len(u.adds)+len(u.dels)+len(u.removes) == 0
+}
+
+func (u *itemUpdate) write(table *string, k map[string]types.AttributeValue) *types.Update {
+	var clauses []string
+	for _, c := range []struct {
+		verb  string
+		parts []string
+	}{{"SET", u.sets}, {"ADD", u.adds}, {"DELETE", u.dels}, {"REMOVE", u.removes}} {
+		if len(c.parts) > 0 {
+			clauses = append(clauses, c.verb+" "+strings.Join(c.parts, ", "))
+		}
+	}
+	out := &types.Update{TableName: table, Key: k, UpdateExpression: aws.String(strings.Join(clauses, " ")), ExpressionAttributeNames: u.names}
+	if len(u.values) > 0 {
+		out.ExpressionAttributeValues = u.values
+	}
+	if u.cond != "" {
+		out.ConditionExpression = aws.String(u.cond)
+	}
+	return out
+}
+
+// changeAway ADDs ids to, or DELETEs them from, the user's away sockets
+// in the room: a socket opened or closed, as changeRowConnections does on
+// the member row.
+func (st *Store) changeAway(ctx context.Context, room, username, op string, ids []string) error {
+	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
+		TableName: st.table, Key: rosterKey(room, 0),
+		UpdateExpression:          aws.String(op + " #a :ids"),
+		ExpressionAttributeNames:  map[string]string{"#a": awayPrefix + username},
+		ExpressionAttributeValues: map[string]types.AttributeValue{":ids": &types.AttributeValueMemberSS{Value: ids}},
+	})
+	if err != nil {
+		return fmt.Errorf("away sockets of %s in room %s: %w", username, room, err)
+	}
+	return nil
 }
 
 // shardOf reads which shard holds the connection in the room; ErrNotPresent
@@ -224,13 +323,13 @@ func (st *Store) dropEntry(ctx context.Context, roomID string, shard int, connec
 	}
 }
 
-// roster reads the room's joined connections: shard 0, then the others
-// it names in one BatchGetItem. Lapsed entries (a connection whose
-// $disconnect never ran) are skipped and cleared.
-func (st *Store) roster(ctx context.Context, roomID string) ([]store.Presence, error) {
+// roster reads the room's roster: shard 0, then the others it names in
+// one BatchGetItem. Lapsed entries (a connection whose $disconnect never
+// ran) are skipped and cleared.
+func (st *Store) roster(ctx context.Context, roomID string) (store.Roster, error) {
 	first, err := st.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: st.table, Key: rosterKey(roomID, 0), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, fmt.Errorf("dynamostore: roster of room %s: %w", roomID, err)
+		return store.Roster{}, fmt.Errorf("dynamostore: roster of room %s: %w", roomID, err)
 	}
 	shards := []item{first.Item}
 	if count := int(item(first.Item).num(attrShards)); count > 1 {
@@ -240,15 +339,15 @@ func (st *Store) roster(ctx context.Context, roomID string) ([]store.Presence, e
 		}
 		rest, err := st.batchGet(ctx, keys, true, "")
 		if err != nil {
-			return nil, fmt.Errorf("dynamostore: roster of room %s: %w", roomID, err)
+			return store.Roster{}, fmt.Errorf("dynamostore: roster of room %s: %w", roomID, err)
 		}
 		shards = append(shards, rest...)
 	}
 	now := time.Now()
-	var out []store.Presence
+	var out store.Roster
 	for _, sh := range shards {
 		live, lapsed := parseRoster(sh, now)
-		out = append(out, live...)
+		out.Joined = append(out.Joined, live...)
 		if len(lapsed) == 0 {
 			continue
 		}
@@ -257,6 +356,24 @@ func (st *Store) roster(ctx context.Context, roomID string) ([]store.Presence, e
 			if err := st.dropEntry(ctx, roomID, shard, id, v); err != nil {
 				st.logger.WarnContext(ctx, "lapsed connection left in the roster", "room_id", roomID, "connection_id", id, "error", err.Error())
 			}
+		}
+	}
+	joined := make(map[string]bool, len(out.Joined))
+	for _, p := range out.Joined {
+		joined[p.ConnectionID] = true
+	}
+	for name := range first.Item {
+		user, ok := strings.CutPrefix(name, awayPrefix)
+		if !ok {
+			continue
+		}
+		// A socket can be both when the user's other socket opening put
+		// all of them here; joined wins.
+		if ids := slices.DeleteFunc(item(first.Item).strs(name), func(id string) bool { return joined[id] }); len(ids) > 0 {
+			if out.Away == nil {
+				out.Away = map[string][]string{}
+			}
+			out.Away[user] = ids
 		}
 	}
 	return out, nil

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/store"
 )
 
@@ -328,4 +329,99 @@ func testPresenceAtScale(t *testing.T, s store.Store) {
 	check("after an expired join")
 	wantConnectionRooms(t, s, m, "after an expired join", "x-expired", "x-live")
 	t.Logf("%d connections, %d joins and leaves, in %v", len(users), appends, time.Since(start).Round(time.Millisecond))
+}
+
+// testRosterAway pins what a message's one read of the roster must say
+// beside the joined connections: each member's open sockets that are not
+// joined, so that the room list lines reach them without a read of every
+// member row. Non-members never appear, and Memberships returns the rows
+// of the members alone.
+func testRosterAway(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	room := createRoom(t, s, "alice", "bob")
+	exp := liveUntil()
+	connect := func(conn, user string) {
+		t.Helper()
+		if err := s.PutConnection(ctx, store.Connection{ID: conn, Username: user, SessionHash: createSession(t, s, user), ConnectedAt: epoch, ExpiresAt: exp}, 0); err != nil {
+			t.Fatal(err)
+		}
+	}
+	presence := func(conn, user string) *store.Presence {
+		return &store.Presence{ConnectionID: conn, Username: user, ExpiresAt: exp}
+	}
+	change := func(cmd func(r *chat.Room) ([]chat.Event, error), join, leave *store.Presence) {
+		t.Helper()
+		r, err := s.Room(ctx, room)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events := must(t)(cmd(r))
+		if _, err := s.Append(ctx, store.AppendRequest{RoomID: room, ExpectedVersion: r.Version, Messages: r.Messages, Events: events, Join: join, Leave: leave}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check := func(step string, wantJoined []string, wantAway map[string][]string) {
+		t.Helper()
+		r, err := s.RoomRoster(ctx, room)
+		if err != nil {
+			t.Fatalf("%s: RoomRoster: %v", step, err)
+		}
+		var joined []string
+		for _, p := range r.Joined {
+			joined = append(joined, p.ConnectionID)
+		}
+		slices.Sort(joined)
+		if !slices.Equal(joined, wantJoined) {
+			t.Errorf("%s: joined = %v, want %v", step, joined, wantJoined)
+		}
+		away := map[string][]string{}
+		for u, ids := range r.Away {
+			away[u] = slices.Sorted(slices.Values(ids))
+		}
+		if !maps.EqualFunc(away, wantAway, slices.Equal) {
+			t.Errorf("%s: away = %v, want %v", step, away, wantAway)
+		}
+	}
+
+	connect("a1", "alice")
+	connect("a2", "alice")
+	connect("b1", "bob")
+	connect("c1", "carol") // not a member
+	check("all open, none joined", nil, map[string][]string{"alice": {"a1", "a2"}, "bob": {"b1"}})
+
+	change(func(r *chat.Room) ([]chat.Event, error) { return r.Join("alice", epoch) }, presence("a1", "alice"), nil)
+	check("a1 joined", []string{"a1"}, map[string][]string{"alice": {"a2"}, "bob": {"b1"}})
+
+	change(func(r *chat.Room) ([]chat.Event, error) { return r.Join("alice", epoch) }, presence("a2", "alice"), nil)
+	change(func(r *chat.Room) ([]chat.Event, error) { return r.Join("bob", epoch) }, presence("b1", "bob"), nil)
+	check("everyone joined", []string{"a1", "a2", "b1"}, map[string][]string{})
+
+	// A socket opened now is away until it joins.
+	connect("a3", "alice")
+	check("a3 opened", []string{"a1", "a2", "b1"}, map[string][]string{"alice": {"a3"}})
+
+	change(func(r *chat.Room) ([]chat.Event, error) { return r.Leave("alice", epoch) }, nil, presence("a2", "alice"))
+	check("a2 left", []string{"a1", "b1"}, map[string][]string{"alice": {"a2", "a3"}})
+
+	if err := s.DeleteConnection(ctx, "a3"); err != nil {
+		t.Fatal(err)
+	}
+	check("a3 closed", []string{"a1", "b1"}, map[string][]string{"alice": {"a2"}})
+
+	// A member added with a socket open is away at once; one removed is
+	// not anywhere, whatever presence is still to be cleared.
+	change(func(r *chat.Room) ([]chat.Event, error) {
+		return r.AddMembers("alice", []string{"carol"}, false, allExist, epoch)
+	}, nil, nil)
+	check("carol added", []string{"a1", "b1"}, map[string][]string{"alice": {"a2"}, "carol": {"c1"}})
+	change(func(r *chat.Room) ([]chat.Event, error) { return r.RemoveMember("alice", "carol", epoch) }, nil, nil)
+	check("carol removed", []string{"a1", "b1"}, map[string][]string{"alice": {"a2"}})
+
+	ms, err := s.Memberships(ctx, room, []string{"alice", "carol", "nobody"})
+	if err != nil || len(ms) != 1 || ms[0].Username != "alice" || ms[0].Role != chat.RoleOwner {
+		t.Fatalf("Memberships(alice, carol, nobody) = %+v, %v; want alice's row alone", ms, err)
+	}
+	if got := slices.Sorted(slices.Values(ms[0].Connections)); !slices.Equal(got, []string{"a1", "a2"}) {
+		t.Errorf("alice's sockets = %v, want a1 and a2", got)
+	}
 }

@@ -53,6 +53,7 @@ func Run(t *testing.T, open Opener) {
 		{"TicketsServeOnce", testTickets},
 		{"DeliveryMarksOnlyRise", testDeliveryMarks},
 		{"PresenceAtScale", testPresenceAtScale},
+		{"RosterAway", testRosterAway},
 	}
 	tests = append(tests, blockTests...)
 	tests = append(tests, readingTests...)
