@@ -234,6 +234,11 @@ func (s *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 	return call(s, "Room", func() (*chat.Room, error) { return s.inner.Room(ctx, roomID) })
 }
 
+// RecentRoomAs implements store.Store.
+func (s *Store) RecentRoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	return call(s, "RecentRoomAs", func() (*chat.Room, error) { return s.inner.RecentRoomAs(ctx, roomID, usernames...) })
+}
+
 // RoomAs implements store.Store.
 func (s *Store) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
 	return call(s, "RoomAs", func() (*chat.Room, error) { return s.inner.RoomAs(ctx, roomID, usernames...) })

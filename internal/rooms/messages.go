@@ -89,7 +89,7 @@ func (s *Service) MarkRead(ctx context.Context, actor, roomID string, seq int64)
 		if err != nil {
 			return ReadResult{}, fmt.Errorf("rooms: read position in %s: %w", roomID, err)
 		}
-		r, err := s.load(ctx, roomID, actor, false)
+		r, err := s.load(ctx, roomID, actor, loadRows{})
 		if err != nil {
 			return ReadResult{}, err
 		}
@@ -181,7 +181,7 @@ func (s *Service) OpenDirect(ctx context.Context, actor, username string) (Direc
 		return Direct{}, &chat.Error{Code: chat.CodeUserNotFound, Message: "no such user: " + peer, Usernames: []string{peer}}
 	}
 	id := chat.DirectRoomID(actor, peer)
-	existing, err := s.load(ctx, id, actor, false)
+	existing, err := s.load(ctx, id, actor, loadRows{})
 	if err != nil {
 		return Direct{}, err
 	}

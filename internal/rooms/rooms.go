@@ -23,6 +23,7 @@ type Store interface {
 	Append(ctx context.Context, req store.AppendRequest) (store.AppendResult, error)
 	Room(ctx context.Context, roomID string) (*chat.Room, error)
 	RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error)
+	RecentRoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error)
 	ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error)
 	ReadBackward(ctx context.Context, roomID string, beforeSeq int64, limit int) (store.Page, error)
 	RoomsOf(ctx context.Context, username string) ([]store.RoomSummary, error)
@@ -97,12 +98,15 @@ const maxAttempts = 50
 
 // load reads the room; a room never created is an empty one, so the
 // domain answers room_not_found like for any non-member.
-func (s *Service) load(ctx context.Context, roomID, actor string, allMembers bool, rows ...string) (*chat.Room, error) {
+func (s *Service) load(ctx context.Context, roomID, actor string, how loadRows, rows ...string) (*chat.Room, error) {
 	var r *chat.Room
 	var err error
-	if allMembers {
+	switch {
+	case how.allMembers:
 		r, err = s.store.Room(ctx, roomID)
-	} else {
+	case how.recent:
+		r, err = s.store.RecentRoomAs(ctx, roomID, append([]string{actor}, rows...)...)
+	default:
 		r, err = s.store.RoomAs(ctx, roomID, append([]string{actor}, rows...)...)
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -113,6 +117,11 @@ func (s *Service) load(ctx context.Context, roomID, actor string, allMembers boo
 	}
 	return r, nil
 }
+
+// loadRows says what load reads: every member row, or the actor's and
+// the rows asked for, from a read that may be a moment old when recent
+// (a first attempt whose append's version check catches it).
+type loadRows struct{ allMembers, recent bool }
 
 // command describes one run of the decide-append loop.
 type command struct {
@@ -129,6 +138,10 @@ type command struct {
 	leave *store.Presence
 	// quiet skips listing the connections: nobody can be joined (create).
 	quiet bool
+	// connection, when set, must be joined to the room (ErrNotJoined):
+	// the roster is then read before the append, from a room read that
+	// may be a moment old on the first attempt (SendFrom).
+	connection string
 }
 
 func (s *Service) execute(ctx context.Context, c command) (Change, error) {
@@ -144,9 +157,22 @@ func (s *Service) execute(ctx context.Context, c command) (Change, error) {
 // executeInTurn is execute for a caller that holds the room's turn.
 func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Change, error) {
 	for attempt := 1; ; attempt++ {
-		r, err := s.load(ctx, c.roomID, c.actor, c.allMembers, c.rows...)
+		r, err := s.load(ctx, c.roomID, c.actor, loadRows{allMembers: c.allMembers, recent: c.connection != "" && attempt == 1}, c.rows...)
 		if err != nil {
 			return Change{}, err
+		}
+		var roster *store.Roster
+		if c.connection != "" {
+			// Read after the room: the append's version check then says
+			// nobody joined since, so the roster is the one at the message.
+			got, err := s.store.RoomRoster(ctx, c.roomID)
+			if err != nil {
+				return Change{}, fmt.Errorf("rooms: connections of %s: %w", c.roomID, err)
+			}
+			if !inRoster(got, c.connection, c.actor) {
+				return Change{}, ErrNotJoined
+			}
+			roster = &got
 		}
 		events, err := c.decide(r, s.now())
 		if err != nil {
@@ -186,7 +212,10 @@ func (s *Service) executeInTurn(ctx context.Context, c command, ln *line) (Chang
 			}
 		}
 		change := Change{Room: r, Events: res.Events, Delivery: s.lines.enqueue(c.roomID, ln, res.Events[0].Seq, res.Events[len(res.Events)-1].Seq)}
-		if !c.quiet {
+		switch {
+		case roster != nil:
+			change.Present, change.Away = roster.Joined, roster.Away
+		case !c.quiet:
 			change.Present, change.Away, change.PresentErr = s.present(ctx, c.roomID)
 		}
 		return change, nil
@@ -296,7 +325,7 @@ func (s *Service) Create(ctx context.Context, actor, name string, members []stri
 
 // Get returns the room for a member; anyone else gets room_not_found.
 func (s *Service) Get(ctx context.Context, actor, roomID string) (*chat.Room, error) {
-	r, err := s.load(ctx, roomID, actor, true)
+	r, err := s.load(ctx, roomID, actor, loadRows{allMembers: true})
 	if err != nil {
 		return nil, err
 	}
@@ -309,7 +338,7 @@ func (s *Service) Get(ctx context.Context, actor, roomID string) (*chat.Room, er
 // CheckMember answers room_not_found unless actor is a member of the room:
 // what transports ask before telling a caller their request is malformed.
 func (s *Service) CheckMember(ctx context.Context, actor, roomID string) error {
-	r, err := s.load(ctx, roomID, actor, false)
+	r, err := s.load(ctx, roomID, actor, loadRows{})
 	if err != nil {
 		return err
 	}
@@ -431,7 +460,7 @@ func (s *Service) Leave(ctx context.Context, actor, roomID string, p store.Prese
 
 // sendCommand is the decide-append loop of one message alone.
 func (s *Service) sendCommand(ctx context.Context, roomID string, req *sendRequest) command {
-	return command{roomID: roomID, actor: req.actor, rows: chat.MentionCandidates(req.text),
+	return command{roomID: roomID, actor: req.actor, rows: chat.MentionCandidates(req.text), connection: req.connection,
 		decide: func(r *chat.Room, now time.Time) ([]chat.Event, error) {
 			evs, err := r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
 			if err == nil {

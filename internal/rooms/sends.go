@@ -46,6 +46,8 @@ const sendTimeout = 30 * time.Second
 
 type sendRequest struct {
 	actor, messageID, clientMsgID, text string
+	// connection, when set, must be in the room's roster.
+	connection string
 	// weight is the most store writes the message can cost (sendWeight).
 	weight int
 
@@ -59,7 +61,20 @@ type sendRequest struct {
 // first the message may still be stored: a resend with the same
 // client_msg_id then gets it back as a duplicate.
 func (s *Service) Send(ctx context.Context, actor, roomID, clientMsgID, text string) (Change, error) {
-	req := &sendRequest{actor: actor, messageID: chat.MessageID(roomID, actor, clientMsgID), clientMsgID: clientMsgID, text: text, done: make(chan struct{})}
+	return s.SendFrom(ctx, "", actor, roomID, clientMsgID, text)
+}
+
+// ErrNotJoined is a message from a connection that has not joined the
+// room (or has left it).
+var ErrNotJoined = &chat.Error{Code: "not_joined", Message: "join the room on this connection first"}
+
+// SendFrom is Send from a connection, which must have joined the room,
+// else ErrNotJoined. The room's roster is read once, after the room and
+// before the append (whose version check makes it the roster at the
+// message): it says whether the connection is in, and whom the message
+// goes to.
+func (s *Service) SendFrom(ctx context.Context, connectionID, actor, roomID, clientMsgID, text string) (Change, error) {
+	req := &sendRequest{connection: connectionID, actor: actor, messageID: chat.MessageID(roomID, actor, clientMsgID), clientMsgID: clientMsgID, text: text, done: make(chan struct{})}
 	req.weight = sendWeight(text)
 	ln := s.lines.acquire(roomID)
 	s.lines.mu.Lock()
@@ -142,7 +157,7 @@ func (s *Service) appendSends(ctx context.Context, roomID string, ln *line, batc
 		return
 	}
 	for attempt := 1; ; attempt++ {
-		err := s.appendBatchOnce(ctx, roomID, ln, batch)
+		err := s.appendBatchOnce(ctx, roomID, ln, batch, attempt == 1)
 		if errors.Is(err, store.ErrConcurrency) && attempt < maxAttempts {
 			if err = backoff(ctx, attempt); err == nil {
 				continue
@@ -156,10 +171,14 @@ func (s *Service) appendSends(ctx context.Context, roomID string, ln *line, batc
 // appendBatchOnce loads the room, decides every message of the batch on
 // it and appends them together. ErrConcurrency means another process
 // appended first: load and decide again.
-func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, batch []*sendRequest) error {
-	r, err := s.loadFor(ctx, roomID, batch)
+func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, batch []*sendRequest, recent bool) error {
+	r, err := s.loadFor(ctx, roomID, batch, recent)
 	if err != nil {
 		return err
+	}
+	roster, err := s.store.RoomRoster(ctx, roomID)
+	if err != nil {
+		return fmt.Errorf("rooms: connections of %s: %w", roomID, err)
 	}
 	now := s.now()
 	start, startMessages := r.Version, r.Messages
@@ -172,6 +191,10 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 		key := [2]string{req.actor, req.clientMsgID}
 		if first, ok := firstOf[key]; ok {
 			dupOf[req] = first // resent before the first was stored
+			continue
+		}
+		if req.connection != "" && !inRoster(roster, req.connection, req.actor) {
+			req.err = ErrNotJoined
 			continue
 		}
 		evs, err := r.SendMessage(req.actor, req.messageID, req.clientMsgID, req.text, now)
@@ -208,9 +231,8 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 		}
 		return nil
 	}
-	present, away, presentErr := s.present(ctx, roomID)
 	for i, e := range res.Events {
-		owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln, e.Seq, e.Seq), Present: present, Away: away, PresentErr: presentErr}
+		owners[i].change = Change{Room: r, Events: []chat.Event{e}, Delivery: s.lines.enqueue(roomID, ln, e.Seq, e.Seq), Present: roster.Joined, Away: roster.Away}
 	}
 	for req, first := range dupOf {
 		if first.err != nil {
@@ -222,8 +244,9 @@ func (s *Service) appendBatchOnce(ctx context.Context, roomID string, ln *line, 
 	return nil
 }
 
-// loadFor reads the room with the row of every sender in the batch.
-func (s *Service) loadFor(ctx context.Context, roomID string, batch []*sendRequest) (*chat.Room, error) {
+// loadFor reads the room with the row of every sender in the batch, from
+// a read that may be a moment old when recent.
+func (s *Service) loadFor(ctx context.Context, roomID string, batch []*sendRequest, recent bool) (*chat.Room, error) {
 	var r *chat.Room
 	for _, req := range batch {
 		if r != nil {
@@ -231,7 +254,7 @@ func (s *Service) loadFor(ctx context.Context, roomID string, batch []*sendReque
 				continue
 			}
 		}
-		one, err := s.load(ctx, roomID, req.actor, false, chat.MentionCandidates(req.text)...)
+		one, err := s.load(ctx, roomID, req.actor, loadRows{recent: recent}, chat.MentionCandidates(req.text)...)
 		if err != nil {
 			return nil, err
 		}
@@ -247,4 +270,14 @@ func (s *Service) loadFor(ctx context.Context, roomID string, batch []*sendReque
 		}
 	}
 	return r, nil
+}
+
+// inRoster reports whether the connection is joined to the room as user.
+func inRoster(r store.Roster, connectionID, user string) bool {
+	for _, p := range r.Joined {
+		if p.ConnectionID == connectionID {
+			return p.Username == user
+		}
+	}
+	return false
 }

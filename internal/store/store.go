@@ -152,6 +152,10 @@ type Rooms interface {
 	// role and the people a message mentions, and cheap in a room of a
 	// thousand.
 	RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error)
+	// RecentRoomAs is RoomAs from a read that may be a moment old, for a
+	// caller whose append is conditioned on what it read: ErrConcurrency
+	// then sends it back to RoomAs.
+	RecentRoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error)
 	// ReadForward returns up to limit events with seq > afterSeq.
 	ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (Page, error)
 	// ReadBackward returns the last up to limit events with seq < beforeSeq

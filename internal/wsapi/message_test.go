@@ -340,3 +340,28 @@ func TestDefaultRefusals(t *testing.T) {
 		}
 	})
 }
+
+// TestCachedConnectionGoneCannotSend: a process remembers who holds a
+// connection between messages, but a connection another process has
+// deleted since (its $disconnect ran there) sends nothing: the room's
+// roster, read with the message, no longer has it.
+func TestCachedConnectionGoneCannotSend(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		alice, bob := e.user("alice"), e.user("bob")
+		a, b := e.connect(alice), e.connect(bob)
+		roomID := e.room("alice", "general", "bob")
+		e.join(a, roomID)
+		e.join(b, roomID)
+		e.send(a, roomID, "first") // now in this process's cache
+		before := len(e.stream(roomID))
+		if err := e.store.DeleteConnection(t.Context(), a); err != nil {
+			t.Fatal(err)
+		}
+		e.pusher.reset()
+		e.send(a, roomID, "after-gone")
+		if got := len(e.stream(roomID)); got != before {
+			t.Fatalf("a connection deleted elsewhere appended %d events", got-before)
+		}
+		e.none(b)
+	})
+}

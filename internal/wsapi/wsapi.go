@@ -60,6 +60,7 @@ type Handlers struct {
 	rooms  *rooms.Service
 	store  Store
 	push   push.Pusher
+	conns  *connCache
 	logger *slog.Logger
 	now    func() time.Time
 	// sendRate is each connection's messages a second; 0 is unlimited.
@@ -88,7 +89,7 @@ func New(a *auth.Service, rs *rooms.Service, s Store, p push.Pusher, logger *slo
 	if now == nil {
 		now = time.Now
 	}
-	h := &Handlers{auth: a, rooms: rs, store: s, push: p, logger: logger, now: now, sendRate: SendRate}
+	h := &Handlers{auth: a, rooms: rs, store: s, push: p, logger: logger, now: now, sendRate: SendRate, conns: newConnCache()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -142,6 +143,7 @@ func (h *Handlers) Connect(ctx context.Context, ev Event) (resp Response, _ erro
 func (h *Handlers) Disconnect(ctx context.Context, ev Event) (resp Response, _ error) {
 	defer h.recover(ctx, &ev, &resp)
 	connID := ev.RequestContext.ConnectionID
+	h.conns.forget(connID)
 	c, err := h.store.Connection(ctx, connID)
 	if errors.Is(err, store.ErrNotFound) {
 		return ok, nil // never recorded, or already cleaned up
@@ -253,7 +255,7 @@ const (
 )
 
 var (
-	errNotJoined     = &chat.Error{Code: codeNotJoined, Message: "join the room on this connection first"}
+	errNotJoined     = rooms.ErrNotJoined
 	errUnknownAction = &chat.Error{Code: codeUnknownAction, Message: "unknown action"}
 	errInvalidJSON   = &chat.Error{Code: codeInvalidJSON, Message: "a frame must be one JSON object"}
 )
@@ -262,6 +264,12 @@ var (
 // connection, and turns a refused request into an error frame to the
 // caller alone.
 func (h *Handlers) route(ctx context.Context, ev *Event, want string, handle func(ctx context.Context, c store.Connection, r *request) error) (resp Response, _ error) {
+	return h.routeWith(ctx, ev, want, false, handle)
+}
+
+// routeWith is route, taking the connection from the process's cache when
+// cached (connCache says when that is safe).
+func (h *Handlers) routeWith(ctx context.Context, ev *Event, want string, cached bool, handle func(ctx context.Context, c store.Connection, r *request) error) (resp Response, _ error) {
 	connID := ev.RequestContext.ConnectionID
 	defer func() {
 		// The client waits for an answer: a panic still gets it one.
@@ -276,7 +284,16 @@ func (h *Handlers) route(ctx context.Context, ev *Event, want string, handle fun
 	if want != "" && r.action != want || want == "" && r.action != "typing" {
 		return h.refuse(ctx, ev, connID, r, errUnknownAction), nil
 	}
-	c, err := h.store.Connection(ctx, connID)
+	c, known := store.Connection{}, false
+	if cached {
+		c, known = h.conns.get(connID, time.Now()) // the store's clock, as Connection judges expiry
+	}
+	if !known {
+		c, err = h.store.Connection(ctx, connID)
+		if err == nil && cached {
+			h.conns.put(c)
+		}
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		// Its $disconnect ran first (a frame read just before the socket
 		// closed), or its session ended while its handshake was still
@@ -415,7 +432,7 @@ func (h *Handlers) joined(ctx context.Context, c store.Connection, roomID string
 // sender included. A repeated client_msg_id gets the original back, to
 // this connection alone.
 func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) {
-	return h.route(ctx, &ev, "send_message", func(ctx context.Context, c store.Connection, r *request) error {
+	return h.routeWith(ctx, &ev, "send_message", true, func(ctx context.Context, c store.Connection, r *request) error {
 		roomID, okID := r.str("room_id")
 		cmid, okCmid := r.str("client_msg_id")
 		text, okText := r.str("text")
@@ -428,13 +445,12 @@ func (h *Handlers) SendMessage(ctx context.Context, ev Event) (Response, error) 
 		if _, err := chat.NormalizeMessageText(text); err != nil {
 			return err
 		}
-		if err := h.joined(ctx, c, roomID); err != nil {
-			return err
-		}
 		if err := h.limitSends(ctx, c.ID); err != nil {
 			return err
 		}
-		change, err := h.rooms.Send(ctx, c.Username, roomID, cmid, text)
+		// The rooms service checks the connection is joined, in the read
+		// of the room's roster the message needs anyway.
+		change, err := h.rooms.SendFrom(ctx, c.ID, c.Username, roomID, cmid, text)
 		if err != nil {
 			return err
 		}
@@ -702,6 +718,7 @@ func (h *Handlers) forgetAll(ctx context.Context, gone []string, announce bool) 
 // then dropped. Announcing can find more gone connections; those are
 // dropped without announcing further, so one broadcast does bounded work.
 func (h *Handlers) forget(ctx context.Context, id string, announce bool) {
+	h.conns.forget(id)
 	c, err := h.store.Connection(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return // $disconnect got there first

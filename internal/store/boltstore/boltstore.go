@@ -436,6 +436,11 @@ func (s *Store) RoomAs(ctx context.Context, roomID string, usernames ...string) 
 	return s.room(ctx, roomID, usernames)
 }
 
+// RecentRoomAs implements store.Rooms: every read here is current.
+func (s *Store) RecentRoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	return s.RoomAs(ctx, roomID, usernames...)
+}
+
 // ReadForward implements store.Rooms.
 func (s *Store) ReadForward(ctx context.Context, roomID string, afterSeq int64, limit int) (store.Page, error) {
 	if err := store.CheckLimit(limit); err != nil {

@@ -332,8 +332,11 @@ func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.App
 			return store.AppendResult{}, store.ErrNotPresent
 		case cancelMissingRow:
 			// The head is at the expected version, so no append raced
-			// this one: the projection lost a row. Retrying cannot help.
-			return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: the member row of %s is missing; the rebuild tool restores it", req.RoomID, parts[at].who)
+			// this one: the caller decided on a member row read a moment
+			// old (RecentRoomAs), or the projection lost the row, which
+			// the rebuild tool restores. Either way a consistent read
+			// decides again.
+			return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: the member row of %s is not there: %w", req.RoomID, parts[at].who, store.ErrConcurrency)
 		case cancelRaced:
 			if attempt < maxConflictRetries {
 				sleep(ctx, attempt)
@@ -740,6 +743,16 @@ func (st *Store) Room(ctx context.Context, roomID string) (*chat.Room, error) {
 // RoomAs implements store.Rooms: the head and the named member rows, in
 // one BatchGetItem per hundred.
 func (st *Store) RoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	return st.roomAs(ctx, roomID, true, usernames)
+}
+
+// RecentRoomAs implements store.Rooms: RoomAs read eventually consistent,
+// at half the read units.
+func (st *Store) RecentRoomAs(ctx context.Context, roomID string, usernames ...string) (*chat.Room, error) {
+	return st.roomAs(ctx, roomID, false, usernames)
+}
+
+func (st *Store) roomAs(ctx context.Context, roomID string, consistent bool, usernames []string) (*chat.Room, error) {
 	pk := roomPK(roomID)
 	keys := []map[string]types.AttributeValue{key(pk, skHead)}
 	seen := make(map[string]bool, len(usernames))
@@ -749,7 +762,7 @@ func (st *Store) RoomAs(ctx context.Context, roomID string, usernames ...string)
 			keys = append(keys, key(pk, memberSK(u)))
 		}
 	}
-	rows, err := st.batchGet(ctx, keys, true, "")
+	rows, err := st.batchGet(ctx, keys, consistent, "")
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: read room %s: %w", roomID, err)
 	}
