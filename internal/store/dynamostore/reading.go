@@ -113,11 +113,15 @@ func (st *Store) Audience(ctx context.Context, roomID string) ([]store.Membershi
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: audience of room %s: %w", roomID, err)
 	}
+	return membershipsOf(rows), nil
+}
+
+func membershipsOf(rows []item) []store.Membership {
 	out := make([]store.Membership, len(rows))
 	for i, r := range rows {
 		out[i] = membershipOf(r)
 	}
-	return out, nil
+	return out
 }
 
 // Memberships implements store.Reading with one consistent BatchGetItem
@@ -131,11 +135,7 @@ func (st *Store) Memberships(ctx context.Context, roomID string, usernames []str
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: members of room %s: %w", roomID, err)
 	}
-	out := make([]store.Membership, len(rows))
-	for i, r := range rows {
-		out[i] = membershipOf(r)
-	}
-	return out, nil
+	return membershipsOf(rows), nil
 }
 
 // UserConnections implements store.Reading: the user's set of open
