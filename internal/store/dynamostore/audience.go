@@ -66,9 +66,7 @@ func (st *Store) spreadConnections(ctx context.Context, username, opened string,
 			return err
 		}
 		if slices.Contains(live, opened) {
-			if err := st.changeAway(ctx, room, username, "ADD", []string{opened}); err != nil {
-				return err
-			}
+			st.noteAway(ctx, room, username, "ADD", []string{opened})
 		}
 		if extra := without(item(out).strs(attrConns), live); len(extra) > 0 {
 			mu.Lock()
@@ -93,7 +91,8 @@ func (st *Store) spreadConnections(ctx context.Context, username, opened string,
 			if _, err := st.changeRowConnections(ctx, room, username, "DELETE", gone, types.ReturnValueNone); err != nil {
 				return err
 			}
-			return st.changeAway(ctx, room, username, "DELETE", gone)
+			st.noteAway(ctx, room, username, "DELETE", gone)
+			return nil
 		}
 		return nil
 	})
@@ -110,7 +109,8 @@ func (st *Store) withdrawConnection(ctx context.Context, username, connectionID 
 		if _, err := st.changeRowConnections(ctx, room, username, "DELETE", []string{connectionID}, types.ReturnValueNone); err != nil {
 			return err
 		}
-		return st.changeAway(ctx, room, username, "DELETE", []string{connectionID})
+		st.noteAway(ctx, room, username, "DELETE", []string{connectionID})
+		return nil
 	})
 }
 

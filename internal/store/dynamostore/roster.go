@@ -257,9 +257,18 @@ func (u *itemUpdate) write(table *string, k map[string]types.AttributeValue) *ty
 	return out
 }
 
-// changeAway ADDs ids to, or DELETEs them from, the user's away sockets
-// in the room: a socket opened or closed, as changeRowConnections does on
-// the member row.
+// noteAway ADDs ids to, or DELETEs them from, the user's away sockets in
+// the room: a socket opened or closed, as changeRowConnections does on the
+// member row. A failure is logged, not returned: the away sockets only
+// carry the room list lines, which the next list brings anyway, and a
+// socket must not fail to open because of them (shard 0 of a room of a
+// thousand members with twenty sockets each nears DynamoDB's 400 KB item).
+func (st *Store) noteAway(ctx context.Context, room, username, op string, ids []string) {
+	if err := st.changeAway(ctx, room, username, op, ids); err != nil {
+		st.logger.WarnContext(ctx, "away sockets not noted", "room_id", room, "username", username, "error", err.Error())
+	}
+}
+
 func (st *Store) changeAway(ctx context.Context, room, username, op string, ids []string) error {
 	_, err := st.db.UpdateItem(ctx, &dynamodb.UpdateItemInput{
 		TableName: st.table, Key: rosterKey(room, 0),
