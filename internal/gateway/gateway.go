@@ -628,7 +628,12 @@ func (g *Gateway) readLoop(ctx context.Context, c *conn, host string) {
 			if c.closing.Load() {
 				return // closed while the frame waited its turn
 			}
-			ictx, cancel := context.WithTimeout(ctx, g.cfg.IntegrationTimeout)
+			// API Gateway does not stop an integration when its client
+			// goes: the invocation runs to its end or its timeout, so a
+			// message it has stored still reaches the others. Cancelled
+			// with the socket, a send could store the message and push it
+			// to nobody.
+			ictx, cancel := context.WithTimeout(context.WithoutCancel(ctx), g.cfg.IntegrationTimeout)
 			defer cancel()
 			var resp events.APIGatewayProxyResponse
 			err := g.invoke(ictx, fn, routeKey, ev, &resp)

@@ -94,3 +94,41 @@ func TestSendsInFlightAreBounded(t *testing.T) {
 		t.Errorf("%d sends invoked before the leave, want %d", n, sends)
 	}
 }
+
+// heldSendInvoker is fakeInvoker that holds send_message until released and
+// records whether the invocation's context had ended by then.
+type heldSendInvoker struct {
+	fakeInvoker
+	started, release chan struct{}
+	ended            chan error
+}
+
+func (f *heldSendInvoker) Invoke(ctx context.Context, fn *gateway.Function, event []byte) ([]byte, error) {
+	if fn.LogicalID == "SendMessageFunction" {
+		f.started <- struct{}{}
+		<-f.release
+		f.ended <- ctx.Err()
+	}
+	return f.fakeInvoker.Invoke(ctx, fn, event)
+}
+
+// TestInvocationOutlivesItsSocket: as on API Gateway, a client that goes
+// does not stop the invocation its frame started, which may have stored a
+// message the others must still get; $disconnect runs after it.
+func TestInvocationOutlivesItsSocket(t *testing.T) {
+	inv := &heldSendInvoker{started: make(chan struct{}, 1), release: make(chan struct{}), ended: make(chan error, 1)}
+	_, srv := serve(t, inv, nil)
+	c := dial(t, srv, &inv.recorder, "")
+	c.send(websocket.MessageText, []byte(`{"action":"send_message"}`))
+	<-inv.started
+	c.c.CloseNow()
+	time.Sleep(100 * time.Millisecond) // room for the gateway to see the close
+	if n := inv.count(route("$disconnect", c.id)); n != 0 {
+		t.Fatal("$disconnect ran while the connection's send was still running")
+	}
+	close(inv.release)
+	if err := <-inv.ended; err != nil {
+		t.Fatalf("the send's context ended with its socket: %v", err)
+	}
+	inv.wait(t, "$disconnect", route("$disconnect", c.id))
+}
