@@ -7,6 +7,12 @@
 //
 // It exits 1 when -verify finds differences. Run it while the chat is
 // stopped: a repair racing live appends may write a stale head.
+//
+// -migrate-presence (DynamoDB) moves the presence of sockets joined before
+// the rooms' rosters existed into them, once, after deploying the roster;
+// it is safe beside live traffic.
+//
+//	go run ./infra/rebuild -store dynamodb -table chat -migrate-presence
 package main
 
 import (
@@ -33,8 +39,16 @@ func main() {
 	endpoint := flag.String("endpoint", "", "a DynamoDB Local endpoint, e.g. http://127.0.0.1:8000 (default: AWS, credentials from the environment)")
 	verify := flag.Bool("verify", false, "report differences only")
 	repair := flag.Bool("repair", false, "report and repair differences")
+	migrate := flag.Bool("migrate-presence", false, "DynamoDB: move presence written before the rooms' rosters into them")
 	flag.Parse()
 	logger := slog.New(slog.NewJSONHandler(os.Stderr, nil))
+	if *migrate {
+		if err := migratePresence(context.Background(), logger, *kind, *table, *endpoint); err != nil {
+			logger.Error("presence not moved", "error", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *verify == *repair {
 		fmt.Fprintln(os.Stderr, "rebuild: give exactly one of -verify and -repair")
 		os.Exit(2)
@@ -60,17 +74,7 @@ func run(ctx context.Context, logger *slog.Logger, kind, data, table, endpoint s
 		}
 		s = b
 	case "dynamodb":
-		var client *dynamodb.Client
-		if endpoint != "" {
-			client = dynamolocal.NewClient(endpoint)
-		} else {
-			cfg, err := config.LoadDefaultConfig(ctx)
-			if err != nil {
-				return 0, fmt.Errorf("load AWS config: %w", err)
-			}
-			client = dynamodb.NewFromConfig(cfg)
-		}
-		d, err := dynamostore.New(client, table, logger)
+		d, err := openDynamo(ctx, logger, table, endpoint)
 		if err != nil {
 			return 0, err
 		}
@@ -91,4 +95,31 @@ func run(ctx context.Context, logger *slog.Logger, kind, data, table, endpoint s
 		return 1, nil
 	}
 	return 0, nil
+}
+
+func openDynamo(ctx context.Context, logger *slog.Logger, table, endpoint string) (*dynamostore.Store, error) {
+	var client *dynamodb.Client
+	if endpoint != "" {
+		client = dynamolocal.NewClient(endpoint)
+	} else {
+		cfg, err := config.LoadDefaultConfig(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("load AWS config: %w", err)
+		}
+		client = dynamodb.NewFromConfig(cfg)
+	}
+	return dynamostore.New(client, table, logger)
+}
+
+func migratePresence(ctx context.Context, logger *slog.Logger, kind, table, endpoint string) error {
+	if kind != "dynamodb" {
+		return fmt.Errorf("-migrate-presence is for -store dynamodb: the embedded store keeps presence in memory")
+	}
+	d, err := openDynamo(ctx, logger, table, endpoint)
+	if err != nil {
+		return err
+	}
+	moved, dropped, err := d.MigratePresence(ctx)
+	fmt.Printf("%d sockets moved into rosters, %d lapsed ones dropped\n", moved, dropped)
+	return err
 }
