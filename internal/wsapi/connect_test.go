@@ -3,6 +3,7 @@ package wsapi_test
 import (
 	"errors"
 	"net/http"
+	"slices"
 	"testing"
 	"time"
 
@@ -199,5 +200,42 @@ func TestDisconnectLeavesEveryRoom(t *testing.T) {
 			t.Errorf("a second $disconnect appended %d events", n-before)
 		}
 		e.none(a2, b, c)
+	})
+}
+
+// TestLateJoinIsSweptAtDisconnect: a join_room still running when a push
+// found its socket gone (and removed the connection) puts the connection
+// in the room after the cleanup. Its $disconnect, which API Gateway runs
+// after the socket's invocations, takes it out again though the
+// connection item is gone, and so does the next push that finds it gone.
+func TestLateJoinIsSweptAtDisconnect(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		alice := e.user("alice")
+		a, late := e.connect(alice), e.connect(alice)
+		roomID := e.room("alice", "general")
+		e.join(a, roomID)
+		if err := e.store.DeleteConnection(t.Context(), late); err != nil {
+			t.Fatal(err)
+		}
+		// The join that was still running lands now.
+		r, err := e.store.Room(t.Context(), roomID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		evs, err := r.Join("alice", time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.store.Append(t.Context(), store.AppendRequest{RoomID: roomID, ExpectedVersion: r.Version, Messages: r.Messages, Events: evs,
+			Join: &store.Presence{ConnectionID: late, Username: "alice", ExpiresAt: time.Now().Add(time.Hour)}}); err != nil {
+			t.Fatal(err)
+		}
+		if got := e.connections(roomID); !slices.Contains(got, late) {
+			t.Fatalf("the late join is not in the room (%v): the test sets nothing up", got)
+		}
+		e.do(late, "disconnect/disconnect.json")
+		if got := e.connections(roomID); slices.Contains(got, late) {
+			t.Fatalf("after $disconnect the room still lists the late joiner: %v", got)
+		}
 	})
 }

@@ -146,7 +146,13 @@ func (h *Handlers) Disconnect(ctx context.Context, ev Event) (resp Response, _ e
 	h.conns.forget(connID)
 	c, err := h.store.Connection(ctx, connID)
 	if errors.Is(err, store.ErrNotFound) {
-		return ok, nil // never recorded, or already cleaned up
+		// Never recorded, or already cleaned up by a push that found it
+		// gone: but a join that was still running then may have put it in
+		// a room since, and nothing else would take it out.
+		if err := h.store.DeleteConnection(ctx, connID); err != nil {
+			return h.failed(ctx, &ev, err), nil
+		}
+		return ok, nil
 	}
 	if err != nil {
 		return h.failed(ctx, &ev, err), nil
@@ -721,7 +727,13 @@ func (h *Handlers) forget(ctx context.Context, id string, announce bool) {
 	h.conns.forget(id)
 	c, err := h.store.Connection(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return // $disconnect got there first
+		// $disconnect or another push got there first; what a join still
+		// running then left in a room is swept (the push that found the
+		// connection gone may be one to that room).
+		if err := h.store.DeleteConnection(ctx, id); err != nil {
+			h.logger.WarnContext(ctx, "gone connection not cleanly removed", "connection_id", id, "error", err.Error())
+		}
+		return
 	}
 	if err == nil && announce {
 		var joined []string
