@@ -194,7 +194,6 @@ type Tickets interface {
 	TakeTicket(ctx context.Context, hash string) (Ticket, error)
 }
 
-// Connections holds open WebSocket connections and their presence in rooms.
 // Roster is whom a room's frames reach: the connections joined to it, and
 // by username the open sockets of its members that are not, which hear of
 // its messages by their room list line instead.
@@ -203,6 +202,7 @@ type Roster struct {
 	Away   map[string][]string
 }
 
+// Connections holds open WebSocket connections and their presence in rooms.
 type Connections interface {
 	// PutConnection records an open connection with its link from the
 	// session, in one atomic step that checks two things at the moment
@@ -218,8 +218,8 @@ type Connections interface {
 	DeleteConnection(ctx context.Context, connectionID string) error
 	// ConnectionRooms lists the rooms the connection has joined.
 	ConnectionRooms(ctx context.Context, connectionID string) ([]string, error)
-	// RoomConnections lists the connections joined to the room: one query
-	// on the room, whatever the table holds besides.
+	// RoomConnections lists the connections joined to the room: one read of
+	// the room's roster, whatever the table holds besides.
 	RoomConnections(ctx context.Context, roomID string) ([]Presence, error)
 	// RoomRoster is RoomConnections with the members' sockets that are not
 	// joined, in the same read: what a new message needs to reach

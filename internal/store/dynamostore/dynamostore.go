@@ -522,19 +522,14 @@ func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[s
 	}
 	var adds []string
 	parts = append(parts, st.rosterParts(req, rows, conns, pres)...)
-	if j := req.Join; j != nil {
-		if pres.join.fresh {
-			adds = append(adds, "#rc :one")
-			names["#rc"], values[":one"] = shardCountAttr(pres.join.shard), n(1)
-		}
-		if pres.join.shard == pres.join.shards {
-			set = append(set, "#rs = :rs")
-			names["#rs"], values[":rs"] = attrShards, n(int64(pres.join.shards+1))
-		}
+	attr, delta, shards := rosterHead(req, pres)
+	if attr != "" {
+		adds = append(adds, "#rc :rc")
+		names["#rc"], values[":rc"] = attr, n(delta)
 	}
-	if req.Leave != nil {
-		adds = append(adds, "#rc :minus")
-		names["#rc"], values[":minus"] = shardCountAttr(pres.leaveShard), n(-1)
+	if shards > 0 {
+		set = append(set, "#rs = :rs")
+		names["#rs"], values[":rs"] = attrShards, n(shards)
 	}
 	if !created {
 		update := "SET " + strings.Join(set, ", ")

@@ -68,13 +68,15 @@ func (st *Store) migrateOne(ctx context.Context, roomID string, p store.Presence
 		if err != nil {
 			return false, err
 		}
-		parts := st.rosterParts(store.AppendRequest{RoomID: roomID, Join: &p}, rowPlans{}, nil, presenceChange{join: sp})
+		req, pres := store.AppendRequest{RoomID: roomID, Join: &p}, presenceChange{join: sp}
+		parts := st.rosterParts(req, rowPlans{}, nil, pres)
 		head := newItemUpdate()
-		if sp.fresh {
-			head.adds = append(head.adds, head.name(shardCountAttr(sp.shard))+" "+head.value(n(1)))
+		attr, delta, shards := rosterHead(req, pres)
+		if attr != "" {
+			head.adds = append(head.adds, head.name(attr)+" "+head.value(n(delta)))
 		}
-		if sp.shard == sp.shards {
-			head.set(attrShards, n(int64(sp.shards+1)))
+		if shards > 0 {
+			head.set(attrShards, n(shards))
 		}
 		head.cond = "attribute_exists(PK)"
 		if !head.empty() {
@@ -94,11 +96,7 @@ func (st *Store) migrateOne(ctx context.Context, roomID string, p store.Presence
 		case !errors.As(err, &canceled):
 			return false, fmt.Errorf("dynamostore: move presence of %s in room %s: %w", p.ConnectionID, roomID, err)
 		}
-		raced := false
-		for _, r := range canceled.CancellationReasons {
-			raced = raced || aws.ToString(r.Code) == "TransactionConflict"
-		}
-		if !raced || attempt == maxConflictRetries {
+		if !conflicted(canceled) || attempt == maxConflictRetries {
 			// The old item is gone (a leave or $disconnect took it), or
 			// the room is.
 			return false, nil

@@ -193,6 +193,30 @@ func (st *Store) rosterParts(req store.AppendRequest, rows rowPlans, conns map[s
 	return parts
 }
 
+// rosterHead is what a join or leave changes on the room's head: the
+// count of its shard's entries, by delta (attr empty when none), and the
+// number of shards when a join opens one (0 when not).
+func rosterHead(req store.AppendRequest, pres presenceChange) (attr string, delta, shards int64) {
+	switch {
+	case req.Join != nil:
+		if pres.join.fresh {
+			attr, delta = shardCountAttr(pres.join.shard), 1
+		}
+		if pres.join.shard == pres.join.shards {
+			shards = int64(pres.join.shards + 1)
+		}
+	case req.Leave != nil:
+		attr, delta = shardCountAttr(pres.leaveShard), -1
+	}
+	return attr, delta, shards
+}
+
+// conflicted reports whether a cancelled transaction lost a race with
+// another on the same items, rather than failing a condition.
+func conflicted(c *types.TransactionCanceledException) bool {
+	return slices.ContainsFunc(c.CancellationReasons, func(r types.CancellationReason) bool { return aws.ToString(r.Code) == "TransactionConflict" })
+}
+
 // itemUpdate builds one UpdateItem's expression, clause by clause.
 type itemUpdate struct {
 	sets, adds, dels, removes []string
@@ -322,7 +346,7 @@ func (st *Store) dropEntry(ctx context.Context, roomID string, shard int, connec
 			return nil
 		case !errors.As(err, &canceled):
 			return fmt.Errorf("dynamostore: take %s out of room %s: %w", connectionID, roomID, err)
-		case !slices.ContainsFunc(canceled.CancellationReasons, func(r types.CancellationReason) bool { return aws.ToString(r.Code) == "TransactionConflict" }):
+		case !conflicted(canceled):
 			return nil // gone already, or the room is
 		case attempt == maxConflictRetries:
 			return fmt.Errorf("dynamostore: take %s out of room %s: %w", connectionID, roomID, err)
