@@ -100,6 +100,15 @@ func startOnce(ctx context.Context, rie string, fn Function, concurrency int, lo
 	if err != nil {
 		return nil, err
 	}
+	// A port some other listener took since it was picked would answer
+	// the readiness dial below in the RIE's place, while the RIE itself
+	// fails to bind it: pick again.
+	for _, addr := range []string{runtimeAPI, invoke} {
+		if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+			_ = c.Close()
+			return nil, fmt.Errorf("lambdarie: port %s was taken before the RIE could bind it", addr)
+		}
+	}
 	cmd := exec.Command("/bin/sh", "-c", bindAndRun, fn.Dir, rie,
 		// Its warnings are mostly about the bootstrap paths it tries in
 		// vain, and a failed invocation reaches the emulator anyway; the
