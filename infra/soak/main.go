@@ -31,6 +31,8 @@ func main() {
 	flag.IntVar(&cfg.Connections, "connections", soak.DefaultConnections, "connections held")
 	flag.IntVar(&cfg.Rooms, "rooms", soak.DefaultRooms, "rooms")
 	flag.DurationVar(&cfg.ActionEvery, "every", soak.DefaultActionEvery, "each connection's mean pause between actions")
+	flag.Float64Var(&cfg.DropChance, "drop", soak.DefaultDropChance, "odds that an action drops the socket and reconnects")
+	flag.Float64Var(&cfg.LeaveChance, "leave", soak.DefaultLeaveChance, "odds that an action leaves a room and joins it again")
 	flag.Uint64Var(&cfg.Seed, "seed", uint64(time.Now().UnixNano()), "seed of the run's choices")
 	storeName := flag.String("store", "bolt", "store of the in-process chat: bolt or dynamodb (DynamoDB Local, started here)")
 	url := flag.String("url", "", "soak a chat already running there instead of starting one (e.g. http://localhost:3000)")

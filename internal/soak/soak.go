@@ -29,6 +29,12 @@ type Config struct {
 	// reconnect). The default keeps the whole run well under what two
 	// cores serve, so that what is measured is correctness, not overload.
 	ActionEvery time.Duration
+	// DropChance and LeaveChance are the odds that an action drops the
+	// socket and reconnects, or leaves a room to join it again; the rest
+	// are sends (0.03 and 0.07 when both are zero). A short run on a slow machine
+	// acts only a few times per connection, so it raises them to see
+	// every kind of action.
+	DropChance, LeaveChance float64
 	// Timeout bounds every wait for an answer (default 30s).
 	Timeout time.Duration
 	// ReportEvery is the period of the progress lines (default 5s).
@@ -52,6 +58,8 @@ const (
 	DefaultRooms       = 20
 	DefaultDuration    = 2 * time.Minute
 	DefaultActionEvery = 10 * time.Second
+	DefaultDropChance  = 0.03
+	DefaultLeaveChance = 0.07
 )
 
 // Validate reports every problem of the configuration.
@@ -71,6 +79,9 @@ func (c Config) Validate() error {
 	}
 	if c.ActionEvery < 0 || c.Timeout < 0 || c.ReportEvery < 0 {
 		errs = append(errs, errors.New("soak: negative period"))
+	}
+	if c.DropChance < 0 || c.LeaveChance < 0 || c.DropChance+c.LeaveChance > 1 {
+		errs = append(errs, fmt.Errorf("soak: drop chance %g and leave chance %g: each must be at least 0 and together at most 1", c.DropChance, c.LeaveChance))
 	}
 	return errors.Join(errs...)
 }
@@ -102,6 +113,9 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	if cfg.ActionEvery == 0 {
 		cfg.ActionEvery = DefaultActionEvery
+	}
+	if cfg.DropChance == 0 && cfg.LeaveChance == 0 {
+		cfg.DropChance, cfg.LeaveChance = DefaultDropChance, DefaultLeaveChance
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = 30 * time.Second
@@ -141,7 +155,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			log.Warn("soak: problem", "problem", p)
 		}
 	}
-	how := behaviour{actionEvery: cfg.ActionEvery, dropChance: 0.03, leaveChance: 0.07, timeout: cfg.Timeout}
+	how := behaviour{actionEvery: cfg.ActionEvery, dropChance: cfg.DropChance, leaveChance: cfg.LeaveChance, timeout: cfg.Timeout}
 	clients := make([]*client, cfg.Connections)
 	for i := range clients {
 		user := setup.users[i/connectionsPerUser]
