@@ -347,6 +347,9 @@ func (st *Store) Append(ctx context.Context, req store.AppendRequest) (store.App
 			return store.AppendResult{}, fmt.Errorf("dynamostore: append to room %s: %w", req.RoomID, err)
 		}
 	}
+	if req.Leave != nil && pres.leaveShard > 0 {
+		st.tidyRoster(ctx, req.RoomID)
+	}
 	if _, ok := req.Events[len(req.Events)-1].Data.(chat.RoomDeleted); ok {
 		// The head now says deleted, and every reader checks it; the
 		// member rows of a large room would overflow the transaction, so
@@ -531,6 +534,13 @@ func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[s
 		set = append(set, "#rs = :rs")
 		names["#rs"], values[":rs"] = attrShards, n(shards)
 	}
+	cond := "#v = :expected"
+	if req.Join != nil {
+		if c := shardsUnchanged(pres.join, "#rs", func(v types.AttributeValue) string { values[":rsread"] = v; return ":rsread" }); c != "" {
+			names["#rs"] = attrShards
+			cond += " AND " + c
+		}
+	}
 	if !created {
 		update := "SET " + strings.Join(set, ", ")
 		if sent > 0 {
@@ -546,7 +556,7 @@ func (st *Store) appendParts(req store.AppendRequest, rows rowPlans, conns map[s
 		parts = append(parts, part{kind: partHead, write: types.TransactWriteItem{Update: &types.Update{
 			TableName: st.table, Key: key(pk, skHead),
 			UpdateExpression:          aws.String(update),
-			ConditionExpression:       aws.String("#v = :expected"),
+			ConditionExpression:       aws.String(cond),
 			ExpressionAttributeNames:  names,
 			ExpressionAttributeValues: values,
 		}}})

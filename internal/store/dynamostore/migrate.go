@@ -78,8 +78,13 @@ func (st *Store) migrateOne(ctx context.Context, roomID string, p store.Presence
 		if shards > 0 {
 			head.set(attrShards, n(shards))
 		}
-		head.cond = "attribute_exists(PK)"
+		head.require("attribute_exists(PK)")
+		if c := shardsUnchanged(sp, head.name(attrShards), head.value); c != "" {
+			head.require(c)
+		}
+		headAt := -1
 		if !head.empty() {
+			headAt = len(parts)
 			parts = append(parts, part{write: types.TransactWriteItem{Update: head.write(st.table, key(roomPK(roomID), skHead))}})
 		}
 		parts = append(parts, part{write: types.TransactWriteItem{Delete: &types.Delete{TableName: st.table,
@@ -96,7 +101,11 @@ func (st *Store) migrateOne(ctx context.Context, roomID string, p store.Presence
 		case !errors.As(err, &canceled):
 			return false, fmt.Errorf("dynamostore: move presence of %s in room %s: %w", p.ConnectionID, roomID, err)
 		}
-		if !conflicted(canceled) || attempt == maxConflictRetries {
+		// A head that fails its condition had its shards change under
+		// the placement: place again.
+		moved := headAt >= 0 && headAt < len(canceled.CancellationReasons) &&
+			aws.ToString(canceled.CancellationReasons[headAt].Code) == "ConditionalCheckFailed"
+		if !conflicted(canceled) && !moved || attempt == maxConflictRetries {
 			// The old item is gone (a leave or $disconnect took it), or
 			// the room is.
 			return false, nil

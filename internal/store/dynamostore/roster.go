@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,11 +24,14 @@ import (
 // grows a hundred times slower than the room.
 //
 // The room's head counts each shard's entries (r<k>) and how many shards
-// the room has used (shards), in the same transactions that join and
-// leave: a join reads the head, picks a shard with room, and the version
-// check keeps the counts true. Shard 0 repeats the number of shards for
-// readers, who need not read the head. The number only grows, and a
-// connection keeps its shard from join to leave, so no entry ever moves.
+// the room uses (shards), in the same transactions that join and leave:
+// a join reads the head, picks the lowest shard with room, and the
+// version check keeps the counts true. Shard 0 repeats the number of
+// shards for readers, who need not read the head. A connection keeps its
+// shard from join to leave, so no entry ever moves; since joins fill the
+// lowest shards, the highest ones empty once a big room's crowd has
+// gone, and shrinkRoster then lowers the number, so that a message stops
+// paying a read unit for each shard the room once needed.
 // Each connection is one top-level attribute, C<connection id> =
 // "<expires epoch> <username>", so a join and a leave touch their own
 // attribute and nothing else.
@@ -97,16 +99,19 @@ func parseRoster(it item, now time.Time) (live []store.Presence, lapsed map[stri
 
 // spot is where a joining connection goes: its shard, whether it is new
 // there (a rejoin keeps its entry and its count), and how many shards the
-// room had; shard == shards opens a new one.
+// room had; shard == shards opens a new one. read is the head's shards
+// attribute as the placement read it (0 when absent): the join holds only
+// while it is unchanged, since a shrink may have taken the shard away.
 type spot struct {
 	shard  int
 	fresh  bool
 	shards int
+	read   int64
 }
 
 // placeJoin decides the shard of a joining connection: the one it
-// already has, else the first with room from a place its id picks, so
-// that joins fill what leaves free; a new shard when all are full.
+// already has, else the lowest with room, so that joins fill what leaves
+// free and the highest shards can empty; a new shard when all are full.
 func (st *Store) placeJoin(ctx context.Context, roomID, connectionID string) (spot, error) {
 	link, err := st.get(ctx, connPK(connectionID), roomPK(roomID))
 	switch {
@@ -119,20 +124,33 @@ func (st *Store) placeJoin(ctx context.Context, roomID, connectionID string) (sp
 	if err != nil {
 		return spot{}, wrapRead("room head", err)
 	}
-	shards := max(1, int(head.num(attrShards)))
-	h := fnv.New32a()
-	h.Write([]byte(connectionID))
-	first := int(h.Sum32() % uint32(shards))
-	for i := range shards {
-		k := (first + i) % shards
+	read := head.num(attrShards)
+	shards := max(1, int(read))
+	for k := range shards {
 		if head.num(shardCountAttr(k)) < rosterShardSize {
-			return spot{shard: k, fresh: true, shards: shards}, nil
+			return spot{shard: k, fresh: true, shards: shards, read: read}, nil
 		}
 	}
 	if shards >= maxRosterShards {
 		return spot{}, errRosterFull
 	}
-	return spot{shard: shards, fresh: true, shards: shards}, nil
+	return spot{shard: shards, fresh: true, shards: shards, read: read}, nil
+}
+
+// shardsUnchanged is the head's condition for a join placed at sp: the
+// number of shards is still what the placement read, since a shrink in
+// between may have taken the shard away. name is the placeholder of the
+// shards attribute and value makes one for a value. A rejoin keeps its
+// shard, which its own entry keeps from shrinking, and needs none.
+func shardsUnchanged(sp spot, name string, value func(types.AttributeValue) string) string {
+	switch {
+	case !sp.fresh:
+		return ""
+	case sp.read == 0:
+		return "attribute_not_exists(" + name + ")"
+	default:
+		return name + " = " + value(n(sp.read))
+	}
 }
 
 // rosterParts are an append's writes to the room's roster: a joining
@@ -160,6 +178,13 @@ func (st *Store) rosterParts(req store.AppendRequest, rows rowPlans, conns map[s
 		sp := pres.join
 		u := shardUpdate(sp.shard)
 		u.set(entryPrefix+j.ConnectionID, s(rosterEntry(*j)))
+		if !sp.fresh {
+			// A rejoin counts on its entry still being there: one taken
+			// out meanwhile (its socket gone) would come back uncounted,
+			// and a shrink trusts the counts. The append then fails as a
+			// conflict, and the next placement finds the link gone too.
+			u.require("attribute_exists(" + u.name(entryPrefix+j.ConnectionID) + ")")
+		}
 		emit(sp.shard, u, partOther)
 		if sp.fresh && (sp.shard == 0 || sp.shard == sp.shards) {
 			// Shard 0 tells readers how many shards to read.
@@ -173,7 +198,7 @@ func (st *Store) rosterParts(req store.AppendRequest, rows rowPlans, conns map[s
 	if l := req.Leave; l != nil {
 		u := shardUpdate(pres.leaveShard)
 		u.remove(entryPrefix + l.ConnectionID)
-		u.cond = "attribute_exists(" + u.name(entryPrefix+l.ConnectionID) + ")"
+		u.require("attribute_exists(" + u.name(entryPrefix+l.ConnectionID) + ")")
 		emit(pres.leaveShard, u, partLeave)
 		// The socket stays open (a $disconnect takes it off afterwards).
 		zero.addTo(awayPrefix+l.Username, l.ConnectionID)
@@ -257,6 +282,14 @@ func (u *itemUpdate) del(attr string, ids ...string) {
 }
 func (u *itemUpdate) remove(attr string) { u.removes = append(u.removes, u.name(attr)) }
 
+// require adds a condition, and-ed with those before it.
+func (u *itemUpdate) require(cond string) {
+	if u.cond != "" {
+		cond = u.cond + " AND " + cond
+	}
+	u.cond = cond
+}
+
 func (u *itemUpdate) empty() bool {
 	return len(u.sets)+len(u.adds)+len(u.dels)+len(u.removes) == 0
 }
@@ -319,10 +352,12 @@ func (st *Store) shardOf(ctx context.Context, roomID, connectionID string) (int,
 	return int(link.num(attrShard)), nil
 }
 
-// dropEntry takes one entry out of a shard without an event, and counts
-// it out on the head, together: when want is set, only if the entry still
-// holds that value (a lapsed entry, not one a rejoin refreshed). An entry
-// already gone is no error.
+// dropEntry takes one entry out of a shard without an event, counts it
+// out on the head and deletes the connection's link to the room, together:
+// when want is set, only if the entry still holds that value (a lapsed
+// entry, not one a rejoin refreshed). An entry already gone is no error.
+// Without its link, a later join of the same connection is placed afresh
+// and counted, where a rejoin would have found no entry to keep.
 func (st *Store) dropEntry(ctx context.Context, roomID string, shard int, connectionID, want string) error {
 	names := map[string]string{"#c": entryPrefix + connectionID}
 	var values map[string]types.AttributeValue
@@ -337,12 +372,16 @@ func (st *Store) dropEntry(ctx context.Context, roomID string, shard int, connec
 			ConditionExpression:       aws.String("attribute_exists(PK)"),
 			ExpressionAttributeNames:  map[string]string{"#rc": shardCountAttr(shard)},
 			ExpressionAttributeValues: map[string]types.AttributeValue{":minus": n(-1)}}},
+		{Delete: &types.Delete{TableName: st.table, Key: key(connPK(connectionID), roomPK(roomID))}},
 	}}
 	for attempt := 0; ; attempt++ {
 		_, err := st.db.TransactWriteItems(ctx, in)
 		var canceled *types.TransactionCanceledException
 		switch {
 		case err == nil:
+			if shard > 0 {
+				st.tidyRoster(ctx, roomID)
+			}
 			return nil
 		case !errors.As(err, &canceled):
 			return fmt.Errorf("dynamostore: take %s out of room %s: %w", connectionID, roomID, err)
@@ -354,6 +393,102 @@ func (st *Store) dropEntry(ctx context.Context, roomID string, shard int, connec
 		// A message's append held the head: try again.
 		sleep(ctx, attempt)
 	}
+}
+
+// maxShrinkStep bounds the shards one shrink takes away, so that its
+// condition, one clause a shard, stays well within DynamoDB's 4 KB
+// expression limit; a bigger shrink takes several steps.
+const maxShrinkStep = 32
+
+// tidyRoster shrinks the room's roster after an entry left a shard past
+// the first; a failure is logged, not returned: the leave is done, and an
+// unneeded shard costs a read unit a message until the next leave.
+func (st *Store) tidyRoster(ctx context.Context, roomID string) {
+	if err := st.shrinkRoster(ctx, roomID); err != nil {
+		st.logger.WarnContext(ctx, "roster not shrunk", "room_id", roomID, "error", err.Error())
+	}
+}
+
+// shrinkRoster lowers the room's number of shards to one past the highest
+// that holds an entry, on the head and on shard 0 together, conditioned
+// on the number being unchanged and every shard given up still empty. A
+// join placed on the old number fails its own condition (shardsUnchanged)
+// and is placed again. Losing a race to a join is no error: the shard is
+// in use again.
+func (st *Store) shrinkRoster(ctx context.Context, roomID string) error {
+	head, err := st.get(ctx, roomPK(roomID), skHead)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return fmt.Errorf("dynamostore: read the head of room %s: %w", roomID, err)
+	}
+	shards := int(head.num(attrShards))
+	keep := 1
+	for k := shards - 1; k >= 1; k-- {
+		if head.num(shardCountAttr(k)) > 0 {
+			keep = k + 1
+			break
+		}
+	}
+	if keep >= shards {
+		return nil
+	}
+	// The counts say the shards past keep are empty; their items must
+	// agree, or an entry counted wrong (by an older version, say) would
+	// be hidden from every message. A join after this read counts itself
+	// on the head, which the condition below sees.
+	var keys []map[string]types.AttributeValue
+	for k := keep; k < shards; k++ {
+		keys = append(keys, rosterKey(roomID, k))
+	}
+	items, err := st.batchGet(ctx, keys, true, "")
+	if err != nil {
+		return fmt.Errorf("dynamostore: read the shards room %s may give up: %w", roomID, err)
+	}
+	for _, it := range items {
+		if k, _ := strconv.Atoi(strings.TrimPrefix(it.str(AttrSK), "R#")); k >= keep && holdsEntries(it) {
+			keep = k + 1
+		}
+	}
+	for shards > keep {
+		lower := max(keep, shards-maxShrinkStep)
+		h := newItemUpdate()
+		h.set(attrShards, n(int64(lower)))
+		h.require(h.name(attrShards) + " = " + h.value(n(int64(shards))))
+		zero := h.value(n(0))
+		for k := lower; k < shards; k++ {
+			c := h.name(shardCountAttr(k))
+			h.require("(attribute_not_exists(" + c + ") OR " + c + " = " + zero + ")")
+			h.remove(shardCountAttr(k))
+		}
+		z := newItemUpdate()
+		z.set(attrShards, n(int64(lower)))
+		_, err := st.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: []types.TransactWriteItem{
+			{Update: h.write(st.table, key(roomPK(roomID), skHead))},
+			{Update: z.write(st.table, rosterKey(roomID, 0))},
+		}})
+		var canceled *types.TransactionCanceledException
+		switch {
+		case errors.As(err, &canceled):
+			return nil
+		case err != nil:
+			return fmt.Errorf("dynamostore: shrink the roster of room %s: %w", roomID, err)
+		}
+		shards = lower
+	}
+	return nil
+}
+
+// holdsEntries reports whether a shard item holds any entry, lapsed or
+// not.
+func holdsEntries(it item) bool {
+	for name := range it {
+		if strings.HasPrefix(name, entryPrefix) {
+			return true
+		}
+	}
+	return false
 }
 
 // roster reads the room's roster: shard 0, then the others it names in
