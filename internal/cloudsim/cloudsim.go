@@ -131,6 +131,10 @@ type Result struct {
 	// Functions are the invocations per message of each function that
 	// ran, and how long they took: where a message's Lambda time goes.
 	Functions map[string]FunctionTime `json:"functions,omitempty"`
+	// HostBusy is the share of this machine's CPU that was busy from the
+	// first send to the last delivery (0 where it cannot be read). Near 1,
+	// the latencies are the machine's queue, not the cloud's.
+	HostBusy float64 `json:"host_busy,omitempty"`
 	// Problems lists what went wrong besides the counts.
 	Problems []string `json:"problems,omitempty"`
 }

@@ -103,6 +103,7 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 		return Result{}, err
 	}
 	s.stack.ResetInvocations()
+	cpuBefore, cpuBeforeOK := readHostCPU()
 	sendStart := time.Now()
 	for k := range s.c.Messages {
 		sender := k % min(s.c.Senders, members) // socket j is member j%members's
@@ -124,12 +125,17 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 		tally.sent(k, at)
 	}
 	tally.wait(ctx, s.c.Drain)
+	cpuAfter, cpuAfterOK := readHostCPU()
 	time.Sleep(500 * time.Millisecond) // the meters' last writes
 	meterAfter, err := awsmeter.ReadDir(s.meters)
 	if err != nil {
 		return Result{}, err
 	}
-	return s.result(n, members, tally, meterAfter.Sub(meterBefore), s.stack.Invocations()), nil
+	res := s.result(n, members, tally, meterAfter.Sub(meterBefore), s.stack.Invocations())
+	if cpuBeforeOK && cpuAfterOK {
+		res.HostBusy = cpuAfter.busySince(cpuBefore)
+	}
+	return res, nil
 }
 
 // seed makes the room's people, the room, and n sockets joined to it.

@@ -11,16 +11,16 @@ import (
 
 // WriteTable prints the results as a Markdown table.
 func WriteTable(w io.Writer, results []Result) {
-	fmt.Fprintln(w, "| connections | members | messages | p50 | p99 | max | lost | repeated | out of order | posts | throttled | invocations | GB-s | RCU | WCU | $ per million | floor $ | ratio |")
-	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+	fmt.Fprintln(w, "| connections | members | messages | p50 | p99 | max | lost | repeated | out of order | posts | throttled | invocations | GB-s | RCU | WCU | $ per million | floor $ | ratio | host CPU |")
+	fmt.Fprintln(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		ratio := 0.0
 		if r.Floor > 0 {
 			ratio = r.Cost / r.Floor
 		}
-		fmt.Fprintf(w, "| %d | %d | %d | %s | %s | %s | %d | %d | %d | %.0f | %.1f | %.1f | %.4f | %.1f | %.1f | %.2f | %.0f | %.3f |\n",
+		fmt.Fprintf(w, "| %d | %d | %d | %s | %s | %s | %d | %d | %d | %.0f | %.1f | %.1f | %.4f | %.1f | %.1f | %.2f | %.0f | %.3f | %.0f%% |\n",
 			r.Connections, r.Members, r.Messages, ms(r.P50), ms(r.P99), ms(r.Max), r.Lost, r.Duplicated, r.Reordered,
-			r.Posts, r.Throttled, r.Invocations, r.GBSeconds, r.RCU, r.WCU, r.Cost, r.Floor, ratio)
+			r.Posts, r.Throttled, r.Invocations, r.GBSeconds, r.RCU, r.WCU, r.Cost, r.Floor, ratio, 100*r.HostBusy)
 	}
 	for _, r := range results {
 		names := slices.Sorted(maps.Keys(r.Functions))
