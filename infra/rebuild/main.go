@@ -119,7 +119,7 @@ func migratePresence(ctx context.Context, logger *slog.Logger, kind, table, endp
 	if err != nil {
 		return err
 	}
-	moved, dropped, err := d.MigratePresence(ctx)
-	fmt.Printf("%d sockets moved into rosters, %d lapsed ones dropped\n", moved, dropped)
+	done, err := d.MigratePresence(ctx)
+	fmt.Printf("%d sockets moved into rosters, %d lapsed ones dropped, %d noted as away from rooms they have not joined\n", done.Moved, done.Dropped, done.Away)
 	return err
 }

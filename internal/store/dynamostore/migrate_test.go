@@ -20,7 +20,9 @@ import (
 // TestMigratePresence: presence written as it was before the roster (an
 // item per joined connection) is invisible to the roster until
 // MigratePresence moves it; then the sockets are listed, can leave, and a
-// second run moves nothing. Lapsed items are dropped.
+// second run moves nothing. Lapsed items are dropped. The members' open
+// sockets not joined to the room, which nothing noted as away before,
+// are noted; joined and closed ones are not.
 func TestMigratePresence(t *testing.T) {
 	ctx := t.Context()
 	client := dynamolocaltest.Client(t)
@@ -70,6 +72,34 @@ func TestMigratePresence(t *testing.T) {
 	legacy("old1", "ann", live)
 	legacy("old2", "bob", live)
 	legacy("lapsed", "bob", epoch.Add(-time.Minute))
+	// Bob's member row lists his sockets, as $connect wrote them: old2
+	// (joined), bobtab (open, not joined) and closed (gone since).
+	for _, conn := range []string{"old2", "bobtab"} {
+		if _, err := client.PutItem(ctx, &dynamodb.PutItemInput{TableName: aws.String(table), Item: map[string]types.AttributeValue{
+			"PK": &types.AttributeValueMemberS{Value: "CONN#" + conn}, "SK": &types.AttributeValueMemberS{Value: "CONN"},
+			"username": &types.AttributeValueMemberS{Value: "bob"}, dynamostore.AttrExpiresAt: &types.AttributeValueMemberN{Value: strconv.FormatInt(live.Unix(), 10)},
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := client.UpdateItem(ctx, &dynamodb.UpdateItemInput{TableName: aws.String(table),
+		Key:                       map[string]types.AttributeValue{"PK": &types.AttributeValueMemberS{Value: "ROOM#" + roomID}, "SK": &types.AttributeValueMemberS{Value: "MEMBER#bob"}},
+		UpdateExpression:          aws.String("ADD conns :c"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":c": &types.AttributeValueMemberSS{Value: []string{"old2", "bobtab", "closed"}}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	away := func() []string {
+		t.Helper()
+		roster, err := st.RoomRoster(ctx, roomID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return roster.Away["bob"]
+	}
+	if got := away(); len(got) != 0 {
+		t.Fatalf("before the move bob is away on %v, want nothing noted", got)
+	}
 	listed := func() []string {
 		t.Helper()
 		ps, err := st.RoomConnections(ctx, roomID)
@@ -86,15 +116,18 @@ func TestMigratePresence(t *testing.T) {
 	if got := listed(); !slices.Equal(got, []string{"new1=ann"}) {
 		t.Fatalf("before the move the roster lists %v, want new1 alone", got)
 	}
-	moved, dropped, err := st.MigratePresence(ctx)
-	if err != nil || moved != 2 || dropped != 1 {
-		t.Fatalf("MigratePresence = %d moved, %d dropped, %v; want 2 and 1", moved, dropped, err)
+	done, err := st.MigratePresence(ctx)
+	if err != nil || done.Moved != 2 || done.Dropped != 1 || done.Away != 1 {
+		t.Fatalf("MigratePresence = %+v, %v; want 2 moved, 1 dropped, bobtab away", done, err)
 	}
 	if got := listed(); !slices.Equal(got, []string{"new1=ann", "old1=ann", "old2=bob"}) {
 		t.Fatalf("after the move the roster lists %v", got)
 	}
-	if moved, dropped, err := st.MigratePresence(ctx); err != nil || moved+dropped != 0 {
-		t.Fatalf("a second run: %d moved, %d dropped, %v; want nothing", moved, dropped, err)
+	if got := away(); !slices.Equal(got, []string{"bobtab"}) {
+		t.Fatalf("after the move bob is away on %v, want bobtab alone", got)
+	}
+	if done, err := st.MigratePresence(ctx); err != nil || done.Moved+done.Dropped != 0 {
+		t.Fatalf("a second run: %+v, %v; want nothing moved or dropped", done, err)
 	}
 	r, _ = st.Room(ctx, roomID)
 	left, err := r.Leave("ann", epoch)
