@@ -210,14 +210,32 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 	// Like Lambda at its concurrency limit with a caller that retries,
 	// only slower: the invocation waits for an instance as long as its
 	// caller does.
+	payload, err := io.ReadAll(io.LimitReader(req.Body, maxSyncPayload+1))
+	switch {
+	case err != nil:
+		lambdaError(w, http.StatusBadRequest, "InvalidRequestContentException", "reading the payload: "+err.Error())
+		return
+	case len(payload) > maxSyncPayload:
+		lambdaError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", fmt.Sprintf("the payload is past Lambda's %d bytes", maxSyncPayload))
+		return
+	}
 	var target string
 	select {
 	case target = <-p.free:
 	case <-req.Context().Done():
 		return
 	}
+	// Once it runs, an invocation runs to its end, as in Lambda, where a
+	// caller that gives up (API Gateway after 29 s) leaves the function
+	// running until it returns or its own timeout ends it. Cancelling the
+	// request to the RIE instead makes the RIE exit, and the function is
+	// gone for the rest of the run.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), eventTimeout)
+	defer cancel()
+	in, _ := http.NewRequest(http.MethodPost, "", bytes.NewReader(payload))
+	in.Header = req.Header
 	start := time.Now()
-	status, header, body, err := r.forward(req.Context(), target, req)
+	status, header, body, err := r.forward(ctx, target, in)
 	took := time.Since(start)
 	p.free <- target
 	if err == nil {
@@ -269,8 +287,12 @@ func (r *Router) enqueue(w http.ResponseWriter, req *http.Request, name string, 
 	w.WriteHeader(http.StatusAccepted)
 }
 
-// eventTimeout bounds one asynchronous invocation's run, which no caller
-// waits for; the RIE ends the function's own at its Timeout before.
+// maxSyncPayload is Lambda's bound on a synchronous invocation's payload.
+const maxSyncPayload = 6 << 20
+
+// eventTimeout bounds one invocation's run once it started, which no
+// caller may cut short; the RIE ends the function's own at its Timeout
+// before.
 const eventTimeout = 15 * time.Minute
 
 // runEvents hands a function's queued events, in the order they came, to

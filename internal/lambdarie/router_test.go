@@ -332,3 +332,46 @@ func TestRouterPoolWaitEndsWithCaller(t *testing.T) {
 		t.Errorf("Count %d, want 2 (the one that gave up waiting never ran)", st.Count)
 	}
 }
+
+// TestRouterInvocationOutlivesItsCaller: a caller that gives up on a
+// running invocation (API Gateway after 29 s) does not cut it short: the
+// instance finishes it, as Lambda's does, and is then free again. The RIE
+// exits when its request is cancelled, which took a function away for
+// good.
+func TestRouterInvocationOutlivesItsCaller(t *testing.T) {
+	var running, peak atomic.Int64
+	var finished atomic.Int64
+	slow := sleepyRIE(t, 300*time.Millisecond, &running, &peak)
+	watch := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		resp, err := http.Post(slow.URL+r.URL.Path, "application/json", r.Body)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer resp.Body.Close()
+		if r.Context().Err() == nil {
+			finished.Add(1)
+		}
+		w.WriteHeader(resp.StatusCode)
+		_, _ = io.Copy(w, resp.Body)
+	}))
+	t.Cleanup(watch.Close)
+	router := lambdarie.NewRouter(nil, nil)
+	router.Set(map[string][]string{"SlowFunction": {watch.URL}})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	client := lambdaClient(srv.URL)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Millisecond)
+	defer cancel()
+	if _, err := client.Invoke(ctx, &awslambda.InvokeInput{FunctionName: aws.String("SlowFunction"), Payload: []byte(`1`)}); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a caller giving up on a running invocation: %v, want context.DeadlineExceeded", err)
+	}
+	waitFor(t, "the invocation to finish on its instance", func() bool { return finished.Load() == 1 })
+	if _, err := client.Invoke(t.Context(), &awslambda.InvokeInput{FunctionName: aws.String("SlowFunction"), Payload: []byte(`2`)}); err != nil {
+		t.Errorf("after a caller gave up: %v", err)
+	}
+	if finished.Load() != 2 {
+		t.Errorf("%d invocations ran to their end, want 2", finished.Load())
+	}
+}
