@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/rooms"
@@ -34,7 +35,9 @@ func TestGoneConnectionIsForgotten(t *testing.T) {
 		}
 		e.join(c, other)
 		e.pusher.reset()
-		e.pusher.markGone(c) // carol's network went away without a close
+		// A minute on, carol's network went away without a close.
+		e.clock.Advance(time.Minute)
+		e.pusher.markGone(c)
 
 		e.send(a, roomID, "c-1")
 
@@ -68,6 +71,38 @@ func TestGoneConnectionIsForgotten(t *testing.T) {
 		if strings.Contains(e.logs.String(), "pushing out of turn") {
 			t.Errorf("a leave waited out the delivery that found it:\n%s", e.logs.String())
 		}
+	})
+}
+
+// TestPushDuringConnectForgetsNothing: a socket that $connect recorded
+// but API Gateway does not list yet (its handshake is still under way) is
+// gone to a push; the push must not forget it, or its client would hold a
+// socket the chat closes at its first frame. Past ConnectGrace a socket
+// still gone is forgotten as before.
+func TestPushDuringConnectForgetsNothing(t *testing.T) {
+	each(t, func(t *testing.T, e *env) {
+		e.userFrames = true
+		alice, bob := e.user("alice"), e.user("bob")
+		a := e.connect(alice)
+		roomID := e.room("alice", "general", "bob")
+		e.join(a, roomID)
+		b := e.connect(bob)
+		e.pusher.reset()
+		e.pusher.markGone(b) // listed by nothing yet: a post to it is 410
+
+		e.send(a, roomID, "c-1")
+		e.one(a, "receive_message")
+		if _, err := e.store.Connection(t.Context(), b); err != nil {
+			t.Fatalf("a push during bob's handshake forgot his socket: %v", err)
+		}
+		if !strings.Contains(e.logs.String(), "too young to forget") {
+			t.Fatalf("the message's room list line never reached bob's socket, so the test proved nothing:\n%s", e.logs.String())
+		}
+
+		e.clock.Advance(wsapi.ConnectGrace)
+		e.send(a, roomID, "c-2")
+		e.one(a, "receive_message")
+		e.connectionGone(b, roomID)
 	})
 }
 

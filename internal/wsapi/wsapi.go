@@ -49,6 +49,12 @@ type Store interface {
 	store.DeliveryMarks
 }
 
+// ConnectGrace is how long after its $connect a connection that a push
+// finds gone is left to its own $disconnect rather than forgotten: API
+// Gateway's integrations time out after 29 s, so no handshake takes
+// longer.
+const ConnectGrace = 30 * time.Second
+
 // ConnectionTTL is how long connection and presence items outlive a
 // connection that never ran $disconnect: API Gateway ends every connection
 // within two hours.
@@ -733,6 +739,15 @@ func (h *Handlers) forget(ctx context.Context, id string, announce bool) {
 		if err := h.store.DeleteConnection(ctx, id); err != nil {
 			h.logger.WarnContext(ctx, "gone connection not cleanly removed", "connection_id", id, "error", err.Error())
 		}
+		return
+	}
+	if err == nil && h.now().Sub(c.ConnectedAt) < ConnectGrace {
+		// API Gateway lists a socket only once its $connect has answered,
+		// and $connect records it before that: a push in between finds it
+		// gone. Forgetting it then would leave the client a socket the
+		// chat knows nothing of, closed at its first frame. A socket that
+		// did close this young gets its $disconnect.
+		h.logger.InfoContext(ctx, "gone connection too young to forget: its handshake may be under way", "connection_id", id)
 		return
 	}
 	if err == nil && announce {
