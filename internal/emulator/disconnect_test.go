@@ -30,6 +30,10 @@ func TestDroppedDisconnectRecovers(t *testing.T) {
 			var drop atomic.Bool
 			dropped := make(chan string, 1)
 			o := opts(t)
+			// Bob's socket goes a moment after it opened; a push leaves a
+			// socket that young to its $disconnect for 30 s, which this
+			// test would otherwise wait out.
+			o.ConnectGrace = time.Millisecond
 			o.DropDisconnect = func(id string) bool {
 				if drop.CompareAndSwap(true, false) {
 					dropped <- id

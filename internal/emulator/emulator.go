@@ -117,6 +117,10 @@ type Options struct {
 	// connection's $disconnect: a fault for tests, since API Gateway runs
 	// $disconnect on a best-effort basis only.
 	DropDisconnect func(connectionID string) bool
+	// ConnectGrace, when positive, replaces wsapi.ConnectGrace, how young
+	// a socket a push finds gone is left to its $disconnect: a test that
+	// loses the $disconnect of a socket it just opened uses a short one.
+	ConnectGrace time.Duration
 }
 
 // Bounds on slow clients, which would otherwise hold a connection and its
@@ -217,6 +221,9 @@ func Start(ctx context.Context, o Options) (_ *Emulator, err error) {
 	var wsOpts []wsapi.Option
 	if o.SendLimit != 0 {
 		wsOpts = append(wsOpts, wsapi.WithSendRate(max(o.SendLimit, 0)))
+	}
+	if o.ConnectGrace > 0 {
+		wsOpts = append(wsOpts, wsapi.WithConnectGrace(o.ConnectGrace))
 	}
 	shards := newShardPool()
 	e.shards = shards

@@ -28,7 +28,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
 	"github.com/chatroom/chat/internal/app"
+	"github.com/chatroom/chat/internal/chat"
 	"github.com/chatroom/chat/internal/dynamolocal/dynamolocaltest"
 	"github.com/chatroom/chat/internal/iamactions"
 	"github.com/chatroom/chat/internal/lambdatest"
@@ -1058,9 +1063,15 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 			socket(t, "join_room", "join.json", vars)
 			return vars
 		}
+		// stale leaves a socket of bob's in the room that went away a
+		// minute after it opened, its $disconnect lost: a push finding a
+		// socket gone any younger leaves it to its $disconnect, since its
+		// handshake may still be under way (wsapi.ConnectGrace).
+		db := dynamolocaltest.Client(t)
 		stale := func(t *testing.T, conn string) {
 			t.Helper()
 			connect(t, tokens["bob"], conn)
+			backdate(t, db, table, conn, time.Minute)
 			mgmt.setGone(conn)
 		}
 		forgotten := func(t *testing.T, got []frame, alice, conn string) {
@@ -1132,6 +1143,7 @@ func TestFunctionsThroughRuntimeAPI(t *testing.T) {
 				t.Fatalf("login: status %d body %s", a.StatusCode, a.Body)
 			}
 			connect(t, token, "L0SQgoneAuth0=")
+			backdate(t, db, table, "L0SQgoneAuth0=", time.Minute)
 			mgmt.setGone("L0SQgoneAuth0=")
 			auth.invoke(t, event(t, "auth", "logout.json", map[string]string{"token": token}), &a)
 			if a.StatusCode != http.StatusNoContent {
@@ -1423,4 +1435,23 @@ func with(m map[string]string, k, v string) map[string]string {
 		}
 	}
 	return out
+}
+
+// backdate moves a connection's $connect back by age, as if its socket
+// had been open that long.
+func backdate(t *testing.T, db *dynamodb.Client, table, conn string, age time.Duration) {
+	t.Helper()
+	_, err := db.UpdateItem(t.Context(), &dynamodb.UpdateItemInput{
+		TableName: aws.String(table),
+		Key: map[string]types.AttributeValue{
+			dynamostore.AttrPK: &types.AttributeValueMemberS{Value: "CONN#" + conn},
+			dynamostore.AttrSK: &types.AttributeValueMemberS{Value: "CONN"},
+		},
+		UpdateExpression:          aws.String("SET connected_at = :at"),
+		ConditionExpression:       aws.String("attribute_exists(PK)"),
+		ExpressionAttributeValues: map[string]types.AttributeValue{":at": &types.AttributeValueMemberS{Value: time.Now().Add(-age).UTC().Format(chat.TimeFormat)}},
+	})
+	if err != nil {
+		t.Fatalf("backdate connection %s: %v", conn, err)
+	}
 }

@@ -71,6 +71,8 @@ type Handlers struct {
 	now    func() time.Time
 	// sendRate is each connection's messages a second; 0 is unlimited.
 	sendRate int
+	// connectGrace is ConnectGrace unless a test shortened it.
+	connectGrace time.Duration
 	// fanout, when set, takes the shards of rooms of more than shardSize
 	// connections (fanout.go).
 	fanout    Dispatcher
@@ -87,6 +89,12 @@ func WithSendRate(perSecond int) Option {
 	return func(h *Handlers) { h.sendRate = max(perSecond, 0) }
 }
 
+// WithConnectGrace replaces ConnectGrace: tests of a socket lost right
+// after its handshake use a short one rather than wait it out.
+func WithConnectGrace(d time.Duration) Option {
+	return func(h *Handlers) { h.connectGrace = d }
+}
+
 // New returns the handlers. now may be nil for the system clock.
 func New(a *auth.Service, rs *rooms.Service, s Store, p push.Pusher, logger *slog.Logger, now func() time.Time, opts ...Option) (*Handlers, error) {
 	if a == nil || rs == nil || s == nil || p == nil || logger == nil {
@@ -95,7 +103,7 @@ func New(a *auth.Service, rs *rooms.Service, s Store, p push.Pusher, logger *slo
 	if now == nil {
 		now = time.Now
 	}
-	h := &Handlers{auth: a, rooms: rs, store: s, push: p, logger: logger, now: now, sendRate: SendRate, conns: newConnCache()}
+	h := &Handlers{auth: a, rooms: rs, store: s, push: p, logger: logger, now: now, sendRate: SendRate, connectGrace: ConnectGrace, conns: newConnCache()}
 	for _, o := range opts {
 		o(h)
 	}
@@ -741,7 +749,7 @@ func (h *Handlers) forget(ctx context.Context, id string, announce bool) {
 		}
 		return
 	}
-	if err == nil && h.now().Sub(c.ConnectedAt) < ConnectGrace {
+	if err == nil && h.now().Sub(c.ConnectedAt) < h.connectGrace {
 		// API Gateway lists a socket only once its $connect has answered,
 		// and $connect records it before that: a push in between finds it
 		// gone. Forgetting it then would leave the client a socket the
