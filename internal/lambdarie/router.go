@@ -207,9 +207,6 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 		lambdaError(w, http.StatusBadRequest, "InvalidParameterValueException", "only RequestResponse and Event invocations are supported here, not "+t)
 		return
 	}
-	// Like Lambda at its concurrency limit with a caller that retries,
-	// only slower: the invocation waits for an instance as long as its
-	// caller does.
 	payload, err := io.ReadAll(io.LimitReader(req.Body, maxSyncPayload+1))
 	switch {
 	case err != nil:
@@ -219,6 +216,9 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 		lambdaError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", fmt.Sprintf("the payload is past Lambda's %d bytes", maxSyncPayload))
 		return
 	}
+	// Like Lambda at its concurrency limit with a caller that retries,
+	// only slower: the invocation waits for an instance as long as its
+	// caller does.
 	var target string
 	select {
 	case target = <-p.free:
@@ -228,8 +228,9 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 	// Once it runs, an invocation runs to its end, as in Lambda, where a
 	// caller that gives up (API Gateway after 29 s) leaves the function
 	// running until it returns or its own timeout ends it. Cancelling the
-	// request to the RIE instead makes the RIE exit, and the function is
-	// gone for the rest of the run.
+	// request to the RIE instead was seen to make the RIE exit (all three
+	// of a function's, as a burst of callers gave up), and the function
+	// was gone for the rest of the run.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), eventTimeout)
 	defer cancel()
 	in, _ := http.NewRequest(http.MethodPost, "", bytes.NewReader(payload))

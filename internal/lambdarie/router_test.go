@@ -1,6 +1,7 @@
 package lambdarie_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -373,5 +374,35 @@ func TestRouterInvocationOutlivesItsCaller(t *testing.T) {
 	}
 	if finished.Load() != 2 {
 		t.Errorf("%d invocations ran to their end, want 2", finished.Load())
+	}
+}
+
+// TestRouterRefusesAPayloadPastLambdasLimit: a synchronous invocation
+// past Lambda's 6 MB is refused as Lambda refuses it, before it takes an
+// instance.
+func TestRouterRefusesAPayloadPastLambdasLimit(t *testing.T) {
+	var running, peak atomic.Int64
+	router := lambdarie.NewRouter(nil, nil)
+	router.Set(map[string][]string{"SlowFunction": {sleepyRIE(t, time.Millisecond, &running, &peak).URL}})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	client := lambdaClient(srv.URL)
+	tests := []struct {
+		size    int
+		refused bool
+	}{
+		{6<<20 - 2, false},
+		{6<<20 + 1, true},
+	}
+	for _, tt := range tests {
+		payload := append(append([]byte{'"'}, bytes.Repeat([]byte{'x'}, tt.size-2)...), '"')
+		_, err := client.Invoke(t.Context(), &awslambda.InvokeInput{FunctionName: aws.String("SlowFunction"), Payload: payload})
+		var tooLarge *types.RequestTooLargeException
+		if got := errors.As(err, &tooLarge); got != tt.refused {
+			t.Errorf("a payload of %d bytes: %v, want refused %v", tt.size, err, tt.refused)
+		}
+	}
+	if st := router.Invocations()["SlowFunction"]; st.Count != 1 {
+		t.Errorf("%d invocations ran, want the one allowed", st.Count)
 	}
 }
