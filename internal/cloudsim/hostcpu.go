@@ -1,8 +1,6 @@
 package cloudsim
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"strconv"
@@ -31,13 +29,8 @@ func readHostCPU() (hostCPU, bool) {
 }
 
 func parseHostCPU(raw []byte) (hostCPU, error) {
-	line, _, _ := bytes.Cut(raw, []byte("\n"))
-	sc := bufio.NewScanner(bytes.NewReader(line))
-	sc.Split(bufio.ScanWords)
-	var fields []string
-	for sc.Scan() {
-		fields = append(fields, sc.Text())
-	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	fields := strings.Fields(line)
 	// cpu user nice system idle iowait irq softirq steal ...
 	if len(fields) < 6 || fields[0] != "cpu" {
 		return hostCPU{}, fmt.Errorf("cloudsim: /proc/stat starts %q, not the cpu line", strings.Join(fields, " "))

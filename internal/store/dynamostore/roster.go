@@ -66,6 +66,12 @@ var errRosterFull = fmt.Errorf("dynamostore: the room's roster is full (%d conne
 func rosterPK(room string) string { return "ROSTER#" + room }
 func rosterSK(shard int) string   { return "R#" + strconv.Itoa(shard) }
 
+// shardNumber is the shard a roster item holds, from its sort key.
+func shardNumber(it item) int {
+	k, _ := strconv.Atoi(strings.TrimPrefix(it.str(AttrSK), "R#"))
+	return k
+}
+
 func rosterKey(room string, shard int) map[string]types.AttributeValue {
 	return key(rosterPK(room), rosterSK(shard))
 }
@@ -447,7 +453,7 @@ func (st *Store) shrinkRoster(ctx context.Context, roomID string) error {
 		return fmt.Errorf("dynamostore: read the shards room %s may give up: %w", roomID, err)
 	}
 	for _, it := range items {
-		if k, _ := strconv.Atoi(strings.TrimPrefix(it.str(AttrSK), "R#")); k >= keep && holdsEntries(it) {
+		if k := shardNumber(it); k >= keep && holdsEntries(it) {
 			keep = k + 1
 		}
 	}
@@ -519,7 +525,7 @@ func (st *Store) roster(ctx context.Context, roomID string) (store.Roster, error
 		if len(lapsed) == 0 {
 			continue
 		}
-		shard, _ := strconv.Atoi(strings.TrimPrefix(sh.str(AttrSK), "R#"))
+		shard := shardNumber(sh)
 		for id, v := range lapsed {
 			if err := st.dropEntry(ctx, roomID, shard, id, v); err != nil {
 				st.logger.WarnContext(ctx, "lapsed connection left in the roster", "room_id", roomID, "connection_id", id, "error", err.Error())
