@@ -62,8 +62,14 @@ func (fn Function) label() string {
 // process is one RIE and the function it runs.
 type process struct {
 	name string
-	// addr is the RIE's invoke listener, host:port.
-	addr string
+	// fn and concurrency are what it was started with, runtimeAPI and
+	// addr (the invoke listener) where it listens: a replacement starts
+	// the same, in the same place.
+	fn          Function
+	concurrency int
+	runtimeAPI  string
+	addr        string
+	started     time.Time
 	cmd  *exec.Cmd
 	out  *lineLog
 	// exited is closed when the process has exited; err is then its exit.
@@ -92,14 +98,25 @@ func startRIE(ctx context.Context, rie string, fn Function, concurrency int, log
 }
 
 func startOnce(ctx context.Context, rie string, fn Function, concurrency int, logger *slog.Logger) (*process, error) {
-	runtimeAPI, err := freeAddr()
+	runtimeAPI, err := ports.free()
 	if err != nil {
 		return nil, err
 	}
-	invoke, err := freeAddr()
+	invoke, err := ports.free()
 	if err != nil {
+		ports.release(runtimeAPI)
 		return nil, err
 	}
+	p, err := startAt(ctx, rie, fn, concurrency, logger, runtimeAPI, invoke)
+	if err != nil {
+		ports.release(runtimeAPI, invoke)
+	}
+	return p, err
+}
+
+// startAt starts the RIE for fn on the given addresses: its Runtime API
+// and its invoke listener.
+func startAt(ctx context.Context, rie string, fn Function, concurrency int, logger *slog.Logger, runtimeAPI, invoke string) (*process, error) {
 	// A port some other listener took since it was picked would answer
 	// the readiness dial below in the RIE's place, while the RIE itself
 	// fails to bind it: pick again.
@@ -114,7 +131,7 @@ func startOnce(ctx context.Context, rie string, fn Function, concurrency int, lo
 		// vain, and a failed invocation reaches the emulator anyway; the
 		// function's own output and the START, END and REPORT lines are
 		// written whatever the level.
-		"--log-level", "error",
+		"--log-level", "warn",
 		"--runtime-api-address", runtimeAPI,
 		"--runtime-interface-emulator-address", invoke)
 	cmd.Env = rieEnv(fn, concurrency)
@@ -129,7 +146,7 @@ func startOnce(ctx context.Context, rie string, fn Function, concurrency int, lo
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting the RIE: %w", err)
 	}
-	p := &process{name: fn.label(), addr: invoke, cmd: cmd, out: out, exited: make(chan struct{})}
+	p := &process{name: fn.label(), fn: fn, concurrency: concurrency, runtimeAPI: runtimeAPI, addr: invoke, cmd: cmd, out: out, exited: make(chan struct{}), started: time.Now()}
 	go func() {
 		p.err = cmd.Wait()
 		close(p.exited)
@@ -223,13 +240,63 @@ func (p *process) unexpected() bool {
 	return !p.stopping
 }
 
-func freeAddr() (string, error) {
+// ports are the addresses handed to RIEs by this process and not given
+// back. A port is picked by listening on port 0 and closing the listener,
+// for the RIE to bind a moment later; the kernel may hand the same port
+// to the next such listener in between, and with a fleet's RIEs starting
+// side by side it did: two RIEs were given one port, the second failed
+// to bind it, and its readiness dial reached the first, so the instance
+// looked started and was gone. Ports are a process-wide resource, so the
+// book is too.
+var ports = portBook{pick: pickPort, taken: map[string]bool{}}
+
+type portBook struct {
+	// pick draws a free loopback address from the kernel.
+	pick  func() (string, error)
+	mu    sync.Mutex
+	taken map[string]bool
+}
+
+func pickPort() (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", fmt.Errorf("lambdarie: no free port: %w", err)
 	}
 	addr := ln.Addr().String()
-	return addr, ln.Close()
+	if err := ln.Close(); err != nil {
+		return "", fmt.Errorf("lambdarie: %w", err)
+	}
+	return addr, nil
+}
+
+// pickAttempts bounds the draws for a port not already handed out.
+const pickAttempts = 32
+
+// free picks a loopback address no other RIE of this process was given.
+func (b *portBook) free() (string, error) {
+	for range pickAttempts {
+		addr, err := b.pick()
+		if err != nil {
+			return "", err
+		}
+		b.mu.Lock()
+		taken := b.taken[addr]
+		b.taken[addr] = true
+		b.mu.Unlock()
+		if !taken {
+			return addr, nil
+		}
+	}
+	return "", fmt.Errorf("lambdarie: %d draws gave only ports this process handed out already", pickAttempts)
+}
+
+// release gives addresses back once their RIE stopped for good.
+func (b *portBook) release(addrs ...string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, a := range addrs {
+		delete(b.taken, a)
+	}
 }
 
 // lineLog logs each line a process writes and keeps the last of them.
