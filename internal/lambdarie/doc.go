@@ -38,4 +38,10 @@
 // functions invoke, gets [Config.FanoutInstances] instances, since Lambda
 // scales asynchronous invocations out. [Stack.Invocations] gives what the
 // invocations would be billed, in GB-seconds.
+//
+// An RIE whose function crashes or fails its init exits with it, where
+// Lambda would start a new execution environment. The stack does the same:
+// it logs the RIE's last lines and starts another in its place, on the
+// same ports, a few times a minute at most ([Stack.Replaced]); the router
+// holds an invocation meant for it until it is back.
 package lambdarie

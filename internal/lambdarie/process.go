@@ -127,10 +127,12 @@ func startAt(ctx context.Context, rie string, fn Function, concurrency int, logg
 		}
 	}
 	cmd := exec.Command("/bin/sh", "-c", bindAndRun, fn.Dir, rie,
-		// Its warnings are mostly about the bootstrap paths it tries in
-		// vain, and a failed invocation reaches the emulator anyway; the
-		// function's own output and the START, END and REPORT lines are
-		// written whatever the level.
+		// Warnings, not only errors: why an RIE stops ("INIT failed",
+		// "rie server stopped") is logged as a warning, and a stopped
+		// RIE's last lines are what its log entry quotes. The rest of
+		// them are the bootstrap paths it tries in vain and its noise at
+		// a stop; the function's own output and the START, END and
+		// REPORT lines are written whatever the level.
 		"--log-level", "warn",
 		"--runtime-api-address", runtimeAPI,
 		"--runtime-interface-emulator-address", invoke)

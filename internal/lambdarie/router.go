@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -233,10 +235,8 @@ func (r *Router) invoke(w http.ResponseWriter, req *http.Request) {
 	// was gone for the rest of the run.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(req.Context()), eventTimeout)
 	defer cancel()
-	in, _ := http.NewRequest(http.MethodPost, "", bytes.NewReader(payload))
-	in.Header = req.Header
 	start := time.Now()
-	status, header, body, err := r.forward(ctx, target, in)
+	status, header, body, err := r.forward(ctx, target, req.Header, payload)
 	took := time.Since(start)
 	p.free <- target
 	if err == nil {
@@ -317,9 +317,7 @@ func (r *Router) runEvents(name string, p *pool) {
 			ctx, cancel := context.WithTimeout(context.Background(), eventTimeout)
 			defer cancel()
 			start := time.Now()
-			in, _ := http.NewRequest(http.MethodPost, "", bytes.NewReader(event))
-			in.Header.Set("Content-Type", "application/json")
-			status, header, body, err := r.forward(ctx, target, in)
+			status, header, body, err := r.forward(ctx, target, http.Header{"Content-Type": {"application/json"}}, event)
 			took := time.Since(start)
 			p.free <- target
 			switch {
@@ -337,20 +335,40 @@ func (r *Router) runEvents(name string, p *pool) {
 	}
 }
 
+// redialFor is how long an invocation keeps trying an instance whose RIE
+// refuses connections: one that stopped is replaced (Stack.watch), in
+// about a second, on the same address.
+const redialFor = 15 * time.Second
+
 // forward posts the invocation to the RIE at target and reads its answer.
-func (r *Router) forward(ctx context.Context, target string, in *http.Request) (int, http.Header, []byte, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+InvokePath, in.Body)
-	if err != nil {
-		return 0, nil, nil, err
-	}
-	for _, h := range []string{"Content-Type", "X-Amz-Client-Context", "X-Amzn-Trace-Id"} {
-		if v := in.Header.Get(h); v != "" {
-			req.Header.Set(h, v)
+// An RIE that refuses the connection never saw the invocation, so it is
+// sent again once the instance is back, as Lambda sends an invocation to
+// a new execution environment when one fails, never to a dead one.
+func (r *Router) forward(ctx context.Context, target string, header http.Header, payload []byte) (int, http.Header, []byte, error) {
+	deadline := time.Now().Add(redialFor)
+	var resp *http.Response
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, target+InvokePath, bytes.NewReader(payload))
+		if err != nil {
+			return 0, nil, nil, err
 		}
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return 0, nil, nil, err
+		for _, h := range []string{"Content-Type", "X-Amz-Client-Context", "X-Amzn-Trace-Id"} {
+			if v := header.Get(h); v != "" {
+				req.Header.Set(h, v)
+			}
+		}
+		resp, err = r.client.Do(req)
+		if err == nil {
+			break
+		}
+		if !refused(err) || time.Now().After(deadline) {
+			return 0, nil, nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return 0, nil, nil, err
+		case <-time.After(redialPause):
+		}
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -358,6 +376,15 @@ func (r *Router) forward(ctx context.Context, target string, in *http.Request) (
 		return 0, nil, nil, fmt.Errorf("reading the answer: %w", err)
 	}
 	return resp.StatusCode, resp.Header, body, nil
+}
+
+// redialPause is the wait between two dials of a refusing RIE.
+const redialPause = 100 * time.Millisecond
+
+// refused reports whether err is a connection the RIE refused, so the
+// request was never sent.
+func refused(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED)
 }
 
 // lambdaError answers as the Lambda API does for its own errors: the code

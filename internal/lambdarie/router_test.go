@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -405,4 +407,62 @@ func TestRouterRefusesAPayloadPastLambdasLimit(t *testing.T) {
 	if st := router.Invocations()["SlowFunction"]; st.Count != 1 {
 		t.Errorf("%d invocations ran, want the one allowed", st.Count)
 	}
+}
+
+// TestRouterWaitsForAReplacedInstance: an instance whose RIE refuses
+// connections (it stopped, and the stack is starting another on its
+// address) gets the invocation once it is back, synchronous or not, as
+// Lambda sends an invocation to a new execution environment and never to
+// one that failed.
+func TestRouterWaitsForAReplacedInstance(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var events atomic.Int64
+	rie := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if string(body) == `"event"` {
+			events.Add(1)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"echo":` + string(body) + `}`))
+	})}
+	router := lambdarie.NewRouter(nil, nil)
+	router.Set(map[string][]string{"EchoFunction": {"http://" + addr}})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	client := lambdaClient(srv.URL)
+
+	if _, err := client.Invoke(t.Context(), &awslambda.InvokeInput{FunctionName: aws.String("EchoFunction"), InvocationType: types.InvocationTypeEvent, Payload: []byte(`"event"`)}); err != nil {
+		t.Fatal(err)
+	}
+	answered := make(chan error, 1)
+	go func() {
+		out, err := client.Invoke(t.Context(), &awslambda.InvokeInput{FunctionName: aws.String("EchoFunction"), Payload: []byte(`"sync"`)})
+		if err == nil && (out.FunctionError != nil || string(out.Payload) != `{"echo":"sync"}`) {
+			err = fmt.Errorf("answered %q (function error %v)", out.Payload, aws.ToString(out.FunctionError))
+		}
+		answered <- err
+	}()
+	time.Sleep(300 * time.Millisecond) // refused meanwhile
+	select {
+	case err := <-answered:
+		t.Fatalf("answered before the instance was back: %v", err)
+	default:
+	}
+	ln, err = net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatalf("the port was taken meanwhile: %v", err)
+	}
+	go func() { _ = rie.Serve(ln) }()
+	t.Cleanup(func() { _ = rie.Close() })
+	if err := <-answered; err != nil {
+		t.Errorf("the synchronous invocation: %v", err)
+	}
+	waitFor(t, "the event to run on the instance once back", func() bool { return events.Load() == 1 })
 }

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chatroom/chat/internal/cpushare"
@@ -87,7 +88,11 @@ type Stack struct {
 	router   *http.Server
 	invoker  *Router
 	routerCh chan error
-	procs    []*process
+	// instances are the RIEs, one an instance of a function, each
+	// replaced when it stops on its own (replace.go).
+	instances []*instance
+	rie       string
+	replaced  atomic.Int64
 	// groups are each function's instances' cgroups, with CPULimit.
 	groups   map[string][]*cpushare.Group
 	memoryMB map[string]int
@@ -154,6 +159,7 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 			return nil, err
 		}
 	}
+	s.rie = rie
 
 	// The router listens first: the emulator needs its address, and the
 	// RIEs need the emulator's.
@@ -250,11 +256,12 @@ func Start(ctx context.Context, cfg Config) (_ *Stack, err error) {
 		if p == nil {
 			continue
 		}
-		s.procs = append(s.procs, p)
+		inst := &instance{cur: p}
+		s.instances = append(s.instances, inst)
 		for range perRIE {
 			targets[fns[i].Name] = append(targets[fns[i].Name], "http://"+p.addr)
 		}
-		go s.watch(p)
+		go s.watch(inst, p)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
@@ -385,23 +392,8 @@ func (s *Stack) CPUGroups() map[string][]*cpushare.Group {
 	return out
 }
 
-// watch reports an RIE that ends on its own: its function can no longer
-// be invoked, so the run is broken.
-func (s *Stack) watch(p *process) {
-	<-p.exited
-	if !p.unexpected() {
-		return
-	}
-	err := fmt.Errorf("lambdarie: the RIE of %s exited: %v", p.name, p.err)
-	s.logger.Error("function stopped", "function", p.name, "error", err.Error())
-	select {
-	case s.exited <- err:
-	default:
-	}
-}
-
 // Wait blocks until the emulator or the router stops serving, or an RIE
-// exits on its own, and says why.
+// that exits on its own cannot be replaced (replace.go), and says why.
 func (s *Stack) Wait() error {
 	emu := make(chan error, 1)
 	go func() { emu <- s.Emulator.Wait() }()
@@ -419,7 +411,8 @@ func (s *Stack) Wait() error {
 // report when something failed.
 func (s *Stack) Output() string {
 	var b strings.Builder
-	for _, p := range s.procs {
+	for _, inst := range s.instances {
+		p := inst.process()
 		fmt.Fprintf(&b, "---- %s\n%s\n", p.name, p.out.tail())
 	}
 	return b.String()
@@ -435,9 +428,9 @@ func (s *Stack) Shutdown(ctx context.Context) error {
 			errs = append(errs, s.Emulator.Shutdown(ctx))
 		}
 		var wg sync.WaitGroup
-		stopErrs := make([]error, len(s.procs))
-		for i, p := range s.procs {
-			wg.Go(func() { stopErrs[i] = p.stop() })
+		stopErrs := make([]error, len(s.instances))
+		for i, inst := range s.instances {
+			wg.Go(func() { stopErrs[i] = inst.close() })
 		}
 		wg.Wait()
 		errs = append(errs, stopErrs...)

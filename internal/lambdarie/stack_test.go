@@ -37,6 +37,26 @@ func TestChatUnderRIE(t *testing.T) {
 	s, ctx := startStack(t, lambdarie.Config{})
 	runSmoke(ctx, t, s)
 	deliverShard(ctx, t, s)
+
+	// An RIE that ends on its own is replaced, as Lambda replaces an
+	// execution environment, and the chat goes on.
+	if err := s.KillRIE("AuthFunction"); err != nil {
+		t.Fatal(err)
+	}
+	waitReplaced(t, s, 1)
+	runSmoke(ctx, t, s)
+}
+
+// waitReplaced waits until s has replaced n RIEs.
+func waitReplaced(t *testing.T, s *lambdarie.Stack, n int) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for s.Replaced() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d RIEs replaced, want %d; the functions' output:\n%s", s.Replaced(), n, s.Output())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 // deliverShard hands the fan-out function a shard as the functions that
