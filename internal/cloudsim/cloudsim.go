@@ -135,6 +135,10 @@ type Result struct {
 	// first send to the last delivery (0 where it cannot be read). Near 1,
 	// the latencies are the machine's queue, not the cloud's.
 	HostBusy float64 `json:"host_busy,omitempty"`
+	// Replaced counts the function instances that stopped on their own
+	// while the room was seeded and measured and were replaced, each a
+	// cold start and a failed invocation (lambdarie.Stack.Replaced).
+	Replaced int `json:"replaced_instances,omitempty"`
 	// Problems lists what went wrong besides the counts.
 	Problems []string `json:"problems,omitempty"`
 }

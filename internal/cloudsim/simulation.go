@@ -81,6 +81,7 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 		return Result{}, fmt.Errorf("%d connections need %d sockets a member, past the %d allowed", n, perMember, wsapi.MaxConnectionsPerUser)
 	}
 	start := time.Now()
+	replacedBefore := s.stack.Replaced()
 	// The tally counts from the sockets' first frames; nothing of this
 	// run's messages comes before the sends.
 	tally := newTally(s.c.Messages, n)
@@ -135,6 +136,7 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 	if cpuBeforeOK && cpuAfterOK {
 		res.HostBusy = cpuAfter.busySince(cpuBefore)
 	}
+	res.Replaced = s.stack.Replaced() - replacedBefore
 	return res, nil
 }
 

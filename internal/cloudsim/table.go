@@ -34,6 +34,9 @@ func WriteTable(w io.Writer, results []Result) {
 		}
 	}
 	for _, r := range results {
+		if r.Replaced > 0 {
+			fmt.Fprintf(w, "\nroom of %d: %d function instances stopped on their own and were replaced (the functions' log says why)", r.Connections, r.Replaced)
+		}
 		for _, p := range r.Problems {
 			fmt.Fprintf(w, "\nroom of %d: %s", r.Connections, p)
 		}
