@@ -188,6 +188,8 @@ type clientProcess struct {
 
 var _ clients = (*clientProcess)(nil)
 
+func (p *clientProcess) pid() int { return p.cmd.Process.Pid }
+
 // startClientProcess runs argv, which must call ServeClients.
 func startClientProcess(argv []string, logger *slog.Logger) (*clientProcess, error) {
 	if len(argv) == 0 {

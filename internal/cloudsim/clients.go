@@ -28,6 +28,8 @@ type clients interface {
 	close(ctx context.Context) error
 	// stop ends the clients for good.
 	stop() error
+	// pid is the process the sockets live in; 0 for this one.
+	pid() int
 }
 
 // dialWidth bounds the sockets dialled at once; seeding is not measured,
@@ -159,6 +161,8 @@ func (ss *socketSet) close() {
 // inProcess keeps the sockets in this process: two descriptors a socket
 // with their server ends, simple, and enough for rooms of a few thousand.
 type inProcess struct{ set *socketSet }
+
+func (*inProcess) pid() int { return 0 }
 
 var _ clients = (*inProcess)(nil)
 

@@ -135,6 +135,11 @@ type Result struct {
 	// first send to the last delivery (0 where it cannot be read). Near 1,
 	// the latencies are the machine's queue, not the cloud's.
 	HostBusy float64 `json:"host_busy,omitempty"`
+	// CPU is where the machine's CPU went over the same span, per message
+	// and largest first: each function, by its logical id, then the RIEs,
+	// DynamoDB Local, the gateway, the client sockets and the rest of the
+	// machine. Only the functions' part runs in Lambda.
+	CPU []CPUPart `json:"cpu,omitempty"`
 	// Replaced counts the function instances that stopped on their own
 	// while the room was seeded and measured and were replaced, each a
 	// cold start and a failed invocation (lambdarie.Stack.Replaced).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -104,7 +105,7 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 		return Result{}, err
 	}
 	s.stack.ResetInvocations()
-	cpuBefore, cpuBeforeOK := readHostCPU()
+	cpuBefore := sampleCPU(s.processes)
 	sendStart := time.Now()
 	for k := range s.c.Messages {
 		sender := k % min(s.c.Senders, members) // socket j is member j%members's
@@ -126,18 +127,39 @@ func (s *simulation) measure(ctx context.Context, n int) (Result, error) {
 		tally.sent(k, at)
 	}
 	tally.wait(ctx, s.c.Drain)
-	cpuAfter, cpuAfterOK := readHostCPU()
+	cpuAfter := sampleCPU(s.processes)
 	time.Sleep(500 * time.Millisecond) // the meters' last writes
 	meterAfter, err := awsmeter.ReadDir(s.meters)
 	if err != nil {
 		return Result{}, err
 	}
 	res := s.result(n, members, tally, meterAfter.Sub(meterBefore), s.stack.Invocations())
-	if cpuBeforeOK && cpuAfterOK {
-		res.HostBusy = cpuAfter.busySince(cpuBefore)
+	if cpuBefore.ok && cpuAfter.ok {
+		res.HostBusy = cpuAfter.host.busySince(cpuBefore.host)
 	}
+	res.CPU = cpuPerMessage(cpuBefore, cpuAfter, s.c.Messages)
 	res.Replaced = s.stack.Replaced() - replacedBefore
 	return res, nil
+}
+
+// processes names the processes of each part of the machine
+// (cpuparts.go): each function's, by its logical id, and the others.
+func (s *simulation) processes() map[string][]int {
+	out := map[string][]int{partRIEs: s.stack.RIEPIDs(), partGateway: {os.Getpid()}}
+	for fn, groups := range s.stack.CPUGroups() {
+		for _, g := range groups {
+			if pids, err := g.Procs(); err == nil {
+				out[fn] = append(out[fn], pids...)
+			}
+		}
+	}
+	if pid := s.stack.Emulator.DynamoDBLocalPID; pid != 0 {
+		out[partDynamoDB] = []int{pid}
+	}
+	if pid := s.clients.pid(); pid != 0 {
+		out[partClients] = []int{pid}
+	}
+	return out
 }
 
 // seed makes the room's people, the room, and n sockets joined to it.

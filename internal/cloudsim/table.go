@@ -34,6 +34,15 @@ func WriteTable(w io.Writer, results []Result) {
 		}
 	}
 	for _, r := range results {
+		var parts []string
+		for _, p := range r.CPU {
+			parts = append(parts, fmt.Sprintf("%s %.0f ms", p.Name, p.MS))
+		}
+		if len(parts) > 0 {
+			fmt.Fprintf(w, "\nroom of %d, CPU a message (ms of one core): %s", r.Connections, strings.Join(parts, ", "))
+		}
+	}
+	for _, r := range results {
 		if r.Replaced > 0 {
 			fmt.Fprintf(w, "\nroom of %d: %d function instances stopped on their own and were replaced (the functions' log says why)", r.Connections, r.Replaced)
 		}

@@ -27,6 +27,11 @@ func TestWriteTable(t *testing.T) {
 			want:   []string{"room of 1000: 2 function instances stopped on their own and were replaced"},
 		},
 		{
+			name:   "where the CPU went",
+			result: Result{Connections: 1000, CPU: []CPUPart{{"FanoutFunction", 212.4}, {partGateway, 90}}},
+			want:   []string{"room of 1000, CPU a message (ms of one core): FanoutFunction 212 ms, gateway 90 ms"},
+		},
+		{
 			name:   "problems",
 			result: Result{Connections: 30, Problems: []string{"socket 3 got seq 2 twice"}},
 			want:   []string{"room of 30: socket 3 got seq 2 twice"},

@@ -198,6 +198,9 @@ func (s *Server) Stop() error {
 	return s.stopErr
 }
 
+// PID is the java process's id, for whoever measures what it uses.
+func (s *Server) PID() int { return s.cmd.Process.Pid }
+
 // Output returns the last few kilobytes of the process's combined stdout and
 // stderr.
 func (s *Server) Output() string { return string(s.out.Bytes()) }

@@ -138,8 +138,10 @@ const (
 type Emulator struct {
 	// URL is the base address, e.g. http://127.0.0.1:3000.
 	URL string
-	// DynamoDBEndpoint is the DynamoDB Local in use, if any.
+	// DynamoDBEndpoint is the DynamoDB Local in use, if any;
+	// DynamoDBLocalPID its process's id when the emulator started it.
 	DynamoDBEndpoint string
+	DynamoDBLocalPID int
 	// LambdaEndpoint is Options.LambdaEndpoint: where the functions,
 	// when they run outside this process, invoke one another.
 	LambdaEndpoint string
@@ -326,7 +328,7 @@ func (e *Emulator) openStore(ctx context.Context, o Options) (store.Store, strin
 				return nil, "", err
 			}
 			e.closers = append(e.closers, srv.Stop)
-			endpoint = srv.Endpoint
+			endpoint, e.DynamoDBLocalPID = srv.Endpoint, srv.PID()
 		}
 		table := o.Table
 		if table == "" {

@@ -54,6 +54,16 @@ func (inst *instance) close() error {
 	return err
 }
 
+// RIEPIDs are the process ids of the RIEs running now (their functions
+// are in [Stack.CPUGroups]), for whoever measures what they use.
+func (s *Stack) RIEPIDs() []int {
+	pids := make([]int, 0, len(s.instances))
+	for _, inst := range s.instances {
+		pids = append(pids, inst.process().cmd.Process.Pid)
+	}
+	return pids
+}
+
 // Replaced is how many times an RIE that stopped on its own was replaced
 // since the start. A run that reports figures says so: each replacement
 // is an instance's cold start, and whatever it was running failed.
