@@ -10,10 +10,10 @@ import (
 // process holds it is not handed out twice; once given back, it is.
 func TestPortBook(t *testing.T) {
 	tests := []struct {
-		name     string
-		draws    []string
-		release  bool
-		want     []string
+		name    string
+		draws   []string
+		release bool
+		want    []string
 		// exhausts: after want, the draws (the last repeated) hold
 		// nothing not handed out.
 		exhausts bool

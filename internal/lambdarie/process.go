@@ -70,8 +70,8 @@ type process struct {
 	runtimeAPI  string
 	addr        string
 	started     time.Time
-	cmd  *exec.Cmd
-	out  *lineLog
+	cmd         *exec.Cmd
+	out         *lineLog
 	// exited is closed when the process has exited; err is then its exit.
 	exited chan struct{}
 	err    error
