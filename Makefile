@@ -38,8 +38,10 @@ fuzz: ## Fuzz every Fuzz* target for FUZZTIME each (default 10s): make fuzz FUZZ
 	GO=$(GO) FUZZTIME=$(FUZZTIME) infra/fuzz.sh
 
 .PHONY: vet
-vet: ## go vet.
+vet: ## go vet, and gofmt: every Go file as gofmt writes it.
 	$(GO) vet ./...
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt'd (gofmt -w them):"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: staticcheck
 staticcheck: ## staticcheck (honnef.co/go/tools).
