@@ -34,6 +34,10 @@ type instance struct {
 	closed bool
 	// replaced are the times it was replaced within replaceWindow.
 	replaced []time.Time
+	// replacing is closed when the replacement under way ends, and
+	// cancelReplace cuts its start short; both nil when none is.
+	replacing     chan struct{}
+	cancelReplace context.CancelFunc
 }
 
 func (inst *instance) process() *process {
@@ -47,9 +51,17 @@ func (inst *instance) process() *process {
 func (inst *instance) close() error {
 	inst.mu.Lock()
 	inst.closed = true
-	p := inst.cur
+	p, replacing, cancel := inst.cur, inst.replacing, inst.cancelReplace
 	inst.mu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
 	err := p.stop()
+	// A replacement under way stops what it started once it sees the
+	// instance closed; the ports are free only after that.
+	if replacing != nil {
+		<-replacing
+	}
 	ports.release(p.runtimeAPI, p.addr)
 	return err
 }
@@ -116,35 +128,48 @@ func (s *Stack) replace(inst *instance, p *process) (*process, error) {
 		return nil, fmt.Errorf("lambdarie: the RIE of %s exited (%v) for the %d time within %v: not replaced again", p.name, p.err, len(recent)+1, replaceWindow)
 	}
 	inst.replaced = append(inst.replaced, now)
-	inst.mu.Unlock()
-
 	// Started outside the lock, so a Shutdown meanwhile is not held up
-	// by it; one that came first stops the new RIE below.
+	// by it: close cancels the start and waits for done.
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
+	done := make(chan struct{})
+	inst.replacing, inst.cancelReplace = done, cancel
+	inst.mu.Unlock()
+	defer func() {
+		cancel()
+		inst.mu.Lock()
+		inst.replacing, inst.cancelReplace = nil, nil
+		inst.mu.Unlock()
+		close(done)
+	}()
+
 	next, err := startAt(ctx, s.rie, p.fn, p.concurrency, s.logger, p.runtimeAPI, p.addr)
-	if err != nil {
-		return nil, fmt.Errorf("lambdarie: replacing the RIE of %s, which exited (%v): %w", p.name, p.err, err)
-	}
 	inst.mu.Lock()
 	closed := inst.closed
-	if !closed {
+	if !closed && err == nil {
 		inst.cur = next
 	}
 	inst.mu.Unlock()
 	if closed {
-		return nil, next.stop()
+		if err == nil {
+			_ = next.stop()
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lambdarie: replacing the RIE of %s, which exited (%v): %w", p.name, p.err, err)
 	}
 	return next, nil
 }
 
-// lastLines is the end of out, at most n bytes of it from a line's start.
+// lastLines is the end of out, at most n bytes of it, from a line's start
+// where one begins in them.
 func lastLines(out string, n int) string {
 	if len(out) <= n {
 		return out
 	}
 	out = out[len(out)-n:]
-	if i := strings.IndexByte(out, '\n'); i >= 0 {
+	// A newline that ends the text starts no line.
+	if i := strings.IndexByte(strings.TrimSuffix(out, "\n"), '\n'); i >= 0 {
 		out = out[i+1:]
 	}
 	return out

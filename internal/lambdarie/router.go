@@ -361,12 +361,17 @@ func (r *Router) forward(ctx context.Context, target string, header http.Header,
 		if err == nil {
 			break
 		}
-		if !refused(err) || time.Now().After(deadline) {
+		if !refused(err) {
 			return 0, nil, nil, err
+		}
+		if time.Now().After(deadline) {
+			return 0, nil, nil, fmt.Errorf("refused for %v: %w", redialFor, err)
 		}
 		select {
 		case <-ctx.Done():
 			return 0, nil, nil, err
+		case <-r.stop:
+			return 0, nil, nil, fmt.Errorf("the router stopped while the instance refused: %w", err)
 		case <-time.After(redialPause):
 		}
 	}

@@ -466,3 +466,35 @@ func TestRouterWaitsForAReplacedInstance(t *testing.T) {
 	}
 	waitFor(t, "the event to run on the instance once back", func() bool { return events.Load() == 1 })
 }
+
+// TestRouterStopsRedialingWhenClosed: an invocation waiting for a refusing
+// instance ends when the router is closed, not 15 s later.
+func TestRouterStopsRedialingWhenClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	if err := ln.Close(); err != nil {
+		t.Fatal(err)
+	}
+	router := lambdarie.NewRouter(nil, nil)
+	router.Set(map[string][]string{"GoneFunction": {"http://" + addr}})
+	srv := httptest.NewServer(router)
+	t.Cleanup(srv.Close)
+	answered := make(chan error, 1)
+	go func() {
+		_, err := lambdaClient(srv.URL).Invoke(t.Context(), &awslambda.InvokeInput{FunctionName: aws.String("GoneFunction"), Payload: []byte(`1`)})
+		answered <- err
+	}()
+	time.Sleep(300 * time.Millisecond)
+	router.Close()
+	select {
+	case err := <-answered:
+		if err == nil {
+			t.Error("an invocation of a function whose instance never came back succeeded")
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the invocation still waited 5 s after the router closed")
+	}
+}
