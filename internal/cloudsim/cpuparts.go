@@ -28,9 +28,10 @@ const (
 	partRest     = "rest of the machine"
 )
 
-// cpuSample is each part's CPU time so far, in ticks, and the machine's.
+// cpuSample is the CPU time so far of each part's processes, in ticks,
+// and the machine's.
 type cpuSample struct {
-	parts map[string]uint64
+	parts map[string]map[int]uint64
 	host  hostCPU
 	ok    bool
 }
@@ -41,11 +42,12 @@ type processGroups func() map[string][]int
 // sampleCPU reads the processes of each part and the machine.
 func sampleCPU(groups processGroups) cpuSample {
 	host, ok := readHostCPU()
-	s := cpuSample{parts: map[string]uint64{}, host: host, ok: ok}
+	s := cpuSample{parts: map[string]map[int]uint64{}, host: host, ok: ok}
 	for part, pids := range groups() {
+		s.parts[part] = map[int]uint64{}
 		for _, pid := range pids {
 			if t, ok := processTicks(pid); ok {
-				s.parts[part] += t
+				s.parts[part][pid] = t
 			}
 		}
 	}
@@ -94,8 +96,10 @@ type CPUPart struct {
 
 // cpuPerMessage is each part's CPU time between two samples divided by
 // the messages, the largest first, with what the machine spent besides
-// them as partRest. A process that ended in between is missing from the
-// after sample; its part counts from what is left, never below 0.
+// them as partRest. Each process counts from its own first sample, or
+// from 0 if it started in between (an instance replaced); one that ended
+// in between is missing from the after sample, and what it used goes to
+// partRest.
 func cpuPerMessage(before, after cpuSample, messages int) []CPUPart {
 	if !before.ok || !after.ok || messages <= 0 {
 		return nil
@@ -103,8 +107,11 @@ func cpuPerMessage(before, after cpuSample, messages int) []CPUPart {
 	toMS := func(ticks uint64) float64 { return float64(ticks) * 1000 / userHZ / float64(messages) }
 	var parts []CPUPart
 	var counted uint64
-	for name, t := range after.parts {
-		used := t - min(t, before.parts[name])
+	for name, pids := range after.parts {
+		var used uint64
+		for pid, t := range pids {
+			used += t - min(t, before.parts[name][pid])
+		}
 		counted += used
 		parts = append(parts, CPUPart{Name: name, MS: toMS(used)})
 	}

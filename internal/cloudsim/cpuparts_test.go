@@ -51,15 +51,18 @@ func TestProcessTicksOfThisProcess(t *testing.T) {
 }
 
 func TestCPUPerMessage(t *testing.T) {
-	before := cpuSample{ok: true, host: hostCPU{total: 1000, idle: 400},
-		parts: map[string]uint64{"FanoutFunction": 100, partDynamoDB: 50, partGateway: 20, partClients: 80}}
+	before := cpuSample{ok: true, host: hostCPU{total: 1000, idle: 400}, parts: map[string]map[int]uint64{
+		"FanoutFunction": {11: 60, 12: 40}, partDynamoDB: {20: 50}, partGateway: {30: 20}, partRIEs: {40: 70, 41: 10}}}
 	after := cpuSample{ok: true, host: hostCPU{total: 2000, idle: 600}, // 800 ticks busy
-		parts: map[string]uint64{"FanoutFunction": 500, partDynamoDB: 150, partGateway: 120, partClients: 40}}
+		parts: map[string]map[int]uint64{
+			"FanoutFunction": {11: 260, 12: 240}, partDynamoDB: {20: 150}, partGateway: {30: 120},
+			// RIE 40 ended (its 70 ticks and what it used since are
+			// the rest's); 42 replaced it and counts from 0.
+			partRIEs: {41: 30, 42: 25}}}
 	got := cpuPerMessage(before, after, 10)
-	// Ticks of 10 ms over 10 messages: a tick is 1 ms a message. The
-	// client process ended and a new one counts less: 0, never negative.
+	// Ticks of 10 ms over 10 messages: a tick is 1 ms a message.
 	want := []CPUPart{
-		{"FanoutFunction", 400}, {partRest, 200}, {partDynamoDB, 100}, {partGateway, 100}, {partClients, 0},
+		{"FanoutFunction", 400}, {partRest, 155}, {partDynamoDB, 100}, {partGateway, 100}, {partRIEs, 45},
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("got %v, want %v", got, want)
