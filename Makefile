@@ -40,7 +40,7 @@ fuzz: ## Fuzz every Fuzz* target for FUZZTIME each (default 10s): make fuzz FUZZ
 .PHONY: vet
 vet: ## go vet, and gofmt: every Go file as gofmt writes it.
 	$(GO) vet ./...
-	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .); \
+	@unformatted=$$("$$($(GO) env GOROOT)/bin/gofmt" -l .) || exit 1; \
 	if [ -n "$$unformatted" ]; then echo "not gofmt'd (gofmt -w them):"; echo "$$unformatted"; exit 1; fi
 
 .PHONY: staticcheck
