@@ -409,12 +409,10 @@ func TestRouterRefusesAPayloadPastLambdasLimit(t *testing.T) {
 	}
 }
 
-// TestRouterWaitsForAReplacedInstance: an instance whose RIE refuses
-// connections (it stopped, and the stack is starting another on its
-// address) gets the invocation once it is back, synchronous or not, as
-// Lambda sends an invocation to a new execution environment and never to
-// one that failed.
-func TestRouterWaitsForAReplacedInstance(t *testing.T) {
+// refusingAddr is a loopback address nothing listens on, as a stopped
+// RIE's is until its replacement binds it.
+func refusingAddr(t *testing.T) string {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -423,6 +421,16 @@ func TestRouterWaitsForAReplacedInstance(t *testing.T) {
 	if err := ln.Close(); err != nil {
 		t.Fatal(err)
 	}
+	return addr
+}
+
+// TestRouterWaitsForAReplacedInstance: an instance whose RIE refuses
+// connections (it stopped, and the stack is starting another on its
+// address) gets the invocation once it is back, synchronous or not, as
+// Lambda sends an invocation to a new execution environment and never to
+// one that failed.
+func TestRouterWaitsForAReplacedInstance(t *testing.T) {
+	addr := refusingAddr(t)
 	var events atomic.Int64
 	rie := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
@@ -455,7 +463,7 @@ func TestRouterWaitsForAReplacedInstance(t *testing.T) {
 		t.Fatalf("answered before the instance was back: %v", err)
 	default:
 	}
-	ln, err = net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		t.Fatalf("the port was taken meanwhile: %v", err)
 	}
@@ -470,14 +478,7 @@ func TestRouterWaitsForAReplacedInstance(t *testing.T) {
 // TestRouterStopsRedialingWhenClosed: an invocation waiting for a refusing
 // instance ends when the router is closed, not 15 s later.
 func TestRouterStopsRedialingWhenClosed(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	if err := ln.Close(); err != nil {
-		t.Fatal(err)
-	}
+	addr := refusingAddr(t)
 	router := lambdarie.NewRouter(nil, nil)
 	router.Set(map[string][]string{"GoneFunction": {"http://" + addr}})
 	srv := httptest.NewServer(router)
